@@ -1,0 +1,111 @@
+// The numerical engine's network: a stack of fully connected layers.
+//
+// Layout (the one picture to keep in mind): one sample per COLUMN.
+//   input batch  X  : [input_size x N]
+//   layer l      W_l: [units_l x inputs_l], b_l: [units_l]
+//                Z_l = W_l * A_{l-1} + b_l (broadcast over columns)
+//                A_l = activation_l(Z_l)
+//   output       A_L: [output_size x N]
+// A column-major [units x inputs] matrix is byte for byte the API's row-major
+// [inputs, units] weights, and a column-major [F x N] batch is byte for byte a
+// row-major [N, F] request tensor, so no transposes happen at the boundary.
+//
+// Depends on Eigen and Abseil only: no gRPC, protobuf, threads, logging or
+// files. Deterministic given a seed.
+//
+// Thread-safety: a const Network is safe to share between threads (Predict is
+// const and mutates nothing); mutation needs exclusive access.
+#ifndef MLP_SERVER_ENGINE_NETWORK_H_
+#define MLP_SERVER_ENGINE_NETWORK_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace mlp::engine {
+
+// Column-major float32 matrix; one sample per column.
+using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>;
+using Vector = Eigen::Matrix<float, Eigen::Dynamic, 1>;
+
+enum class Activation { kLinear, kRelu, kSigmoid, kTanh, kSoftmax };
+enum class Loss { kMse, kCrossEntropy, kBinaryCrossEntropy };
+// kAuto: He normal for ReLU layers, Xavier uniform otherwise.
+enum class Init { kAuto, kUniform01, kXavierUniform, kHeNormal };
+
+// Lower-case names for messages ("relu", "cross_entropy", ...).
+absl::string_view ActivationName(Activation activation);
+absl::string_view LossName(Loss loss);
+
+struct LayerSpec {
+  int units = 0;  // >= 1
+  Activation activation = Activation::kLinear;
+};
+
+struct NetworkSpec {
+  int input_size = 0;              // >= 1
+  std::vector<LayerSpec> layers;   // input side first; >= 1 layer
+  Loss loss = Loss::kMse;
+  bool bias = true;
+  Init init = Init::kAuto;
+  uint64_t seed = 1;               // seeds the initial weights
+};
+
+// Upper bounds that keep a spec's sizes far from integer overflow.
+inline constexpr int kMaxLayerWidth = 1 << 20;
+inline constexpr int kMaxLayers = 1024;
+
+// OK, or INVALID_ARGUMENT naming the field and the expected vs actual value:
+// sizes out of range, SOFTMAX on a hidden layer, CROSS_ENTROPY without a
+// SOFTMAX output, BINARY_CROSS_ENTROPY without a SIGMOID output.
+absl::Status ValidateSpec(const NetworkSpec& spec);
+
+// Weights plus biases of a spec. Only meaningful for a spec that passed
+// ValidateSpec (then it cannot overflow).
+int64_t ParameterCount(const NetworkSpec& spec);
+
+struct Layer {
+  Matrix weights;  // [units x inputs]
+  Vector bias;     // [units]; size 0 when the network has no biases
+  Activation activation = Activation::kLinear;
+};
+
+class Network {
+ public:
+  // A network with weights initialised from spec.init and spec.seed.
+  // INVALID_ARGUMENT if ValidateSpec fails.
+  static absl::StatusOr<Network> Create(const NetworkSpec& spec);
+
+  // A network with the given weights (deserialisation, tests). INVALID_ARGUMENT
+  // if the spec is invalid, a shape disagrees with it, or a value is NaN/Inf.
+  static absl::StatusOr<Network> FromLayers(const NetworkSpec& spec,
+                                            std::vector<Layer> layers);
+
+  const NetworkSpec& spec() const { return spec_; }
+  const std::vector<Layer>& layers() const { return layers_; }
+  std::vector<Layer>& mutable_layers() { return layers_; }
+  int input_size() const { return spec_.input_size; }
+  int output_size() const { return spec_.layers.back().units; }
+  int64_t parameter_count() const { return ParameterCount(spec_); }
+
+  // Forward pass. inputs: [input_size x N], N >= 1; returns [output_size x N].
+  // INVALID_ARGUMENT if inputs.rows() != input_size or N == 0.
+  absl::StatusOr<Matrix> Predict(const Eigen::Ref<const Matrix>& inputs) const;
+
+ private:
+  Network(NetworkSpec spec, std::vector<Layer> layers)
+      : spec_(std::move(spec)), layers_(std::move(layers)) {}
+
+  NetworkSpec spec_;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace mlp::engine
+
+#endif  // MLP_SERVER_ENGINE_NETWORK_H_

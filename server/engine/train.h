@@ -1,0 +1,102 @@
+// Training by backpropagation: optimisers, the epoch loop, stopping rules.
+//
+// Backpropagation as in the tutorial, batched (one sample per column):
+//   delta_L = dLoss/dZ_L                                  [out x B]
+//   delta_l = (W_{l+1}^T * delta_{l+1}) .* act_l'(Z_l)    [units_l x B]
+//   dW_l    = delta_l * A_{l-1}^T / B,  db_l = rowsum(delta_l) / B
+// With batch_size 1, SGD and no bias this is exactly the tutorial's online
+// per-sample update.
+//
+// Thread-safety: Train mutates only the network it is given; callers must not
+// share that network with other threads while it runs.
+#ifndef MLP_SERVER_ENGINE_TRAIN_H_
+#define MLP_SERVER_ENGINE_TRAIN_H_
+
+#include <cstdint>
+#include <functional>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/engine/network.h"
+
+namespace mlp::engine {
+
+enum class Optimizer { kSgd, kMomentum, kAdam };
+enum class StopReason {
+  kMaxEpochs,
+  kTargetLoss,
+  kEarlyStopping,
+  kCancelled,
+  kDiverged,
+};
+
+absl::string_view OptimizerName(Optimizer optimizer);
+absl::string_view StopReasonName(StopReason reason);
+
+struct TrainOptions {
+  Optimizer optimizer = Optimizer::kSgd;
+  float learning_rate = 0.01f;      // > 0
+  int batch_size = 32;              // >= 1; 1 = online SGD
+  int max_epochs = 10;              // >= 1
+  float target_loss = 0.0f;         // stop at epoch loss <= this; <= 0 = off
+  bool shuffle = false;             // reshuffle the rows every epoch
+  uint64_t seed = 1;                // shuffling and validation split
+  float validation_fraction = 0.0f; // [0, 1)
+  int early_stopping_patience = 0;  // epochs without improvement; 0 = off
+  float l2 = 0.0f;                  // weight decay on weights (not biases)
+  int report_every = 1;             // callback every this many epochs
+  float momentum = 0.9f;            // kMomentum
+  float adam_beta1 = 0.9f;
+  float adam_beta2 = 0.999f;
+  float adam_epsilon = 1e-8f;
+};
+
+// OK, or INVALID_ARGUMENT naming the option and its bad value.
+absl::Status ValidateOptions(const TrainOptions& options);
+
+// Figures of one epoch, as streamed to callers.
+struct EpochStats {
+  int epoch = 0;                     // 1-based
+  double loss = 0.0;                 // mean per-sample training loss
+  double accuracy = 0.0;             // classification losses only
+  bool has_accuracy = false;
+  double validation_loss = 0.0;
+  double validation_accuracy = 0.0;
+  bool has_validation = false;
+  double samples_per_second = 0.0;   // training samples of this epoch
+  double elapsed_seconds = 0.0;      // since Train started
+};
+
+struct TrainResult {
+  int epochs = 0;                    // epochs completed
+  double final_loss = 0.0;           // loss of the last completed epoch
+  StopReason stop_reason = StopReason::kMaxEpochs;
+  EpochStats last;                   // figures of the last completed epoch
+};
+
+// Called every report_every epochs and after the last epoch. Returning false
+// stops training (StopReason::kCancelled).
+using EpochCallback = std::function<bool(const EpochStats&)>;
+// Polled between batches; returning true stops training within one batch
+// (StopReason::kCancelled).
+using StopPredicate = std::function<bool()>;
+
+// Trains `network` in place.
+//   inputs:  [input_size x N]
+//   targets: [output_size x N], or for CROSS_ENTROPY [1 x N] class indices
+//            (whole numbers in [0, output_size)) when output_size > 1.
+// Errors: INVALID_ARGUMENT for bad options, shape mismatches, N == 0,
+// NaN/Inf values or bad class indices; the network is untouched then.
+// A loss that becomes NaN/Inf ends with kDiverged and the weights of the last
+// epoch that ended finite (the starting weights if none did).
+// Callbacks may be empty.
+absl::StatusOr<TrainResult> Train(Network& network,
+                                  const Eigen::Ref<const Matrix>& inputs,
+                                  const Eigen::Ref<const Matrix>& targets,
+                                  const TrainOptions& options,
+                                  const EpochCallback& on_epoch = {},
+                                  const StopPredicate& should_stop = {});
+
+}  // namespace mlp::engine
+
+#endif  // MLP_SERVER_ENGINE_TRAIN_H_
