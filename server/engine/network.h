@@ -106,6 +106,18 @@ class Network {
   std::vector<Layer> layers_;
 };
 
+// Threads used by the engine's large matrix products (training batches and
+// large Predict batches go to OpenBLAS when the engine is built with it).
+// PROCESS-WIDE: OpenBLAS has one thread pool per process, so this is a setting
+// for the program's startup (a server flag), not per call. Until it is called
+// OpenBLAS's own default applies (OPENBLAS_NUM_THREADS, else every core).
+// Concurrent trainings share the pool: on a small machine running several
+// trainings at once, 1 is the sensible value. threads < 1 is taken as 1.
+// Thread-safe, but calls racing with running products take effect at the
+// next product.
+void SetComputeThreads(int threads);
+int ComputeThreads();
+
 }  // namespace mlp::engine
 
 #endif  // MLP_SERVER_ENGINE_NETWORK_H_

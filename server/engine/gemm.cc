@@ -1,0 +1,73 @@
+#include "server/engine/gemm.h"
+
+#include <atomic>
+#include <cstdint>
+
+#include "server/engine/network.h"
+
+#ifdef MLP_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+namespace mlp::engine {
+namespace internal {
+namespace {
+
+// 128 x 128 x 64: below this, OpenBLAS's fixed cost per call (thread wake-up,
+// packing) outweighs its faster kernel; measured with BM_Gemm in
+// bench/engine/engine_bench.cc (see docs/performance.md).
+std::atomic<int64_t> g_blas_threshold{int64_t{128} * 128 * 64};
+
+}  // namespace
+
+int64_t BlasThreshold() { return g_blas_threshold.load(std::memory_order_relaxed); }
+
+void SetBlasThreshold(int64_t threshold) {
+  g_blas_threshold.store(threshold, std::memory_order_relaxed);
+}
+
+bool HaveBlas() {
+#ifdef MLP_HAVE_OPENBLAS
+  return true;
+#else
+  return false;
+#endif
+}
+
+template <>
+void Gemm<float>(Trans ta, Trans tb, int m, int n, int k, float alpha,
+                 const float* a, int lda, const float* b, int ldb, float beta,
+                 float* c, int ldc) {
+#ifdef MLP_HAVE_OPENBLAS
+  // n == 1 is a matrix-vector product: Eigen's GEMV is several times faster
+  // than OpenBLAS's call overhead at these sizes.
+  if (n > 1 && m > 1 &&
+      int64_t{m} * n * k >= g_blas_threshold.load(std::memory_order_relaxed)) {
+    cblas_sgemm(CblasColMajor, ta == Trans::kNo ? CblasNoTrans : CblasTrans,
+                tb == Trans::kNo ? CblasNoTrans : CblasTrans, m, n, k, alpha, a,
+                lda, b, ldb, beta, c, ldc);
+    return;
+  }
+#endif
+  EigenGemm<float>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+}  // namespace internal
+
+void SetComputeThreads(int threads) {
+  if (threads < 1) threads = 1;
+#ifdef MLP_HAVE_OPENBLAS
+  openblas_set_num_threads(threads);
+#endif
+  Eigen::setNbThreads(threads);
+}
+
+int ComputeThreads() {
+#ifdef MLP_HAVE_OPENBLAS
+  return openblas_get_num_threads();
+#else
+  return Eigen::nbThreads();
+#endif
+}
+
+}  // namespace mlp::engine

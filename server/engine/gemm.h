@@ -1,0 +1,80 @@
+// Private to the engine: one matrix-product entry point for every GEMM the
+// engine does, so that large float products can go to OpenBLAS while small
+// ones (batch 1, the seed network) stay in Eigen's kernels, which have far less
+// call overhead. The crossover is measured by bench/engine/engine_bench.cc
+// (BM_Gemm*) and documented in docs/performance.md.
+//
+// Thread-safety: stateless; safe to call from any number of threads (OpenBLAS
+// serialises or parallelises internally).
+#ifndef MLP_SERVER_ENGINE_GEMM_H_
+#define MLP_SERVER_ENGINE_GEMM_H_
+
+#include <cstdint>
+
+#include <Eigen/Core>
+
+namespace mlp::engine::internal {
+
+enum class Trans { kNo, kYes };
+
+// C = alpha * op(A) * op(B) + beta * C, all column-major.
+//   op(A): [m x k] (A is [m x k] with leading dimension lda, or [k x m] if
+//          transposed), op(B): [k x n], C: [m x n] with leading dimension ldc.
+// beta == 0 overwrites C (NaNs in C do not propagate). C must not overlap A or
+// B. Never allocates on the heap for the products the engine issues once the
+// buffers exist (Eigen's blocking space stays under its stack limit for
+// products small enough to be kept in Eigen, and OpenBLAS uses its own
+// preallocated buffer pool).
+template <typename S>
+void EigenGemm(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a,
+               int lda, const S* b, int ldb, S beta, S* c, int ldc) {
+  using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+  using ConstMap = Eigen::Map<const M, 0, Eigen::OuterStride<>>;
+  using MutMap = Eigen::Map<M, 0, Eigen::OuterStride<>>;
+  MutMap cm(c, m, n, Eigen::OuterStride<>(ldc));
+  if (beta == S(0)) {
+    cm.setZero();
+  } else if (beta != S(1)) {
+    cm *= beta;
+  }
+  if (k == 0 || alpha == S(0)) return;
+  const ConstMap am(a, ta == Trans::kNo ? m : k, ta == Trans::kNo ? k : m,
+                    Eigen::OuterStride<>(lda));
+  const ConstMap bm(b, tb == Trans::kNo ? k : n, tb == Trans::kNo ? n : k,
+                    Eigen::OuterStride<>(ldb));
+  if (ta == Trans::kNo && tb == Trans::kNo) {
+    cm.noalias() += alpha * am * bm;
+  } else if (ta == Trans::kYes && tb == Trans::kNo) {
+    cm.noalias() += alpha * am.transpose() * bm;
+  } else if (ta == Trans::kNo && tb == Trans::kYes) {
+    cm.noalias() += alpha * am * bm.transpose();
+  } else {
+    cm.noalias() += alpha * am.transpose() * bm.transpose();
+  }
+}
+
+// The engine's product. The generic version (double: gradient checks) is
+// Eigen's; the float specialisation (gemm.cc) dispatches by size.
+template <typename S>
+void Gemm(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a,
+          int lda, const S* b, int ldb, S beta, S* c, int ldc) {
+  EigenGemm<S>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+template <>
+void Gemm<float>(Trans ta, Trans tb, int m, int n, int k, float alpha,
+                 const float* a, int lda, const float* b, int ldb, float beta,
+                 float* c, int ldc);
+
+// Products with m * n * k at or above this go to OpenBLAS (when the engine was
+// built with it); 0 sends everything, a huge value nothing. Process-wide;
+// exposed so that the benchmark can measure both sides of the crossover.
+int64_t BlasThreshold();
+void SetBlasThreshold(int64_t threshold);
+
+// True when the engine was built with OpenBLAS.
+bool HaveBlas();
+
+}  // namespace mlp::engine::internal
+
+#endif  // MLP_SERVER_ENGINE_GEMM_H_
