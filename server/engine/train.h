@@ -65,6 +65,10 @@ struct EpochStats {
   bool has_validation = false;
   double samples_per_second = 0.0;   // training samples of this epoch
   double elapsed_seconds = 0.0;      // since Train started
+  // True when no epoch follows this one (max_epochs, target loss, early
+  // stopping or divergence decided after this epoch). The service sends this
+  // epoch's message as the stream's last, `done` one.
+  bool final = false;
 };
 
 struct TrainResult {

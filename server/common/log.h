@@ -1,0 +1,54 @@
+// Minimal leveled logging to stderr, one line per call.
+//
+// Debian 12's Abseil has no absl/log; this is the small subset the server
+// needs. Lines look like:
+//   I 2026-11-29T20:31:07.123Z registry.cc:88] loaded 3 models
+// Thread-safe: each line is written with a single write(2).
+#ifndef MLP_SERVER_COMMON_LOG_H_
+#define MLP_SERVER_COMMON_LOG_H_
+
+#include <sstream>
+
+#include "absl/strings/string_view.h"
+
+namespace mlp {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
+
+// Messages below this level are dropped. Default kInfo.
+void SetMinLogLevel(LogLevel level);
+LogLevel MinLogLevel();
+// Parses "debug", "info", "warning" or "error"; false if unknown.
+bool ParseLogLevel(absl::string_view text, LogLevel* level);
+
+namespace internal_log {
+
+// Collects one line and writes it when destroyed.
+class LogLine {
+ public:
+  LogLine(LogLevel level, const char* file, int line);
+  ~LogLine();
+  LogLine(const LogLine&) = delete;
+  LogLine& operator=(const LogLine&) = delete;
+  std::ostream& stream() { return stream_; }
+
+ private:
+  LogLevel level_;
+  std::ostringstream stream_;
+};
+
+}  // namespace internal_log
+}  // namespace mlp
+
+// MLP_LOG(INFO) << "loaded " << n << " models";
+#define MLP_LOG(severity) MLP_LOG_##severity
+#define MLP_LOG_IMPL_(level)                 \
+  if ((level) < ::mlp::MinLogLevel()) {      \
+  } else                                     \
+    ::mlp::internal_log::LogLine((level), __FILE__, __LINE__).stream()
+#define MLP_LOG_DEBUG MLP_LOG_IMPL_(::mlp::LogLevel::kDebug)
+#define MLP_LOG_INFO MLP_LOG_IMPL_(::mlp::LogLevel::kInfo)
+#define MLP_LOG_WARNING MLP_LOG_IMPL_(::mlp::LogLevel::kWarning)
+#define MLP_LOG_ERROR MLP_LOG_IMPL_(::mlp::LogLevel::kError)
+
+#endif  // MLP_SERVER_COMMON_LOG_H_

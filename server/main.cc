@@ -1,0 +1,108 @@
+// mlp-server: hosts named multi-layer perceptrons over gRPC (mlp.v1).
+//
+// main() only parses flags, starts the server and waits for SIGTERM/SIGINT,
+// on which it drains (see MlpServer::Shutdown) and exits 0.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "server/common/log.h"
+#include "server/service/server.h"
+#include "server/store/file_util.h"
+
+ABSL_FLAG(std::string, address, "127.0.0.1:50051",
+          "Address to listen on, host:port (port 0 picks a free port)");
+ABSL_FLAG(std::string, data_dir, "./mlp-data",
+          "Directory holding models, versions and datasets");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, write the bound port here once serving");
+ABSL_FLAG(int, max_message_bytes, 64 << 20,
+          "Largest request or response message, in bytes");
+ABSL_FLAG(int64_t, max_parameters, 50'000'000,
+          "Largest model, in weights plus biases");
+ABSL_FLAG(uint64_t, max_dataset_rows, 10'000'000,
+          "Largest dataset, in rows");
+ABSL_FLAG(int, max_concurrent_trainings, 2,
+          "Trainings that may run at once (one thread each)");
+ABSL_FLAG(int, keep_versions, 5, "Committed versions kept per model");
+ABSL_FLAG(double, shutdown_grace_seconds, 3.0,
+          "On SIGTERM/SIGINT, how long calls in flight may take to finish");
+ABSL_FLAG(std::string, log_level, "info",
+          "Lowest level logged: debug, info, warning or error");
+
+namespace {
+
+int Run() {
+  mlp::LogLevel level;
+  if (!mlp::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::fprintf(stderr, "--log_level must be debug, info, warning or error, "
+                         "got '%s'\n",
+                 absl::GetFlag(FLAGS_log_level).c_str());
+    return 2;
+  }
+  mlp::SetMinLogLevel(level);
+  if (absl::GetFlag(FLAGS_max_message_bytes) < 1024) {
+    std::fprintf(stderr, "--max_message_bytes must be >= 1024, got %d\n",
+                 absl::GetFlag(FLAGS_max_message_bytes));
+    return 2;
+  }
+
+  mlp::service::ServerOptions options;
+  options.address = absl::GetFlag(FLAGS_address);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.limits.max_parameters = absl::GetFlag(FLAGS_max_parameters);
+  options.limits.max_dataset_rows = absl::GetFlag(FLAGS_max_dataset_rows);
+  options.limits.max_concurrent_trainings =
+      absl::GetFlag(FLAGS_max_concurrent_trainings);
+  options.limits.keep_versions = absl::GetFlag(FLAGS_keep_versions);
+
+  // Block the stop signals in every thread; one waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<mlp::service::MlpServer>> server =
+      mlp::service::MlpServer::Start(options);
+  if (!server.ok()) {
+    MLP_LOG(ERROR) << "cannot start: " << server.status().message();
+    return 1;
+  }
+  const std::string port_file = absl::GetFlag(FLAGS_port_file);
+  if (!port_file.empty()) {
+    absl::Status written = mlp::store::WriteFileAtomically(
+        port_file, absl::StrCat((*server)->port(), "\n"));
+    if (!written.ok()) {
+      MLP_LOG(ERROR) << "cannot write --port_file: " << written.message();
+      return 1;
+    }
+  }
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  MLP_LOG(INFO) << "received " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
+                << ", shutting down";
+  (*server)->Shutdown(
+      absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  server->reset();
+  MLP_LOG(INFO) << "stopped";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Serves named multi-layer perceptrons over gRPC (mlp.v1.ModelService).\n"
+      "Usage: mlp-server [--address=127.0.0.1:50051] [--data_dir=./mlp-data]");
+  absl::ParseCommandLine(argc, argv);
+  return Run();
+}

@@ -1,0 +1,505 @@
+#include "server/service/model_service.h"
+
+#include <atomic>
+#include <deque>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "server/common/log.h"
+#include "server/engine/status_macros.h"
+#include "server/engine/train.h"
+#include "server/service/convert.h"
+
+namespace mlp::service {
+namespace {
+
+// Logs one line per request when it ends: method, subject, status, duration.
+class RequestLog {
+ public:
+  RequestLog(absl::string_view method, absl::string_view subject)
+      : method_(method), subject_(subject), start_(absl::Now()) {}
+  void set_subject(absl::string_view subject) {
+    subject_ = std::string(subject);
+  }
+  void Done(const absl::Status& status) const {
+    const double ms = absl::ToDoubleMilliseconds(absl::Now() - start_);
+    if (status.ok()) {
+      MLP_LOG(INFO) << method_ << " '" << subject_ << "' OK " << ms << " ms";
+    } else {
+      MLP_LOG(INFO) << method_ << " '" << subject_ << "' "
+                    << absl::StatusCodeToString(status.code()) << " " << ms
+                    << " ms: " << status.message();
+    }
+  }
+
+ private:
+  const std::string method_;
+  std::string subject_;
+  const absl::Time start_;
+};
+
+grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
+                                  const RequestLog& log,
+                                  const absl::Status& status) {
+  log.Done(status);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+void StatsToProto(const engine::EpochStats& stats, v1::TrainProgress* p) {
+  p->set_epoch(static_cast<uint32_t>(stats.epoch));
+  p->set_loss(stats.loss);
+  p->set_accuracy(stats.accuracy);
+  p->set_validation_loss(stats.validation_loss);
+  p->set_validation_accuracy(stats.validation_accuracy);
+  p->set_samples_per_second(stats.samples_per_second);
+  p->set_elapsed_seconds(stats.elapsed_seconds);
+}
+
+// The training data of a request: views into the request's inline tensors or
+// into a shared, loaded dataset (kept alive by `dataset`).
+struct TrainingData {
+  std::shared_ptr<const engine::Dataset> dataset;
+  std::optional<MatrixView> inputs;
+  std::optional<MatrixView> targets;
+};
+
+// Streams one training. Lifetime: gRPC deletes it in OnDone, which follows
+// Finish; Finish is called exactly once, by Pump, after the training task
+// has handed over its final status, and nothing touches the reactor after.
+class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
+ public:
+  TrainReactor(registry::Registry* registry, ThreadPool* pool,
+               grpc::CallbackServerContext* context,
+               const v1::TrainRequest* request)
+      : registry_(registry),
+        pool_(pool),
+        context_(context),
+        request_(request),
+        log_("Train", request->model()) {}
+
+  // Validates and schedules the training, or finishes with the error.
+  void Start() {
+    absl::Status status = Prepare();
+    if (!status.ok()) {
+      Complete(status);
+      return;
+    }
+    pool_->Schedule([this] { Run(); });
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) {
+        // The caller is gone: stop training, send nothing more.
+        caller_cancelled_.store(true);
+        queue_.clear();
+      }
+    }
+    Pump();
+  }
+
+  void OnCancel() override { caller_cancelled_.store(true); }
+  void OnDone() override { delete this; }
+
+ private:
+  absl::Status Prepare() {
+    MLP_ASSIGN_OR_RETURN(std::shared_ptr<const store::VersionRecord> latest,
+                         registry_->GetVersion(request_->model(), 0));
+    const engine::NetworkSpec& spec = latest->network->spec();
+    MLP_ASSIGN_OR_RETURN(options_, OptionsFromProto(request_->options()));
+    switch (request_->data_case()) {
+      case v1::TrainRequest::kInlineData: {
+        const v1::TrainingData& data = request_->inline_data();
+        MLP_ASSIGN_OR_RETURN(
+            MatrixView inputs,
+            InputsView(data.inputs(), "inline_data.inputs", spec.input_size));
+        MLP_ASSIGN_OR_RETURN(
+            MatrixView targets,
+            TargetsView(data.targets(), "inline_data.targets", inputs.cols(),
+                        spec.layers.back().units, spec.loss));
+        data_.inputs.emplace(inputs);
+        data_.targets.emplace(targets);
+        break;
+      }
+      case v1::TrainRequest::kDataset: {
+        MLP_ASSIGN_OR_RETURN(store::DatasetMeta meta,
+                             registry_->GetDataset(request_->dataset()));
+        MLP_RETURN_IF_ERROR(CheckDatasetFits(meta, spec));
+        MLP_ASSIGN_OR_RETURN(data_.dataset,
+                             registry_->LoadDataset(request_->dataset()));
+        data_.inputs.emplace(data_.dataset->inputs.data(),
+                             data_.dataset->inputs.rows(),
+                             data_.dataset->inputs.cols());
+        data_.targets.emplace(data_.dataset->targets.data(),
+                              data_.dataset->targets.rows(),
+                              data_.dataset->targets.cols());
+        break;
+      }
+      default:
+        return absl::InvalidArgumentError(
+            "data is not set: expected inline_data or dataset");
+    }
+    MLP_ASSIGN_OR_RETURN(lease_, registry_->BeginTraining(request_->model()));
+    return absl::OkStatus();
+  }
+
+  // Runs on the training pool.
+  void Run() {
+    absl::StatusOr<engine::Network> network =
+        request_->options().reinitialize()
+            ? engine::Network::Create(lease_->base()->network->spec())
+            : absl::StatusOr<engine::Network>(*lease_->base()->network);
+    if (!network.ok()) {
+      lease_.reset();
+      Complete(network.status());
+      return;
+    }
+    const std::shared_ptr<std::atomic<bool>> lease_cancel =
+        lease_->cancel_flag();
+    std::optional<engine::EpochStats> final_stats;
+    absl::StatusOr<engine::TrainResult> result = engine::Train(
+        *network, *data_.inputs, *data_.targets, options_,
+        [this, &final_stats](const engine::EpochStats& stats) {
+          if (stats.final) {
+            final_stats = stats;  // sent as the `done` message
+          } else {
+            v1::TrainProgress progress;
+            StatsToProto(stats, &progress);
+            Send(std::move(progress));
+          }
+          return true;
+        },
+        [this, &lease_cancel] {
+          return caller_cancelled_.load(std::memory_order_relaxed) ||
+                 lease_cancel->load(std::memory_order_relaxed);
+        });
+    if (!result.ok()) {
+      lease_.reset();
+      Complete(result.status());
+      return;
+    }
+    if (caller_cancelled_.load()) {
+      lease_.reset();
+      Complete(absl::CancelledError("training cancelled by the caller"));
+      return;
+    }
+    v1::TrainProgress done;
+    StatsToProto(final_stats.value_or(result->last), &done);
+    done.set_done(true);
+    if (lease_->cancelled()) {
+      // Deleted, or the server is stopping: nothing to commit.
+      done.set_stop_reason(v1::CANCELLED);
+    } else {
+      done.set_stop_reason(StopReasonToProto(result->stop_reason));
+      store::TrainingSummary summary;
+      summary.epochs = static_cast<uint32_t>(result->epochs);
+      summary.final_loss = result->final_loss;
+      summary.stop_reason = result->stop_reason;
+      absl::StatusOr<uint64_t> version =
+          lease_->Commit(*std::move(network), summary);
+      if (version.ok()) {
+        done.set_version(*version);
+      } else if (absl::IsCancelled(version.status())) {
+        done.set_stop_reason(v1::CANCELLED);
+      } else {
+        lease_.reset();
+        Complete(version.status());
+        return;
+      }
+    }
+    lease_.reset();  // READY before the caller reads `done`
+    Send(std::move(done));
+    Complete(absl::OkStatus());
+  }
+
+  void Send(v1::TrainProgress progress) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (caller_cancelled_.load()) return;
+      queue_.push_back(std::move(progress));
+    }
+    Pump();
+  }
+
+  // Hands over the final status. The caller must not touch `this` after.
+  void Complete(const absl::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      final_status_ = status;
+      if (!status.ok()) queue_.clear();
+    }
+    Pump();
+  }
+
+  // Starts the next write, or finishes once everything is written. gRPC
+  // calls are made outside mu_: they may run reactions inline.
+  void Pump() {
+    bool write = false;
+    bool finish = false;
+    grpc::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || finished_) return;
+      if (!queue_.empty()) {
+        current_ = std::move(queue_.front());
+        queue_.pop_front();
+        writing_ = true;
+        write = true;
+      } else if (final_status_.has_value()) {
+        finished_ = true;
+        finish = true;
+        log_.Done(*final_status_);
+        status = ToGrpcStatus(*final_status_);
+      }
+    }
+    if (write) StartWrite(&current_);
+    if (finish) Finish(std::move(status));
+  }
+
+  // Constant after construction.
+  registry::Registry* const registry_;
+  ThreadPool* const pool_;
+  grpc::CallbackServerContext* const context_;
+  const v1::TrainRequest* const request_;
+  const RequestLog log_;
+
+  // Set by Prepare, then used by Run only.
+  engine::TrainOptions options_;
+  TrainingData data_;
+  std::unique_ptr<registry::TrainingLease> lease_;
+
+  std::atomic<bool> caller_cancelled_{false};
+
+  absl::Mutex mu_;
+  std::deque<v1::TrainProgress> queue_ ABSL_GUARDED_BY(mu_);
+  v1::TrainProgress current_;  // being written; owned by the write in flight
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<absl::Status> final_status_ ABSL_GUARDED_BY(mu_);
+};
+
+// Receives one dataset upload. A failed or cancelled upload drops the
+// DatasetUpload, which removes its temporary file.
+class UploadReactor final
+    : public grpc::ServerReadReactor<v1::UploadDatasetRequest> {
+ public:
+  UploadReactor(registry::Registry* registry,
+                grpc::CallbackServerContext* context, v1::DatasetInfo* response)
+      : registry_(registry),
+        context_(context),
+        response_(response),
+        log_("UploadDataset", "") {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // End of the stream: a half-close commits, a cancellation does not.
+      if (cancelled_.load() || context_->IsCancelled()) {
+        Fail(absl::CancelledError("upload cancelled by the caller"));
+      } else {
+        Fail(Commit());
+      }
+      return;
+    }
+    absl::Status status = Handle();
+    if (!status.ok()) {
+      Fail(status);
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnCancel() override { cancelled_.store(true); }
+  void OnDone() override { delete this; }
+
+ private:
+  absl::Status Handle() {
+    if (request_.has_header()) {
+      if (upload_ != nullptr) {
+        return absl::InvalidArgumentError(
+            "header: only the first message may be a header");
+      }
+      const v1::DatasetHeader& h = request_.header();
+      log_.set_subject(h.name());
+      MLP_ASSIGN_OR_RETURN(upload_, registry_->BeginUpload(
+                                        h.name(), h.input_size(),
+                                        h.target_size()));
+      return absl::OkStatus();
+    }
+    if (upload_ == nullptr) {
+      return absl::InvalidArgumentError(
+          "the first message must be a header, got a chunk");
+    }
+    if (!request_.has_chunk()) {
+      return absl::InvalidArgumentError("message has neither header nor chunk");
+    }
+    const v1::TrainingData& chunk = request_.chunk();
+    const std::string field = absl::StrCat("chunk ", chunks_);
+    MLP_ASSIGN_OR_RETURN(
+        MatrixView inputs,
+        InputsView(chunk.inputs(), field + " inputs", upload_->input_size()));
+    MLP_ASSIGN_OR_RETURN(MatrixView targets,
+                         InputsView(chunk.targets(), field + " targets",
+                                    upload_->target_size()));
+    if (targets.cols() != inputs.cols()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " has ", inputs.cols(), " input rows but ", targets.cols(),
+          " target rows"));
+    }
+    ++chunks_;
+    return upload_->Append(inputs.data(), targets.data(),
+                           static_cast<uint64_t>(inputs.cols()));
+  }
+
+  absl::Status Commit() {
+    if (upload_ == nullptr) {
+      return absl::InvalidArgumentError("the stream ended without a header");
+    }
+    MLP_ASSIGN_OR_RETURN(store::DatasetMeta meta, upload_->Commit());
+    DatasetToProto(meta, response_);
+    return absl::OkStatus();
+  }
+
+  void Fail(const absl::Status& status) {
+    upload_.reset();
+    log_.Done(status);
+    Finish(ToGrpcStatus(status));
+  }
+
+  registry::Registry* const registry_;
+  grpc::CallbackServerContext* const context_;
+  v1::DatasetInfo* const response_;
+  RequestLog log_;
+
+  std::atomic<bool> cancelled_{false};
+  // Touched only by OnReadDone, which gRPC never runs concurrently with
+  // itself for one call.
+  v1::UploadDatasetRequest request_;
+  std::unique_ptr<registry::DatasetUpload> upload_;
+  int64_t chunks_ = 0;
+};
+
+}  // namespace
+
+ModelServiceImpl::ModelServiceImpl(registry::Registry* registry,
+                                   int training_threads)
+    : registry_(registry), training_pool_(training_threads) {}
+
+ModelServiceImpl::~ModelServiceImpl() = default;
+
+grpc::ServerUnaryReactor* ModelServiceImpl::CreateModel(
+    grpc::CallbackServerContext* context, const v1::CreateModelRequest* request,
+    v1::ModelInfo* response) {
+  const RequestLog log("CreateModel", request->name());
+  absl::Status status = [&]() -> absl::Status {
+    MLP_RETURN_IF_ERROR(registry::ValidateName(request->name(), "name"));
+    MLP_ASSIGN_OR_RETURN(engine::NetworkSpec spec,
+                         SpecFromProto(request->spec()));
+    MLP_ASSIGN_OR_RETURN(registry::ModelSnapshot snapshot,
+                         registry_->CreateModel(request->name(), spec));
+    SnapshotToProto(snapshot, response);
+    return absl::OkStatus();
+  }();
+  return Respond(context, log, status);
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::GetModel(
+    grpc::CallbackServerContext* context, const v1::GetModelRequest* request,
+    v1::ModelInfo* response) {
+  const RequestLog log("GetModel", request->name());
+  absl::StatusOr<registry::ModelSnapshot> snapshot =
+      registry_->GetModel(request->name());
+  if (snapshot.ok()) SnapshotToProto(*snapshot, response);
+  return Respond(context, log, snapshot.status());
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::ListModels(
+    grpc::CallbackServerContext* context, const v1::ListModelsRequest* request,
+    v1::ListModelsResponse* response) {
+  const RequestLog log("ListModels", "");
+  for (const registry::ModelSnapshot& snapshot : registry_->ListModels()) {
+    SnapshotToProto(snapshot, response->add_models());
+  }
+  return Respond(context, log, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::DeleteModel(
+    grpc::CallbackServerContext* context, const v1::DeleteModelRequest* request,
+    v1::DeleteModelResponse* response) {
+  const RequestLog log("DeleteModel", request->name());
+  return Respond(context, log, registry_->DeleteModel(request->name()));
+}
+
+grpc::ServerWriteReactor<v1::TrainProgress>* ModelServiceImpl::Train(
+    grpc::CallbackServerContext* context, const v1::TrainRequest* request) {
+  auto* reactor = new TrainReactor(registry_, &training_pool_, context, request);
+  reactor->Start();
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::Predict(
+    grpc::CallbackServerContext* context, const v1::PredictRequest* request,
+    v1::PredictResponse* response) {
+  const RequestLog log("Predict", request->model());
+  absl::Status status = [&]() -> absl::Status {
+    MLP_ASSIGN_OR_RETURN(
+        std::shared_ptr<const store::VersionRecord> version,
+        registry_->GetVersion(request->model(), request->version()));
+    const engine::Network& network = *version->network;
+    MLP_ASSIGN_OR_RETURN(
+        MatrixView inputs,
+        InputsView(request->inputs(), "inputs", network.input_size()));
+    MLP_ASSIGN_OR_RETURN(engine::Matrix outputs, network.Predict(inputs));
+    MatrixToTensor(outputs, response->mutable_outputs());
+    response->set_version(version->version);
+    return absl::OkStatus();
+  }();
+  return Respond(context, log, status);
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::GetWeights(
+    grpc::CallbackServerContext* context, const v1::GetWeightsRequest* request,
+    v1::GetWeightsResponse* response) {
+  const RequestLog log("GetWeights", request->model());
+  absl::StatusOr<std::shared_ptr<const store::VersionRecord>> version =
+      registry_->GetVersion(request->model(), request->version());
+  if (version.ok()) {
+    response->set_version((*version)->version);
+    LayersToProto(*(*version)->network, response);
+  }
+  return Respond(context, log, version.status());
+}
+
+grpc::ServerReadReactor<v1::UploadDatasetRequest>*
+ModelServiceImpl::UploadDataset(grpc::CallbackServerContext* context,
+                                v1::DatasetInfo* response) {
+  return new UploadReactor(registry_, context, response);
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::ListDatasets(
+    grpc::CallbackServerContext* context,
+    const v1::ListDatasetsRequest* request,
+    v1::ListDatasetsResponse* response) {
+  const RequestLog log("ListDatasets", "");
+  for (const store::DatasetMeta& meta : registry_->ListDatasets()) {
+    DatasetToProto(meta, response->add_datasets());
+  }
+  return Respond(context, log, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::DeleteDataset(
+    grpc::CallbackServerContext* context,
+    const v1::DeleteDatasetRequest* request,
+    v1::DeleteDatasetResponse* response) {
+  const RequestLog log("DeleteDataset", request->name());
+  return Respond(context, log, registry_->DeleteDataset(request->name()));
+}
+
+}  // namespace mlp::service

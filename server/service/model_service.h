@@ -1,0 +1,69 @@
+// mlp.v1.ModelService on gRPC's callback API.
+//
+// Handlers validate, call the registry, convert back and finish; internal
+// statuses become gRPC statuses in ToGrpcStatus only. Trainings run on a
+// dedicated pool (ServiceOptions::training_threads), never on gRPC's threads,
+// and stream their progress back through a write reactor.
+//
+// Thread-safety: all handlers may run concurrently.
+#ifndef MLP_SERVER_SERVICE_MODEL_SERVICE_H_
+#define MLP_SERVER_SERVICE_MODEL_SERVICE_H_
+
+#include <memory>
+
+#include "mlp/v1/mlp.grpc.pb.h"
+#include "server/common/thread_pool.h"
+#include "server/registry/registry.h"
+
+namespace mlp::service {
+
+class ModelServiceImpl final : public v1::ModelService::CallbackService {
+ public:
+  // `registry` must outlive the service. `training_threads` >= 1 workers run
+  // trainings (the registry's limit decides how many may be admitted).
+  ModelServiceImpl(registry::Registry* registry, int training_threads);
+  // Joins the training pool: call after the gRPC server has shut down.
+  ~ModelServiceImpl() override;
+
+  grpc::ServerUnaryReactor* CreateModel(grpc::CallbackServerContext* context,
+                                        const v1::CreateModelRequest* request,
+                                        v1::ModelInfo* response) override;
+  grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
+                                     const v1::GetModelRequest* request,
+                                     v1::ModelInfo* response) override;
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
+                                       const v1::ListModelsRequest* request,
+                                       v1::ListModelsResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteModel(
+      grpc::CallbackServerContext* context,
+      const v1::DeleteModelRequest* request,
+      v1::DeleteModelResponse* response) override;
+  grpc::ServerWriteReactor<v1::TrainProgress>* Train(
+      grpc::CallbackServerContext* context,
+      const v1::TrainRequest* request) override;
+  grpc::ServerUnaryReactor* Predict(grpc::CallbackServerContext* context,
+                                    const v1::PredictRequest* request,
+                                    v1::PredictResponse* response) override;
+  grpc::ServerUnaryReactor* GetWeights(grpc::CallbackServerContext* context,
+                                       const v1::GetWeightsRequest* request,
+                                       v1::GetWeightsResponse* response) override;
+  grpc::ServerReadReactor<v1::UploadDatasetRequest>* UploadDataset(
+      grpc::CallbackServerContext* context,
+      v1::DatasetInfo* response) override;
+  grpc::ServerUnaryReactor* ListDatasets(
+      grpc::CallbackServerContext* context,
+      const v1::ListDatasetsRequest* request,
+      v1::ListDatasetsResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteDataset(
+      grpc::CallbackServerContext* context,
+      const v1::DeleteDatasetRequest* request,
+      v1::DeleteDatasetResponse* response) override;
+
+ private:
+  registry::Registry* const registry_;
+  ThreadPool training_pool_;
+};
+
+}  // namespace mlp::service
+
+#endif  // MLP_SERVER_SERVICE_MODEL_SERVICE_H_

@@ -1,0 +1,104 @@
+// Uploaded training sets on disk: <data_dir>/datasets/<name>.mlpd
+//
+// File layout: N rows, each input_size then target_size float32 values
+// (row-major, as uploaded), then a fixed 40-byte trailer record (MLPD: sizes,
+// row count, creation time, CRC-32 of the rows; its own CRC). The trailer
+// comes last so an upload streams straight to disk; a file is committed by
+// linking its temporary ".upload-..." file to the final name (never replacing
+// an existing one). Unreadable files are moved to quarantine, never deleted.
+//
+// Thread-safety: DatasetStore is stateless beyond its paths and safe to use
+// from several threads; a DatasetWriter belongs to one thread.
+#ifndef MLP_SERVER_STORE_DATASET_STORE_H_
+#define MLP_SERVER_STORE_DATASET_STORE_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/engine/data_io.h"
+
+namespace mlp::store {
+
+struct DatasetMeta {
+  std::string name;
+  uint64_t rows = 0;
+  uint32_t input_size = 0;
+  uint32_t target_size = 0;
+  absl::Time created_at;
+  uint64_t size_bytes = 0;
+};
+
+// Streams one upload to a temporary file. Destroying a writer that was not
+// committed removes the temporary file: a failed upload leaves nothing.
+class DatasetWriter {
+ public:
+  ~DatasetWriter();
+  DatasetWriter(const DatasetWriter&) = delete;
+  DatasetWriter& operator=(const DatasetWriter&) = delete;
+
+  // Appends n rows: inputs row-major [n x input_size], targets row-major
+  // [n x target_size]. Errors are the file system's.
+  absl::Status Append(const float* inputs, const float* targets, uint64_t n);
+  uint64_t rows() const { return rows_; }
+  // Writes the trailer, syncs and publishes the file. ALREADY_EXISTS if a
+  // dataset of that name appeared meanwhile.
+  absl::StatusOr<DatasetMeta> Commit();
+
+ private:
+  friend class DatasetStore;
+  DatasetWriter(std::string name, std::string tmp_path, std::string final_path,
+                std::string dir, std::FILE* file, uint32_t input_size,
+                uint32_t target_size);
+  absl::Status Write(const void* data, size_t size);
+
+  const std::string name_;
+  const std::string tmp_path_;
+  const std::string final_path_;
+  const std::string dir_;
+  std::FILE* file_;
+  const uint32_t input_size_;
+  const uint32_t target_size_;
+  uint64_t rows_ = 0;
+  uint32_t crc_ = 0;
+  std::vector<float> row_buffer_;
+  bool committed_ = false;
+};
+
+class DatasetStore {
+ public:
+  // Creates <data_dir>/datasets if missing; removes interrupted uploads.
+  static absl::StatusOr<std::unique_ptr<DatasetStore>> Open(
+      const std::string& data_dir);
+
+  // Every readable dataset, sorted by name; others are quarantined + logged.
+  std::vector<DatasetMeta> LoadAll();
+
+  // ALREADY_EXISTS if the name is taken on disk.
+  absl::StatusOr<std::unique_ptr<DatasetWriter>> BeginWrite(
+      const std::string& name, uint32_t input_size, uint32_t target_size);
+
+  // The rows in engine layout (inputs [input_size x N], targets
+  // [target_size x N]). NOT_FOUND, or DATA_LOSS if the file is corrupt.
+  absl::StatusOr<engine::Dataset> Read(const std::string& name) const;
+
+  // NOT_FOUND if there is no such file.
+  absl::Status Delete(const std::string& name);
+
+ private:
+  DatasetStore(std::string dir, std::string quarantine_dir)
+      : dir_(std::move(dir)), quarantine_dir_(std::move(quarantine_dir)) {}
+  std::string PathOf(const std::string& name) const;
+
+  const std::string dir_;
+  const std::string quarantine_dir_;
+};
+
+}  // namespace mlp::store
+
+#endif  // MLP_SERVER_STORE_DATASET_STORE_H_

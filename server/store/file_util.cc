@@ -1,0 +1,155 @@
+#include "server/store/file_util.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "server/common/log.h"
+
+namespace mlp::store {
+namespace {
+
+// Closes a file descriptor on scope exit.
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  ~FdCloser() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+
+ private:
+  int fd_;
+};
+
+std::string Dirname(const std::string& path) {
+  const std::string parent = std::filesystem::path(path).parent_path();
+  return parent.empty() ? "." : parent;
+}
+
+absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("write", path, errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ErrnoStatus(absl::string_view what, const std::string& path,
+                         int err) {
+  const std::string message =
+      absl::StrCat(what, " '", path, "': ", std::strerror(err));
+  switch (err) {
+    case ENOENT:
+      return absl::NotFoundError(message);
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return absl::PermissionDeniedError(message);
+    case ENOSPC:
+    case EDQUOT:
+      return absl::ResourceExhaustedError(message);
+    default:
+      return absl::UnavailableError(message);
+  }
+}
+
+absl::Status WriteFileAtomically(const std::string& path,
+                                 absl::string_view contents) {
+  const std::string tmp = absl::StrCat(path, ".tmp.", UniqueSuffix());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                        0644);
+  if (fd < 0) return ErrnoStatus("create", tmp, errno);
+  absl::Status status;
+  {
+    FdCloser closer(fd);
+    status = WriteAll(fd, contents, tmp);
+    if (status.ok() && ::fsync(fd) != 0) status = ErrnoStatus("fsync", tmp, errno);
+  }
+  if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    status = ErrnoStatus("rename", tmp, errno);
+  }
+  if (!status.ok()) {
+    ::unlink(tmp.c_str());
+    return status;
+  }
+  return SyncDirectory(Dirname(path));
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("open", path, errno);
+  FdCloser closer(fd);
+  std::string data;
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("read", path, errno);
+    }
+    if (n == 0) break;
+    data.append(buffer, static_cast<size_t>(n));
+  }
+  return data;
+}
+
+absl::Status SyncDirectory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("open directory", dir, errno);
+  FdCloser closer(fd);
+  if (::fsync(fd) != 0) return ErrnoStatus("fsync directory", dir, errno);
+  return absl::OkStatus();
+}
+
+absl::Status EnsureDirectory(const std::string& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) return ErrnoStatus("create directory", dir, error.value());
+  return absl::OkStatus();
+}
+
+void MoveToQuarantine(const std::string& path, const std::string& quarantine_dir,
+                      const absl::Status& why) {
+  const std::filesystem::path from(path);
+  const std::string target =
+      (std::filesystem::path(quarantine_dir) /
+       absl::StrCat(absl::FormatTime("%Y%m%dT%H%M%S", absl::Now(),
+                                     absl::UTCTimeZone()),
+                    "-", UniqueSuffix(), "-",
+                    from.parent_path().filename().string(), "-",
+                    from.filename().string()))
+          .string();
+  if (::rename(path.c_str(), target.c_str()) != 0) {
+    MLP_LOG(ERROR) << "cannot read '" << path << "' (" << why.message()
+                   << ") and cannot move it aside: " << std::strerror(errno)
+                   << "; left in place";
+    return;
+  }
+  (void)SyncDirectory(Dirname(path));
+  MLP_LOG(ERROR) << "cannot read '" << path << "': " << why.message()
+                 << "; moved to '" << target << "'";
+}
+
+std::string UniqueSuffix() {
+  static std::atomic<uint64_t> counter{0};
+  return absl::StrCat(::getpid(), "-", counter.fetch_add(1));
+}
+
+}  // namespace mlp::store

@@ -1,0 +1,51 @@
+// Crash-safe file primitives for the data directory.
+//
+// Every committed file is written to a temporary name in the same directory,
+// fsync'ed, renamed over its final name and the directory fsync'ed, so after
+// a crash (SIGKILL, power loss) a reader sees either the old file or the new
+// one, never a torn one.
+//
+// Errors: I/O failures map to the closest canonical code (NOT_FOUND for a
+// missing file, PERMISSION_DENIED, RESOURCE_EXHAUSTED for a full disk,
+// otherwise UNAVAILABLE) with the path and strerror in the message.
+#ifndef MLP_SERVER_STORE_FILE_UTIL_H_
+#define MLP_SERVER_STORE_FILE_UTIL_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace mlp::store {
+
+// A Status for a failed system call on `path` (uses errno).
+absl::Status ErrnoStatus(absl::string_view what, const std::string& path,
+                         int err);
+
+// Writes `contents` to `path` atomically (temp file, fsync, rename, fsync of
+// the directory).
+absl::Status WriteFileAtomically(const std::string& path,
+                                 absl::string_view contents);
+
+// The whole file. NOT_FOUND if it does not exist.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// fsync of a directory, so that a rename or unlink in it is durable.
+absl::Status SyncDirectory(const std::string& dir);
+
+// Creates the directory (and parents) if missing.
+absl::Status EnsureDirectory(const std::string& dir);
+
+// Moves an unreadable file or directory into `quarantine_dir` (named after
+// the time, its parent and itself) and logs why; logs if it cannot be moved.
+// Never deletes anything.
+void MoveToQuarantine(const std::string& path, const std::string& quarantine_dir,
+                      const absl::Status& why);
+
+// A name unlikely to collide, for temporary files: "<prefix><pid>-<counter>".
+std::string UniqueSuffix();
+
+}  // namespace mlp::store
+
+#endif  // MLP_SERVER_STORE_FILE_UTIL_H_

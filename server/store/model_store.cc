@@ -1,0 +1,290 @@
+#include "server/store/model_store.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/common/log.h"
+#include "server/engine/serialize.h"
+#include "server/engine/status_macros.h"
+#include "server/store/file_util.h"
+#include "server/store/record.h"
+
+namespace mlp::store {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr char kMetaMagic[] = "MLPM";
+constexpr char kVersionMagic[] = "MLPV";
+constexpr uint32_t kFormat = 1;
+constexpr char kMetaFile[] = "model.meta";
+
+bool IsTemporaryName(const std::string& name) {
+  return absl::StartsWith(name, ".") || absl::StrContains(name, ".tmp.");
+}
+
+// "v000012.ver" -> 12.
+std::optional<uint64_t> ParseVersionFile(const std::string& file) {
+  if (file.size() < 6 || file[0] != 'v' || !absl::EndsWith(file, ".ver")) {
+    return std::nullopt;
+  }
+  uint64_t version;
+  if (!absl::SimpleAtoi(file.substr(1, file.size() - 5), &version) ||
+      version == 0) {
+    return std::nullopt;
+  }
+  return version;
+}
+
+std::string EncodeMeta(absl::Time created_at) {
+  RecordWriter w(kMetaMagic, kFormat);
+  w.Put<int64_t>(absl::ToUnixNanos(created_at));
+  return std::move(w).Finish();
+}
+
+absl::StatusOr<absl::Time> DecodeMeta(absl::string_view bytes,
+                                      absl::string_view what) {
+  MLP_ASSIGN_OR_RETURN(RecordReader r,
+                       RecordReader::Open(bytes, kMetaMagic, kFormat, what));
+  int64_t nanos = 0;
+  MLP_RETURN_IF_ERROR(r.Get(&nanos));
+  MLP_RETURN_IF_ERROR(r.ExpectEnd());
+  return absl::FromUnixNanos(nanos);
+}
+
+void RemoveTreeQuietly(const fs::path& path) {
+  std::error_code error;
+  fs::remove_all(path, error);
+  if (error) {
+    MLP_LOG(WARNING) << "cannot remove '" << path.string()
+                     << "': " << error.message();
+  }
+}
+
+}  // namespace
+
+std::string EncodeVersion(const VersionRecord& version) {
+  RecordWriter w(kVersionMagic, kFormat);
+  w.Put<uint64_t>(version.version);
+  w.Put<int64_t>(absl::ToUnixNanos(version.committed_at));
+  w.Put<uint8_t>(version.summary.has_value() ? 1 : 0);
+  const TrainingSummary summary = version.summary.value_or(TrainingSummary{});
+  w.Put<uint32_t>(summary.epochs);
+  w.Put<double>(summary.final_loss);
+  w.Put<int32_t>(static_cast<int32_t>(summary.stop_reason));
+  w.PutBytes(engine::SerializeNetwork(*version.network));
+  return std::move(w).Finish();
+}
+
+absl::StatusOr<VersionRecord> DecodeVersion(absl::string_view bytes,
+                                            absl::string_view what) {
+  MLP_ASSIGN_OR_RETURN(RecordReader r,
+                       RecordReader::Open(bytes, kVersionMagic, kFormat, what));
+  VersionRecord out;
+  int64_t nanos = 0;
+  uint8_t has_summary = 0;
+  TrainingSummary summary;
+  int32_t stop_reason = 0;
+  absl::string_view network_bytes;
+  MLP_RETURN_IF_ERROR(r.Get(&out.version));
+  MLP_RETURN_IF_ERROR(r.Get(&nanos));
+  MLP_RETURN_IF_ERROR(r.Get(&has_summary));
+  MLP_RETURN_IF_ERROR(r.Get(&summary.epochs));
+  MLP_RETURN_IF_ERROR(r.Get(&summary.final_loss));
+  MLP_RETURN_IF_ERROR(r.Get(&stop_reason));
+  MLP_RETURN_IF_ERROR(r.GetBytes(&network_bytes));
+  MLP_RETURN_IF_ERROR(r.ExpectEnd());
+  if (stop_reason < 0 ||
+      stop_reason > static_cast<int32_t>(engine::StopReason::kDiverged)) {
+    return absl::DataLossError(
+        absl::StrCat(what, ": unknown stop reason ", stop_reason));
+  }
+  summary.stop_reason = static_cast<engine::StopReason>(stop_reason);
+  out.committed_at = absl::FromUnixNanos(nanos);
+  if (has_summary != 0) out.summary = summary;
+  absl::StatusOr<engine::Network> network = engine::ParseNetwork(network_bytes);
+  if (!network.ok()) {
+    return absl::DataLossError(
+        absl::StrCat(what, ": ", network.status().message()));
+  }
+  out.network = std::make_shared<const engine::Network>(*std::move(network));
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(
+    const std::string& data_dir) {
+  const std::string models_dir = (fs::path(data_dir) / "models").string();
+  const std::string quarantine_dir =
+      (fs::path(data_dir) / "quarantine").string();
+  MLP_RETURN_IF_ERROR(EnsureDirectory(models_dir));
+  MLP_RETURN_IF_ERROR(EnsureDirectory(quarantine_dir));
+  // Leftovers of interrupted creations, deletions and writes: by construction
+  // none of them was ever committed.
+  std::error_code error;
+  for (const fs::directory_entry& entry :
+       fs::directory_iterator(models_dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (IsTemporaryName(name)) {
+      RemoveTreeQuietly(entry.path());
+      continue;
+    }
+    if (!entry.is_directory()) continue;
+    std::error_code inner_error;
+    for (const fs::directory_entry& file :
+         fs::directory_iterator(entry.path(), inner_error)) {
+      if (IsTemporaryName(file.path().filename().string())) {
+        RemoveTreeQuietly(file.path());
+      }
+    }
+  }
+  if (error) return ErrnoStatus("list", models_dir, error.value());
+  return std::unique_ptr<ModelStore>(new ModelStore(models_dir, quarantine_dir));
+}
+
+std::string ModelStore::ModelDir(const std::string& name) const {
+  return (fs::path(models_dir_) / name).string();
+}
+
+std::string ModelStore::VersionPath(const std::string& name,
+                                    uint64_t version) const {
+  return (fs::path(ModelDir(name)) / absl::StrFormat("v%06d.ver", version))
+      .string();
+}
+
+void ModelStore::Quarantine(const std::string& path, const absl::Status& why) {
+  MoveToQuarantine(path, quarantine_dir_, why);
+}
+
+std::optional<ModelRecord> ModelStore::LoadModel(const std::string& name) {
+  const std::string dir = ModelDir(name);
+  ModelRecord record;
+  record.name = name;
+  const std::string meta_path = (fs::path(dir) / kMetaFile).string();
+  absl::StatusOr<std::string> meta_bytes = ReadFile(meta_path);
+  absl::StatusOr<absl::Time> created_at =
+      meta_bytes.ok() ? DecodeMeta(*meta_bytes, meta_path)
+                      : absl::StatusOr<absl::Time>(meta_bytes.status());
+  std::error_code error;
+  std::vector<std::pair<uint64_t, std::string>> files;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, error)) {
+    const std::string file = entry.path().filename().string();
+    if (std::optional<uint64_t> v = ParseVersionFile(file)) {
+      files.emplace_back(*v, entry.path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& [version, path] : files) {
+    absl::StatusOr<std::string> bytes = ReadFile(path);
+    absl::StatusOr<VersionRecord> decoded =
+        bytes.ok() ? DecodeVersion(*bytes, path)
+                   : absl::StatusOr<VersionRecord>(bytes.status());
+    if (decoded.ok() && decoded->version != version) {
+      decoded = absl::DataLossError(absl::StrCat(
+          path, ": holds version ", decoded->version, ", expected ", version));
+    }
+    if (!decoded.ok()) {
+      Quarantine(path, decoded.status());
+      continue;
+    }
+    record.versions.push_back(*std::move(decoded));
+  }
+  if (record.versions.empty()) {
+    const absl::Status why = absl::DataLossError("no readable version");
+    Quarantine(dir, why);
+    return std::nullopt;
+  }
+  if (!created_at.ok()) {
+    // The versions are intact: keep serving them, with the first one's time.
+    Quarantine(meta_path, created_at.status());
+    created_at = record.versions.front().committed_at;
+    (void)WriteFileAtomically(meta_path, EncodeMeta(*created_at));
+  }
+  record.created_at = *created_at;
+  return record;
+}
+
+std::vector<ModelRecord> ModelStore::LoadAll() {
+  std::vector<std::string> names;
+  std::error_code error;
+  for (const fs::directory_entry& entry :
+       fs::directory_iterator(models_dir_, error)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && !IsTemporaryName(name)) names.push_back(name);
+  }
+  if (error) {
+    MLP_LOG(ERROR) << "cannot list '" << models_dir_ << "': " << error.message();
+  }
+  std::sort(names.begin(), names.end());
+  std::vector<ModelRecord> models;
+  for (const std::string& name : names) {
+    if (std::optional<ModelRecord> model = LoadModel(name)) {
+      models.push_back(*std::move(model));
+    }
+  }
+  return models;
+}
+
+absl::Status ModelStore::WriteVersionFile(const std::string& dir,
+                                          const VersionRecord& version) const {
+  return WriteFileAtomically(
+      (fs::path(dir) / absl::StrFormat("v%06d.ver", version.version)).string(),
+      EncodeVersion(version));
+}
+
+absl::Status ModelStore::CreateModel(const std::string& name,
+                                     absl::Time created_at,
+                                     const VersionRecord& first) {
+  const std::string final_dir = ModelDir(name);
+  if (fs::exists(final_dir)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("model directory '", final_dir, "' exists"));
+  }
+  const std::string tmp_dir =
+      (fs::path(models_dir_) / absl::StrCat(".new-", name, "-", UniqueSuffix()))
+          .string();
+  MLP_RETURN_IF_ERROR(EnsureDirectory(tmp_dir));
+  absl::Status status = WriteFileAtomically(
+      (fs::path(tmp_dir) / kMetaFile).string(), EncodeMeta(created_at));
+  if (status.ok()) status = WriteVersionFile(tmp_dir, first);
+  if (status.ok() && std::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) {
+    status = ErrnoStatus("rename", tmp_dir, errno);
+  }
+  if (!status.ok()) {
+    RemoveTreeQuietly(tmp_dir);
+    return status;
+  }
+  return SyncDirectory(models_dir_);
+}
+
+absl::Status ModelStore::WriteVersion(const std::string& name,
+                                      const VersionRecord& version) {
+  return WriteVersionFile(ModelDir(name), version);
+}
+
+absl::Status ModelStore::DeleteVersion(const std::string& name,
+                                       uint64_t version) {
+  const std::string path = VersionPath(name, version);
+  if (std::remove(path.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus("remove", path, errno);
+  }
+  return SyncDirectory(ModelDir(name));
+}
+
+absl::Status ModelStore::DeleteModel(const std::string& name) {
+  const std::string dir = ModelDir(name);
+  const std::string trash =
+      (fs::path(models_dir_) / absl::StrCat(".del-", name, "-", UniqueSuffix()))
+          .string();
+  if (std::rename(dir.c_str(), trash.c_str()) != 0) {
+    return ErrnoStatus("rename", dir, errno);
+  }
+  MLP_RETURN_IF_ERROR(SyncDirectory(models_dir_));
+  RemoveTreeQuietly(trash);
+  return absl::OkStatus();
+}
+
+}  // namespace mlp::store
