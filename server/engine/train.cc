@@ -347,6 +347,7 @@ absl::StatusOr<TrainResult> Train(Network& network,
       }
     }
     const bool last_epoch = stopped || epoch == options.max_epochs;
+    stats.final = last_epoch;
     if (on_epoch && (epoch % options.report_every == 0 || last_epoch)) {
       if (!on_epoch(stats) && !stopped) {
         result.stop_reason = StopReason::kCancelled;
