@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# docker/test-container.sh - build the mlp-serve image and test a container of
+# it from the host, the way a user runs it.
+#
+# Usage (from anywhere inside the repository):
+#   docker/test-container.sh [PATH_TO_HOST_MLP_CLI]
+#
+# Steps: build the image (docker/Dockerfile); check it holds no compiler and no
+# build tree and is under the size limit; start a container with a named
+# volume on /data and port 50051 published on 127.0.0.1 (free port chosen by
+# the engine); wait for SERVING; run "mlp demo" and a Predict from the host;
+# check the server runs as PID 1 and not as root; restart the container and
+# check the model, its weights and its predictions are identical; check the
+# health status becomes "healthy"; time "stop" (< 10 s, exit code 0); start a
+# new container on the same volume and check the model once more. Everything
+# it creates (containers, volume) is removed on exit, also on failure or
+# Ctrl-C. The image is kept (tag $IMAGE); re-running reuses its build cache.
+#
+# Uses docker when a Docker engine answers ("docker info"), Podman otherwise.
+#
+# Environment:
+#   MLP_BIN           host-built CLI (default: first argument, else build/client/mlp)
+#   CONTAINER_ENGINE  docker | podman (default: auto-detect as above)
+#   IMAGE             image tag to build and test (default: mlp-serve)
+#   BUILD_NETWORK     network for the build's apt-get (e.g. host); by default
+#                     the build is retried with --network=host when apt inside
+#                     the build cannot reach the archive
+#   BUILD_ARGS        extra arguments for the build (e.g. "--build-arg JOBS=4")
+#   SKIP_BUILD=1      test an already built $IMAGE
+#   MAX_IMAGE_MB      image size limit in MB (default 150)
+#   KEEP_ON_FAILURE=1 leave the container and volume for inspection on failure
+#
+# Exit status 0 and a final "PASS" line when every check passed, else 1 and a
+# "FAIL" line naming the failed check.
+
+set -euo pipefail
+export LC_ALL=C
+# The original stdout/stderr, for messages from traps that may fire while a
+# command's output is redirected.
+exec 3>&1 4>&2
+
+T0=$EPOCHREALTIME
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+IMAGE=${IMAGE:-mlp-serve}
+MAX_IMAGE_MB=${MAX_IMAGE_MB:-150}
+STOP_LIMIT_S=10
+RUN_ID="mlp-serve-test-$$-${RANDOM}"
+CONTAINER="$RUN_ID"
+VOLUME="$RUN_ID-data"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mlp-serve-test.XXXXXX")
+CREATED_CONTAINERS=()
+CREATED_VOLUME=""
+STEP="setup"
+FAILED=0
+
+# The tutorial's four training inputs.
+# shellcheck disable=SC2054
+INPUTS=(--input 0,0,1 --input 1,1,1 --input 1,0,1 --input 0,1,1)
+
+log()  { printf '[container-test] %s\n' "$*"; }
+elapsed() { awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }'; }
+
+fail() {
+  FAILED=1
+  log "FAILED at step '$STEP': $*"
+  if [ ${#CREATED_CONTAINERS[@]} -gt 0 ] && [ -n "${ENGINE:-}" ]; then
+    local c
+    for c in "${CREATED_CONTAINERS[@]}"; do
+      if "$ENGINE" container inspect "$c" >/dev/null 2>&1; then
+        log "--- logs of container $c (last 40 lines) ---"
+        "$ENGINE" logs --tail 40 "$c" 2>&1 | grep -v 'systemd connection' || true
+      fi
+    done
+  fi
+  exit 1
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM HUP
+  set +e
+  exec 1>&3 2>&4
+  if [ "$FAILED" = 1 ] || [ "$rc" != 0 ]; then
+    FAILED=1
+  fi
+  if [ "$FAILED" = 1 ] && [ "${KEEP_ON_FAILURE:-0}" = 1 ]; then
+    log "KEEP_ON_FAILURE=1: leaving containers ${CREATED_CONTAINERS[*]:-none} and volume ${CREATED_VOLUME:-none}"
+  elif [ -n "${ENGINE:-}" ]; then
+    local c
+    for c in "${CREATED_CONTAINERS[@]}"; do
+      "$ENGINE" rm -f "$c" >/dev/null 2>&1
+    done
+    if [ -n "$CREATED_VOLUME" ]; then
+      "$ENGINE" volume rm -f "$CREATED_VOLUME" >/dev/null 2>&1
+    fi
+  fi
+  rm -rf "$WORK"
+  if [ "$FAILED" = 1 ]; then
+    echo "FAIL: container test ($IMAGE, ${ENGINE:-no engine}) at step '$STEP' after $(elapsed) s"
+    exit 1
+  fi
+  echo "PASS: container test ($IMAGE, $ENGINE) in $(elapsed) s"
+  exit 0
+}
+trap cleanup EXIT
+trap 'FAILED=1; log "interrupted" >&3; exit 1' INT TERM HUP
+
+# Runs a command with its output in $WORK/out; on failure shows the output.
+run_quiet() {
+  if ! "$@" >"$WORK/out" 2>&1; then
+    grep -v 'systemd connection' "$WORK/out" | tail -n 40 >&2
+    return 1
+  fi
+}
+
+############################################################################
+STEP="prerequisites"
+MLP_BIN=${1:-${MLP_BIN:-$REPO/build/client/mlp}}
+case "$MLP_BIN" in /*) ;; *) MLP_BIN="$PWD/$MLP_BIN" ;; esac
+[ -x "$MLP_BIN" ] || fail "host CLI not found or not executable: $MLP_BIN (pass its path as argument or MLP_BIN)"
+
+if [ -n "${CONTAINER_ENGINE:-}" ]; then
+  ENGINE=$CONTAINER_ENGINE
+elif command -v docker >/dev/null 2>&1 && timeout 20 docker info >/dev/null 2>&1; then
+  ENGINE=docker
+elif command -v podman >/dev/null 2>&1; then
+  ENGINE=podman
+else
+  ENGINE=
+  fail "neither a Docker engine (docker info) nor podman is available"
+fi
+command -v "$ENGINE" >/dev/null 2>&1 || fail "$ENGINE not found"
+log "engine: $ENGINE ($("$ENGINE" --version 2>/dev/null | head -n1)), image: $IMAGE, host CLI: $MLP_BIN"
+
+mlp() { timeout --foreground "${MLP_TIMEOUT:-60}" "$MLP_BIN" --server="127.0.0.1:$PORT" "$@"; }
+
+############################################################################
+STEP="build"
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  OLD_ID=$("$ENGINE" image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
+  build() {
+    local args=(build -f "$REPO/docker/Dockerfile" -t "$IMAGE")
+    [ "$ENGINE" = podman ] && args+=(--format docker)   # keeps HEALTHCHECK
+    [ -n "${1:-}" ] && args+=("--network=$1")
+    # shellcheck disable=SC2206
+    [ -n "${BUILD_ARGS:-}" ] && args+=($BUILD_ARGS)
+    "$ENGINE" "${args[@]}" "$REPO" >"$WORK/build.log" 2>&1
+  }
+  t=$EPOCHREALTIME
+  log "building $IMAGE (a few minutes when the sources changed) ..."
+  if ! build "${BUILD_NETWORK:-}"; then
+    if [ -z "${BUILD_NETWORK:-}" ] && grep -qE "Temporary failure resolving|Could not resolve|Could not connect|Unable to connect|Failed to fetch|Unable to locate package|Network is unreachable" "$WORK/build.log"; then
+      log "apt inside the build could not reach the archive; retrying with --network=host"
+      build host || { tail -n 60 "$WORK/build.log"; fail "image build failed (also with --network=host)"; }
+    else
+      tail -n 60 "$WORK/build.log"
+      fail "image build failed"
+    fi
+  fi
+  log "built in $(awk -v a="$t" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s"
+  NEW_ID=$("$ENGINE" image inspect --format '{{.Id}}' "$IMAGE")
+  # The previous build of this tag, now untagged: remove it so that repeated
+  # runs do not pile up images (ignored when something still uses it).
+  if [ -n "$OLD_ID" ] && [ "$OLD_ID" != "$NEW_ID" ]; then
+    "$ENGINE" rmi "$OLD_ID" >/dev/null 2>&1 || true
+  fi
+else
+  "$ENGINE" image inspect "$IMAGE" >/dev/null 2>&1 || fail "SKIP_BUILD=1 but image $IMAGE does not exist"
+fi
+
+############################################################################
+STEP="image contents"
+size=$("$ENGINE" image inspect --format '{{.Size}}' "$IMAGE")
+size_mb=$(( (size + 500000) / 1000000 ))
+log "image size: $size_mb MB ($size bytes)"
+[ "$size_mb" -lt "$MAX_IMAGE_MB" ] || fail "image is $size_mb MB, limit $MAX_IMAGE_MB MB"
+hc=$("$ENGINE" image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE")
+case "$hc" in *'"mlp"'*'"health"'*) ;; *) fail "image has no HEALTHCHECK running 'mlp health' (got: $hc)" ;; esac
+user=$("$ENGINE" image inspect --format '{{.Config.User}}' "$IMAGE")
+case "$user" in ""|root|0|root:*|0:*) fail "image runs as root (USER '$user')" ;; esac
+# shellcheck disable=SC2016
+tools=$("$ENGINE" run --rm --entrypoint sh "$IMAGE" -c \
+  'for t in g++ gcc cc c++ cmake make ld as protoc; do command -v "$t"; done; for d in /src /build /out; do [ -e "$d" ] && echo "$d"; done; true' 2>&1 \
+  | grep -v 'systemd connection' || true)
+[ -z "$tools" ] || fail "image holds build tools or build tree: ${tools//$'\n'/ }"
+log "ok: $size_mb MB, HEALTHCHECK, USER $user, no compiler or build tree"
+
+############################################################################
+STEP="start"
+run_container() {
+  run_quiet "$ENGINE" run -d --name "$1" -p 127.0.0.1::50051 -v "$VOLUME:/data" "$IMAGE" \
+    || fail "could not start container $1"
+  CREATED_CONTAINERS+=("$1")
+}
+
+# Sets PORT to the host port published for 50051 and waits until the server
+# answers SERVING through it (from the host).
+wait_serving() {
+  local c=$1 deadline=$((SECONDS + 60)) p
+  PORT=
+  while [ $SECONDS -lt $deadline ]; do
+    state=$("$ENGINE" container inspect --format '{{.State.Status}}' "$c" 2>/dev/null || true)
+    [ "$state" = exited ] || [ "$state" = dead ] && fail "container $c exited during start-up"
+    p=$("$ENGINE" port "$c" 50051/tcp 2>/dev/null | grep -m1 '^127\.0\.0\.1:' || true)
+    if [ -n "$p" ]; then
+      PORT=${p##*:}
+      if MLP_TIMEOUT=10 mlp health >/dev/null 2>&1; then
+        return 0
+      fi
+    fi
+    sleep 0.5
+  done
+  fail "server in $c did not answer SERVING on 127.0.0.1:${PORT:-?} within 60 s"
+}
+
+run_quiet "$ENGINE" volume create "$VOLUME" || fail "could not create volume $VOLUME"
+CREATED_VOLUME=$VOLUME
+run_container "$CONTAINER"
+wait_serving "$CONTAINER"
+log "ok: $CONTAINER serving on 127.0.0.1:$PORT (volume $VOLUME on /data)"
+
+############################################################################
+STEP="process"
+uid=$("$ENGINE" exec "$CONTAINER" id -u 2>/dev/null | tr -d '\r') || fail "exec id -u failed"
+if [ -z "$uid" ] || [ "$uid" = 0 ]; then fail "processes in the container run as uid '$uid'"; fi
+pid1=$("$ENGINE" exec "$CONTAINER" cat /proc/1/comm 2>/dev/null | tr -d '\r') || fail "exec failed"
+[ "$pid1" = mlp-server ] || fail "PID 1 in the container is '$pid1', expected mlp-server"
+# shellcheck disable=SC2016
+pid1_uid=$("$ENGINE" exec "$CONTAINER" awk '/^Uid:/ { print $2 }' /proc/1/status 2>/dev/null | tr -d '\r')
+if [ -z "$pid1_uid" ] || [ "$pid1_uid" = 0 ]; then fail "mlp-server (PID 1) runs as uid '$pid1_uid'"; fi
+log "ok: mlp-server is PID 1, uid $pid1_uid"
+
+############################################################################
+STEP="demo"
+MLP_TIMEOUT=600 mlp demo >"$WORK/demo.out" 2>&1 || { tail -n 40 "$WORK/demo.out"; fail "mlp demo failed"; }
+mlp list --json >"$WORK/list.json" 2>&1 || { cat "$WORK/list.json"; fail "mlp list --json failed"; }
+MODEL=$(grep -oE '"name" *: *"[^"]+"' "$WORK/list.json" | head -n1 | sed -E 's/.*"([^"]+)"$/\1/')
+[ -n "$MODEL" ] || { cat "$WORK/list.json"; fail "no model listed after mlp demo"; }
+log "ok: mlp demo trained model '$MODEL'"
+
+STEP="predict"
+snapshot() {  # $1 = output prefix
+  mlp predict "$MODEL" "${INPUTS[@]}" --json >"$1.predict" 2>&1 || { cat "$1.predict"; fail "mlp predict $MODEL failed"; }
+  mlp show "$MODEL" --json >"$1.show" 2>&1 || { cat "$1.show"; fail "mlp show $MODEL failed"; }
+  mlp weights "$MODEL" --json >"$1.weights" 2>&1 || { cat "$1.weights"; fail "mlp weights $MODEL failed"; }
+}
+snapshot "$WORK/before"
+mlp predict "$MODEL" "${INPUTS[@]}" >"$WORK/predict.txt" 2>&1 || true
+log "ok: Predict from the host:"
+sed 's/^/    /' "$WORK/predict.txt"
+
+############################################################################
+compare() {  # $1 = what
+  local k
+  for k in predict show weights; do
+    if ! cmp -s "$WORK/before.$k" "$WORK/after.$k"; then
+      diff "$WORK/before.$k" "$WORK/after.$k" | head -n 20
+      fail "$k of $MODEL differs after $1"
+    fi
+  done
+}
+
+STEP="restart"
+run_quiet "$ENGINE" restart "$CONTAINER" || fail "restart failed"
+wait_serving "$CONTAINER"
+snapshot "$WORK/after"
+compare "restart"
+log "ok: after restart the model, its weights and its predictions are identical"
+
+############################################################################
+STEP="health status"
+deadline=$((SECONDS + 90))
+status=
+while [ $SECONDS -lt $deadline ]; do
+  if [ "$ENGINE" = podman ]; then
+    # Without systemd Podman does not run health checks on a timer; run the
+    # image's HEALTHCHECK once (this also updates the status).
+    podman healthcheck run "$CONTAINER" >/dev/null 2>&1 || true
+  fi
+  status=$("$ENGINE" container inspect --format '{{.State.Health.Status}}' "$CONTAINER" 2>/dev/null || true)
+  [ "$status" = healthy ] && break
+  sleep 2
+done
+[ "$status" = healthy ] || fail "health status is '$status', expected healthy"
+log "ok: health status healthy"
+
+############################################################################
+STEP="stop"
+t=$EPOCHREALTIME
+run_quiet "$ENGINE" stop -t "$STOP_LIMIT_S" "$CONTAINER" || fail "stop failed"
+stop_s=$(awk -v a="$t" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+code=$("$ENGINE" container inspect --format '{{.State.ExitCode}}' "$CONTAINER")
+awk -v s="$stop_s" -v l="$STOP_LIMIT_S" 'BEGIN { exit !(s < l) }' || fail "stop took $stop_s s (limit $STOP_LIMIT_S s)"
+[ "$code" = 0 ] || fail "mlp-server exited with code $code on SIGTERM (137 = killed after the grace period)"
+log "ok: stopped in $stop_s s, exit code 0"
+
+############################################################################
+STEP="new container on the same volume"
+run_container "$CONTAINER-2"
+wait_serving "$CONTAINER-2"
+snapshot "$WORK/after"
+compare "a new container on the same volume"
+run_quiet "$ENGINE" stop -t "$STOP_LIMIT_S" "$CONTAINER-2" || fail "stop failed"
+log "ok: a new container on the volume serves the same model"
+
+STEP="done"
