@@ -1,0 +1,36 @@
+// Builders for mlp.v1 requests used across the service tests.
+#ifndef MLP_TESTS_TESTING_API_H_
+#define MLP_TESTS_TESTING_API_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "mlp/v1/mlp.grpc.pb.h"
+
+namespace mlp::testing {
+
+// The tutorial's data: XNOR of the first and third input.
+inline const std::vector<float> kSeedInputs = {1, 1, 1, 1, 1, 0,
+                                               0, 1, 0, 0, 1, 1};
+inline const std::vector<float> kSeedTargets = {1, 0, 1, 0};
+
+v1::Tensor MakeTensor(std::vector<int64_t> shape, std::vector<float> values);
+
+// 3 -> 4 (RELU) -> 1 (LINEAR), MSE, no bias, UNIFORM_0_1, given seed.
+v1::ModelSpec SeedSpec(uint64_t seed);
+
+// The tutorial's training: batch 1, SGD lr 0.1, until MSE <= 0.001.
+v1::TrainRequest SeedTrainRequest(const std::string& model,
+                                  uint32_t max_epochs = 1000);
+
+std::unique_ptr<v1::ModelService::Stub> MakeStub(const std::string& address);
+
+// A context with a deadline `seconds` from now.
+std::unique_ptr<grpc::ClientContext> ContextWithDeadline(double seconds = 30);
+
+}  // namespace mlp::testing
+
+#endif  // MLP_TESTS_TESTING_API_H_
