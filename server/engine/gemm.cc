@@ -41,8 +41,15 @@ void Gemm<float>(Trans ta, Trans tb, int m, int n, int k, float alpha,
 #ifdef MLP_HAVE_OPENBLAS
   // n == 1 is a matrix-vector product: Eigen's GEMV is several times faster
   // than OpenBLAS's call overhead at these sizes.
+  // Eigen's GEMM packs blocks of up to [m x k] and [k x n] into a blocking
+  // space that lives on the stack only under EIGEN_STACK_ALLOCATION_LIMIT
+  // (128 KiB) and on the heap otherwise: products whose packed blocks could
+  // exceed kEigenStackFloats go to OpenBLAS whatever their size, which keeps
+  // the training loop free of heap allocations.
+  constexpr int64_t kEigenStackFloats = 16384;  // 64 KiB, half the limit
   if (n > 1 && m > 1 &&
-      int64_t{m} * n * k >= g_blas_threshold.load(std::memory_order_relaxed)) {
+      (int64_t{m} * n * k >= g_blas_threshold.load(std::memory_order_relaxed) ||
+       int64_t{m} * k > kEigenStackFloats || int64_t{k} * n > kEigenStackFloats)) {
     cblas_sgemm(CblasColMajor, ta == Trans::kNo ? CblasNoTrans : CblasTrans,
                 tb == Trans::kNo ? CblasNoTrans : CblasTrans, m, n, k, alpha, a,
                 lda, b, ldb, beta, c, ldc);
