@@ -1,0 +1,32 @@
+// The commands of `mlp`. main() builds the command line with AddCommands,
+// parses it and runs the action that the parsed command left behind.
+#ifndef MLP_CLIENT_COMMANDS_H_
+#define MLP_CLIENT_COMMANDS_H_
+
+#include <functional>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "client/connection.h"
+
+namespace mlp::cli {
+
+// What running the parsed command means. Reads `global` when it runs, so
+// global options may follow the command on the command line.
+using Action = std::function<absl::Status()>;
+
+// Declares every command and the global options (--server, --json,
+// --timeout) on `app`. After app.parse(), *action is the parsed command's.
+void AddCommands(CLI::App& app, GlobalOptions& global, Action* action);
+
+// One Add* per file, each declaring related commands.
+void AddModelCommands(CLI::App& app, GlobalOptions& global, Action* action);
+void AddTrainCommand(CLI::App& app, GlobalOptions& global, Action* action);
+void AddPredictCommands(CLI::App& app, GlobalOptions& global, Action* action);
+void AddDatasetCommands(CLI::App& app, GlobalOptions& global, Action* action);
+void AddDemoCommand(CLI::App& app, GlobalOptions& global, Action* action);
+void AddHealthCommand(CLI::App& app, GlobalOptions& global, Action* action);
+
+}  // namespace mlp::cli
+
+#endif  // MLP_CLIENT_COMMANDS_H_

@@ -1,0 +1,91 @@
+// The CLI's connection to an mlp-server: stubs, deadlines and error
+// conversion in one place.
+#ifndef MLP_CLIENT_CONNECTION_H_
+#define MLP_CLIENT_CONNECTION_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "mlp/v1/mlp.grpc.pb.h"
+
+namespace mlp::cli {
+
+class InterruptWatcher;
+
+// Options every command takes.
+struct GlobalOptions {
+  std::string server = "127.0.0.1:50051";
+  bool json = false;
+  double timeout_seconds = 30;
+  // Set by main(); streams register their cancellation with it.
+  InterruptWatcher* interrupts = nullptr;
+};
+
+// Thread-compatible. Creating it does not connect; the first call does.
+class Connection final {
+ public:
+  explicit Connection(const GlobalOptions& options);
+
+  mlp::v1::ModelService::Stub& models() { return *models_; }
+  grpc::health::v1::Health::Stub& health() { return *health_; }
+  InterruptWatcher& interrupts() { return *interrupts_; }
+  const std::string& server() const { return server_; }
+
+  // A context for one unary call: every unary call has the --timeout
+  // deadline, so a stuck server cannot hang a script.
+  std::unique_ptr<grpc::ClientContext> UnaryContext() const;
+
+  // A context for a Train or UploadDataset stream. These last as long as the
+  // work does, so they get no deadline; Ctrl-C cancels them instead (see
+  // interrupt.h). Connecting still fails fast when no server listens.
+  std::unique_ptr<grpc::ClientContext> StreamContext() const;
+
+  // The server's status as an absl::Status, with a hint where the raw
+  // message leaves people guessing (no server at the address, deadline).
+  absl::Status Error(const grpc::Status& status) const;
+
+  // One unary call with the --timeout deadline:
+  //   Call(&Stub::GetModel, request) -> StatusOr<ModelInfo>
+  template <typename Stub, typename Request, typename Response>
+  absl::StatusOr<Response> Call(
+      grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                   Response*),
+      const Request& request) {
+    Response response;
+    std::unique_ptr<grpc::ClientContext> context = UnaryContext();
+    const grpc::Status status =
+        (StubFor<Stub>().*method)(context.get(), request, &response);
+    if (!status.ok()) return Error(status);
+    return response;
+  }
+
+ private:
+  template <typename Stub>
+  Stub& StubFor();
+
+  const std::string server_;
+  const absl::Duration timeout_;
+  InterruptWatcher* const interrupts_;
+  std::unique_ptr<mlp::v1::ModelService::Stub> models_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+};
+
+template <>
+inline mlp::v1::ModelService::Stub&
+Connection::StubFor<mlp::v1::ModelService::Stub>() {
+  return *models_;
+}
+template <>
+inline grpc::health::v1::Health::Stub&
+Connection::StubFor<grpc::health::v1::Health::Stub>() {
+  return *health_;
+}
+
+}  // namespace mlp::cli
+
+#endif  // MLP_CLIENT_CONNECTION_H_

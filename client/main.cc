@@ -1,0 +1,34 @@
+// mlp: the command-line client of mlp-server. Parses, dispatches, and turns
+// the command's result into a message and an exit code (see status.h).
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "client/commands.h"
+#include "client/interrupt.h"
+#include "client/status.h"
+
+int main(int argc, char** argv) {
+  // First, before gRPC starts any thread (see interrupt.h).
+  mlp::cli::InterruptWatcher interrupts;
+
+  CLI::App app{
+      "mlp: create, train and query multi-layer perceptrons on an "
+      "mlp-server.\nExit codes: 0 ok, 1 error (server or local file), 2 "
+      "usage, 130 interrupted.",
+      "mlp"};
+  mlp::cli::GlobalOptions global;
+  global.interrupts = &interrupts;
+  mlp::cli::Action action;
+  mlp::cli::AddCommands(app, global, &action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // --help is a ParseError too, with exit code 0.
+    return app.exit(error) == 0 ? mlp::cli::kExitOk : mlp::cli::kExitUsage;
+  }
+
+  const absl::Status status = action();
+  std::cout.flush();
+  if (!status.ok()) std::cerr << mlp::cli::FormatError(status) << std::endl;
+  return mlp::cli::ExitCode(status, interrupts.interrupted());
+}

@@ -1,0 +1,260 @@
+#include "client/operations.h"
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/interrupt.h"
+#include "client/progress.h"
+#include "client/status.h"
+
+namespace mlp::cli {
+namespace {
+
+using mlp::v1::ModelService;
+
+void SetMatrix(int64_t rows, int64_t cols, std::vector<float>& values,
+               mlp::v1::Tensor* tensor) {
+  tensor->clear_shape();
+  tensor->add_shape(rows);
+  tensor->add_shape(cols);
+  tensor->mutable_values()->Assign(values.begin(), values.end());
+}
+
+// Index of the largest of `count` values.
+int ArgMax(const float* values, int count) {
+  return static_cast<int>(std::max_element(values, values + count) - values);
+}
+
+absl::Status CancelledByUser(absl::string_view what) {
+  return absl::CancelledError(absl::StrCat(what, " cancelled by Ctrl-C"));
+}
+
+}  // namespace
+
+bool IsClassifier(const mlp::v1::ModelSpec& spec) {
+  return spec.loss() == mlp::v1::CROSS_ENTROPY ||
+         spec.loss() == mlp::v1::BINARY_CROSS_ENTROPY;
+}
+
+absl::StatusOr<mlp::v1::TrainingData> ReadAll(RowSource& source) {
+  std::vector<float> inputs;
+  std::vector<float> targets;
+  int64_t rows = 0;
+  for (;;) {
+    MLP_CLI_ASSIGN_OR_RETURN(
+        const size_t read,
+        source.Read(RowsPerBatch(source, kMaxBatchBytes), &inputs, &targets));
+    if (read == 0) break;
+    rows += static_cast<int64_t>(read);
+  }
+  if (rows == 0) return absl::InvalidArgumentError("the data has no rows");
+  mlp::v1::TrainingData data;
+  SetMatrix(rows, source.input_size(), inputs, data.mutable_inputs());
+  SetMatrix(rows, source.target_size(), targets, data.mutable_targets());
+  return data;
+}
+
+absl::StatusOr<mlp::v1::ModelInfo> RecreateModel(
+    Connection& connection, const mlp::v1::CreateModelRequest& request) {
+  mlp::v1::DeleteModelRequest remove;
+  remove.set_name(request.name());
+  auto removed = connection.Call(&ModelService::Stub::DeleteModel, remove);
+  if (!removed.ok() && removed.status().code() != absl::StatusCode::kNotFound) {
+    return removed.status();
+  }
+  return connection.Call(&ModelService::Stub::CreateModel, request);
+}
+
+absl::StatusOr<mlp::v1::TrainProgress> RunTraining(
+    Connection& connection, const mlp::v1::TrainRequest& request,
+    const mlp::v1::ModelSpec& spec, const TrainView& view, std::ostream& out) {
+  TrainDisplay::Options options;
+  options.json = view.json;
+  options.terminal = view.terminal;
+  options.plot = view.plot;
+  options.classification = IsClassifier(spec);
+  options.validation = request.options().validation_fraction() > 0;
+  options.max_epochs = request.options().max_epochs() > 0
+                           ? request.options().max_epochs()
+                           : 10;  // the server's default
+  options.metrics_path = view.metrics_path;
+  MLP_CLI_ASSIGN_OR_RETURN(std::unique_ptr<TrainDisplay> display,
+                           TrainDisplay::Create(options, out));
+
+  std::unique_ptr<grpc::ClientContext> context = connection.StreamContext();
+  grpc::ClientContext* raw_context = context.get();
+  const InterruptWatcher::Scope cancel_on_interrupt =
+      connection.interrupts().OnInterrupt(
+          [raw_context] { raw_context->TryCancel(); });
+  auto stream = connection.models().Train(context.get(), request);
+
+  mlp::v1::TrainProgress progress;
+  mlp::v1::TrainProgress last;
+  bool any = false;
+  absl::Status shown = absl::OkStatus();
+  while (stream->Read(&progress)) {
+    last = progress;
+    any = true;
+    shown = display->Update(progress);
+    if (!shown.ok()) {
+      // Without its metrics file the training is not what was asked for.
+      context->TryCancel();
+      break;
+    }
+  }
+  const grpc::Status status = stream->Finish();
+  display->Finish(any ? &last : nullptr);
+  MLP_CLI_RETURN_IF_ERROR(shown);
+  if (!status.ok()) {
+    if (status.error_code() == grpc::StatusCode::CANCELLED &&
+        connection.interrupts().interrupted()) {
+      return CancelledByUser("training");
+    }
+    return connection.Error(status);
+  }
+  if (!any || !last.done()) {
+    return absl::UnavailableError(
+        "the training stream ended without its final message");
+  }
+  return last;
+}
+
+absl::StatusOr<mlp::v1::DatasetInfo> UploadDataset(Connection& connection,
+                                                   const std::string& name,
+                                                   RowSource& source,
+                                                   bool show_progress) {
+  std::unique_ptr<grpc::ClientContext> context = connection.StreamContext();
+  grpc::ClientContext* raw_context = context.get();
+  const InterruptWatcher::Scope cancel_on_interrupt =
+      connection.interrupts().OnInterrupt(
+          [raw_context] { raw_context->TryCancel(); });
+  mlp::v1::DatasetInfo info;
+  auto writer = connection.models().UploadDataset(context.get(), &info);
+
+  mlp::v1::UploadDatasetRequest message;
+  auto* header = message.mutable_header();
+  header->set_name(name);
+  header->set_input_size(static_cast<uint32_t>(source.input_size()));
+  header->set_target_size(static_cast<uint32_t>(source.target_size()));
+  bool open = writer->Write(message);
+
+  const size_t batch = RowsPerBatch(source, kMaxBatchBytes);
+  std::vector<float> inputs;
+  std::vector<float> targets;
+  absl::Status local = absl::OkStatus();
+  int shown_percent = -1;
+  while (open && !connection.interrupts().interrupted()) {
+    inputs.clear();
+    targets.clear();
+    absl::StatusOr<size_t> rows = source.Read(batch, &inputs, &targets);
+    if (!rows.ok()) {
+      local = rows.status();
+      break;
+    }
+    if (*rows == 0) break;
+    auto* chunk = message.mutable_chunk();
+    SetMatrix(static_cast<int64_t>(*rows), source.input_size(), inputs,
+              chunk->mutable_inputs());
+    SetMatrix(static_cast<int64_t>(*rows), source.target_size(), targets,
+              chunk->mutable_targets());
+    open = writer->Write(message);
+    const int percent = static_cast<int>(100 * source.fraction_read());
+    if (show_progress && percent != shown_percent) {
+      std::cout << "\r\033[Kuploading '" << name << "': " << percent << "%"
+                << std::flush;
+      shown_percent = percent;
+    }
+  }
+  if (show_progress) std::cout << "\r\033[K" << std::flush;
+  // A half-read file must not become a dataset: cancel rather than finish.
+  const bool cancel = !local.ok() || connection.interrupts().interrupted();
+  if (cancel) {
+    context->TryCancel();
+  } else if (open) {
+    writer->WritesDone();
+  }
+  const grpc::Status status = writer->Finish();
+  MLP_CLI_RETURN_IF_ERROR(local);
+  if (connection.interrupts().interrupted()) return CancelledByUser("upload");
+  if (!status.ok()) return connection.Error(status);
+  return info;
+}
+
+absl::StatusOr<Evaluation> Evaluate(Connection& connection,
+                                    const mlp::v1::ModelInfo& model,
+                                    uint64_t version, RowSource& source) {
+  Evaluation result;
+  result.version = version;
+  result.classifier = IsClassifier(model.spec());
+  const int targets_per_row = source.target_size();
+  if (targets_per_row == 0) {
+    return absl::InvalidArgumentError(
+        "evaluation needs targets: --targets COLS or --labels FILE");
+  }
+  const size_t batch = RowsPerBatch(source, kMaxBatchBytes);
+  std::vector<float> inputs;
+  std::vector<float> targets;
+  double squared_error = 0;
+  int outputs = 0;
+  for (;;) {
+    inputs.clear();
+    targets.clear();
+    MLP_CLI_ASSIGN_OR_RETURN(const size_t rows,
+                             source.Read(batch, &inputs, &targets));
+    if (rows == 0) break;
+    mlp::v1::PredictRequest request;
+    request.set_model(model.name());
+    // Pinned after the first answer so a training that commits meanwhile
+    // cannot mix two versions into one figure.
+    request.set_version(result.version);
+    SetMatrix(static_cast<int64_t>(rows), source.input_size(), inputs,
+              request.mutable_inputs());
+    MLP_CLI_ASSIGN_OR_RETURN(
+        mlp::v1::PredictResponse response,
+        connection.Call(&ModelService::Stub::Predict, request));
+    result.version = response.version();
+    outputs = static_cast<int>(response.outputs().values_size() / rows);
+    if (outputs == 0 ||
+        (targets_per_row != outputs && targets_per_row != 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the data has ", targets_per_row, " targets per row but model '",
+          model.name(), "' has ", outputs, " outputs"));
+    }
+    const float* out = response.outputs().values().data();
+    for (size_t r = 0; r < rows; ++r) {
+      const float* y = out + r * outputs;
+      const float* t = targets.data() + r * targets_per_row;
+      if (result.classifier) {
+        bool right;
+        if (outputs == 1) {
+          right = (y[0] >= 0.5f) == (t[0] >= 0.5f);
+        } else if (targets_per_row == 1) {
+          right = ArgMax(y, outputs) == static_cast<int>(std::lround(t[0]));
+        } else {
+          right = ArgMax(y, outputs) == ArgMax(t, outputs);
+        }
+        result.correct += right ? 1 : 0;
+      }
+      if (targets_per_row == outputs) {
+        for (int o = 0; o < outputs; ++o) {
+          squared_error += (y[o] - t[o]) * double{y[o] - t[o]};
+        }
+      }
+    }
+    result.rows += rows;
+  }
+  if (result.rows == 0) {
+    return absl::InvalidArgumentError("the data has no rows");
+  }
+  // Class indices have no squared error; one-hot rows and values do.
+  if (targets_per_row == outputs) {
+    result.mean_squared_error =
+        squared_error / (static_cast<double>(result.rows) * outputs);
+  }
+  return result;
+}
+
+}  // namespace mlp::cli

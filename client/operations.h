@@ -1,0 +1,72 @@
+// Multi-call operations that several commands share: training with live
+// progress, uploading a dataset, evaluating a model on labelled rows.
+#ifndef MLP_CLIENT_OPERATIONS_H_
+#define MLP_CLIENT_OPERATIONS_H_
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "client/connection.h"
+#include "client/rows.h"
+#include "mlp/v1/mlp.pb.h"
+
+namespace mlp::cli {
+
+// Stays well under any sensible gRPC message limit (the server's default is
+// 64 MiB) while keeping the per-message overhead negligible.
+inline constexpr size_t kMaxBatchBytes = size_t{1} << 20;
+
+// Whether the model's loss makes accuracy meaningful.
+bool IsClassifier(const mlp::v1::ModelSpec& spec);
+
+// Reads every row of `source` into one TrainingData ([N, inputs] and
+// [N, targets] tensors). INVALID_ARGUMENT if the source has no rows.
+absl::StatusOr<mlp::v1::TrainingData> ReadAll(RowSource& source);
+
+// Deletes the model if it exists (its training, if any, is cancelled) and
+// creates it anew.
+absl::StatusOr<mlp::v1::ModelInfo> RecreateModel(
+    Connection& connection, const mlp::v1::CreateModelRequest& request);
+
+struct TrainView {
+  bool json = false;
+  bool terminal = false;  // progress bar
+  bool plot = false;      // loss curve at the end
+  std::string metrics_path;
+};
+
+// Runs a Train stream, showing each message on `out` as it arrives. Ctrl-C
+// cancels the stream: CANCELLED then, and the server commits nothing.
+// Returns the final (done) message.
+absl::StatusOr<mlp::v1::TrainProgress> RunTraining(
+    Connection& connection, const mlp::v1::TrainRequest& request,
+    const mlp::v1::ModelSpec& spec, const TrainView& view, std::ostream& out);
+
+// Streams `source` to the server as dataset `name` in chunks of at most
+// kMaxBatchBytes. A local read error or Ctrl-C cancels the upload, which
+// leaves nothing behind on the server.
+absl::StatusOr<mlp::v1::DatasetInfo> UploadDataset(Connection& connection,
+                                                   const std::string& name,
+                                                   RowSource& source,
+                                                   bool show_progress);
+
+struct Evaluation {
+  uint64_t version = 0;  // the version that answered every batch
+  uint64_t rows = 0;
+  bool classifier = false;
+  uint64_t correct = 0;   // classifiers: argmax (or 0.5 threshold) right
+  // Mean over rows and outputs; 0 when the targets are class indices.
+  double mean_squared_error = 0;
+};
+
+// Predicts every row of `source` in batches on one version and compares
+// with the targets. Class targets may be indices ([N, 1]) or one-hot rows.
+absl::StatusOr<Evaluation> Evaluate(Connection& connection,
+                                    const mlp::v1::ModelInfo& model,
+                                    uint64_t version, RowSource& source);
+
+}  // namespace mlp::cli
+
+#endif  // MLP_CLIENT_OPERATIONS_H_

@@ -1,0 +1,184 @@
+#include "client/output.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "client/names.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace mlp::cli {
+
+std::string ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = false;
+  options.always_print_primitive_fields = true;
+  options.always_print_enums_as_ints = false;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  // Fails only for messages the JSON mapping cannot express (none of ours).
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options)
+           .ok()) {
+    return "{}";
+  }
+  return json;
+}
+
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      absl::StrAppend(&line, row[i],
+                      std::string(widths[i] - row[i].size() + 2, ' '));
+    }
+    line.erase(line.find_last_not_of(' ') + 1);
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+std::string FormatNumber(double value, int digits) {
+  return absl::StrFormat("%.*g", digits, value);
+}
+
+std::string FormatTimestamp(const google::protobuf::Timestamp& time) {
+  if (time.seconds() == 0 && time.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                          absl::FromUnixSeconds(time.seconds()),
+                          absl::UTCTimeZone());
+}
+
+std::string FormatBytes(uint64_t bytes) {
+  if (bytes < 1024) return absl::StrCat(bytes, " B");
+  const char* const units[] = {"KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes) / 1024;
+  int unit = 0;
+  while (value >= 1024 && unit < 3) {
+    value /= 1024;
+    ++unit;
+  }
+  return absl::StrFormat("%.1f %s", value, units[unit]);
+}
+
+std::string FormatArchitecture(const mlp::v1::ModelSpec& spec) {
+  std::string out = absl::StrCat(spec.input_size());
+  for (const auto& layer : spec.layers()) {
+    absl::StrAppend(&out, " -> ", layer.units(), " ",
+                    ActivationName(layer.activation()));
+  }
+  return out;
+}
+
+std::string FormatMatrix(const mlp::v1::Tensor& tensor,
+                         const std::string& indent) {
+  const int64_t cols = tensor.shape_size() >= 2
+                           ? tensor.shape(tensor.shape_size() - 1)
+                           : tensor.values_size();
+  if (cols <= 0 || tensor.values_size() == 0) return indent + "(empty)\n";
+  std::vector<std::string> cells;
+  size_t width = 0;
+  for (float value : tensor.values()) {
+    cells.push_back(absl::StrFormat("%.6g", value));
+    width = std::max(width, cells.back().size());
+  }
+  std::string out;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    if (i % cols == 0) absl::StrAppend(&out, indent);
+    absl::StrAppend(&out, std::string(width - cells[i].size(), ' '), cells[i]);
+    absl::StrAppend(&out, (i + 1) % cols == 0 ? "\n" : "  ");
+  }
+  if (cells.size() % cols != 0) out += "\n";
+  return out;
+}
+
+std::string FormatModel(const mlp::v1::ModelInfo& model) {
+  const auto& spec = model.spec();
+  std::vector<std::vector<std::string>> rows = {
+      {"name:", model.name()},
+      {"layers:", FormatArchitecture(spec)},
+      {"loss:", LossName(spec.loss())},
+      {"bias:", spec.has_bias() && !spec.bias() ? "no" : "yes"},
+      {"init:", InitName(spec.init())},
+      {"seed:", absl::StrCat(spec.seed())},
+      {"parameters:", absl::StrCat(model.parameter_count())},
+      {"version:", absl::StrCat(model.version())},
+      {"versions kept:", absl::StrJoin(model.available_versions(), ", ")},
+      {"state:", StateName(model.state())},
+      {"created:", FormatTimestamp(model.created_at())},
+      {"updated:", FormatTimestamp(model.updated_at())},
+  };
+  if (model.has_last_training()) {
+    const auto& last = model.last_training();
+    rows.push_back({"last training:",
+                    absl::StrCat(last.epochs(), " epochs, loss ",
+                                 FormatNumber(last.final_loss()), ", ",
+                                 StopReasonName(last.stop_reason()))});
+  }
+  return FormatTable(rows);
+}
+
+std::string FormatModelList(const mlp::v1::ListModelsResponse& list) {
+  if (list.models().empty()) return "no models\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "VERSION", "STATE", "LAYERS", "LOSS", "PARAMS", "UPDATED"}};
+  for (const auto& model : list.models()) {
+    rows.push_back({model.name(), absl::StrCat(model.version()),
+                    StateName(model.state()), FormatArchitecture(model.spec()),
+                    LossName(model.spec().loss()),
+                    absl::StrCat(model.parameter_count()),
+                    FormatTimestamp(model.updated_at())});
+  }
+  return FormatTable(rows);
+}
+
+std::string FormatWeights(const mlp::v1::GetWeightsResponse& weights) {
+  std::string out = absl::StrCat("version ", weights.version(), "\n");
+  int number = 0;
+  for (const auto& layer : weights.layers()) {
+    ++number;
+    const auto& shape = layer.weights().shape();
+    const std::string size =
+        shape.size() == 2 ? absl::StrCat(shape[0], " x ", shape[1]) : "?";
+    absl::StrAppend(&out, "\nlayer ", number, ": weights [", size, "], ",
+                    ActivationName(layer.activation()), "\n",
+                    FormatMatrix(layer.weights(), "  "));
+    if (layer.bias().values_size() > 0) {
+      absl::StrAppend(&out, "  bias\n", FormatMatrix(layer.bias(), "  "));
+    }
+  }
+  return out;
+}
+
+std::string FormatDatasetList(const mlp::v1::ListDatasetsResponse& list) {
+  if (list.datasets().empty()) return "no datasets\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "ROWS", "INPUTS", "TARGETS", "SIZE", "CREATED"}};
+  for (const auto& dataset : list.datasets()) {
+    rows.push_back({dataset.name(), absl::StrCat(dataset.rows()),
+                    absl::StrCat(dataset.input_size()),
+                    absl::StrCat(dataset.target_size()),
+                    FormatBytes(dataset.size_bytes()),
+                    FormatTimestamp(dataset.created_at())});
+  }
+  return FormatTable(rows);
+}
+
+std::string FormatDataset(const mlp::v1::DatasetInfo& dataset) {
+  return absl::StrCat("dataset '", dataset.name(), "': ", dataset.rows(),
+                      " rows, ", dataset.input_size(), " inputs, ",
+                      dataset.target_size(), " targets, ",
+                      FormatBytes(dataset.size_bytes()), "\n");
+}
+
+}  // namespace mlp::cli

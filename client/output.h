@@ -1,0 +1,57 @@
+// Everything the CLI prints on stdout: JSON for scripts (--json), aligned
+// tables and matrices for people.
+#ifndef MLP_CLIENT_OUTPUT_H_
+#define MLP_CLIENT_OUTPUT_H_
+
+#include <string>
+#include <vector>
+
+#include "google/protobuf/message.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "mlp/v1/mlp.pb.h"
+
+namespace mlp::cli {
+
+// One message as one line of JSON: proto field names, zero values included,
+// so every line of a stream (e.g. `mlp train --json`) parses on its own.
+// 64-bit integers are strings, as the proto3 JSON mapping prescribes.
+std::string ToJson(const google::protobuf::Message& message);
+
+// Rows of cells as columns aligned on the widest cell; the first row is the
+// header. Each line ends with '\n'; trailing blanks are trimmed.
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
+
+// A value with `digits` significant digits, in the shortest of fixed and
+// scientific notation ("0.5", "1.25e-05").
+std::string FormatNumber(double value, int digits = 6);
+
+// "2024-05-01 12:00:00 UTC", or "-" when unset.
+std::string FormatTimestamp(const google::protobuf::Timestamp& time);
+
+// "1.5 MB".
+std::string FormatBytes(uint64_t bytes);
+
+// "3 -> 4 relu -> 1 linear".
+std::string FormatArchitecture(const mlp::v1::ModelSpec& spec);
+
+// A [rows, cols] (or [n]) tensor as right-aligned columns, one row per line,
+// each line starting with `indent`.
+std::string FormatMatrix(const mlp::v1::Tensor& tensor,
+                         const std::string& indent);
+
+// `mlp show`: the model's properties, one per line.
+std::string FormatModel(const mlp::v1::ModelInfo& model);
+
+// `mlp list`: one row per model.
+std::string FormatModelList(const mlp::v1::ListModelsResponse& list);
+
+// `mlp weights`: every layer's weight matrix [inputs x units] and bias.
+std::string FormatWeights(const mlp::v1::GetWeightsResponse& weights);
+
+// `mlp dataset list` and `mlp dataset upload`.
+std::string FormatDatasetList(const mlp::v1::ListDatasetsResponse& list);
+std::string FormatDataset(const mlp::v1::DatasetInfo& dataset);
+
+}  // namespace mlp::cli
+
+#endif  // MLP_CLIENT_OUTPUT_H_

@@ -1,0 +1,250 @@
+// mlp predict | evaluate
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "client/commands.h"
+#include "client/operations.h"
+#include "client/output.h"
+#include "client/parse.h"
+#include "client/rows.h"
+#include "client/status.h"
+#include "google/protobuf/struct.pb.h"
+
+namespace mlp::cli {
+namespace {
+
+using mlp::v1::ModelService;
+
+struct PredictOptions {
+  std::string model;
+  std::vector<std::string> inputs;  // --input 1,1,1 (repeatable)
+  DataFiles data;
+  uint64_t version = 0;
+};
+
+// The --input rows as one [N, F] tensor; F from the first row.
+absl::StatusOr<mlp::v1::Tensor> InputTensor(
+    const std::vector<std::string>& rows) {
+  mlp::v1::Tensor tensor;
+  size_t width = 0;
+  for (const std::string& text : rows) {
+    absl::StatusOr<std::vector<float>> values = ParseNumberList(text);
+    if (!values.ok()) {
+      return UsageError(absl::StrCat("--input: ", values.status().message()));
+    }
+    if (width == 0) width = values->size();
+    if (values->size() != width) {
+      return UsageError(absl::StrCat("--input '", text, "' has ",
+                                     values->size(), " values, the first has ",
+                                     width));
+    }
+    tensor.mutable_values()->Add(values->begin(), values->end());
+  }
+  tensor.add_shape(static_cast<int64_t>(rows.size()));
+  tensor.add_shape(static_cast<int64_t>(width));
+  return tensor;
+}
+
+std::string FormatRow(const float* values, int64_t count) {
+  std::vector<std::string> cells;
+  for (int64_t i = 0; i < count; ++i) {
+    cells.push_back(absl::StrFormat("%.6g", values[i]));
+  }
+  return absl::StrJoin(cells, " ");
+}
+
+// One line per row: its inputs (or number), its outputs and, for a model
+// with several outputs, the class with the highest one.
+std::string FormatPredictions(const mlp::v1::Tensor& inputs,
+                              const mlp::v1::Tensor& outputs,
+                              bool show_inputs) {
+  const int64_t rows = outputs.shape_size() > 0 ? outputs.shape(0) : 0;
+  const int64_t width = rows > 0 ? outputs.values_size() / rows : 0;
+  const int64_t in_width = rows > 0 ? inputs.values_size() / rows : 0;
+  std::vector<std::vector<std::string>> table = {
+      {show_inputs ? "INPUT" : "ROW", "OUTPUT"}};
+  if (width > 1) table[0].push_back("CLASS");
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* y = outputs.values().data() + r * width;
+    std::vector<std::string> line = {
+        show_inputs ? FormatRow(inputs.values().data() + r * in_width, in_width)
+                    : absl::StrCat(r + 1),
+        FormatRow(y, width)};
+    if (width > 1) {
+      line.push_back(
+          absl::StrCat(std::max_element(y, y + width) - y));
+    }
+    table.push_back(std::move(line));
+  }
+  return FormatTable(table);
+}
+
+absl::Status RunPredict(const PredictOptions& options,
+                        const GlobalOptions& global) {
+  mlp::v1::PredictRequest request;
+  request.set_model(options.model);
+  request.set_version(options.version);
+  mlp::v1::PredictResponse all;  // what is printed: every row's outputs
+  mlp::v1::Tensor all_inputs;
+  Connection connection(global);
+  if (!options.inputs.empty()) {
+    MLP_CLI_ASSIGN_OR_RETURN(*request.mutable_inputs(),
+                             InputTensor(options.inputs));
+    MLP_CLI_ASSIGN_OR_RETURN(
+        all, connection.Call(&ModelService::Stub::Predict, request));
+    all_inputs = request.inputs();
+  } else {
+    MLP_CLI_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> source,
+                             OpenRows(options.data));
+    const size_t batch = RowsPerBatch(*source, kMaxBatchBytes);
+    std::vector<float> inputs;
+    std::vector<float> targets;  // read past: prediction needs no targets
+    int64_t rows = 0;
+    int64_t width = 0;
+    for (;;) {
+      inputs.clear();
+      targets.clear();
+      MLP_CLI_ASSIGN_OR_RETURN(const size_t read,
+                               source->Read(batch, &inputs, &targets));
+      if (read == 0) break;
+      mlp::v1::Tensor& tensor = *request.mutable_inputs();
+      tensor.Clear();
+      tensor.add_shape(static_cast<int64_t>(read));
+      tensor.add_shape(source->input_size());
+      tensor.mutable_values()->Assign(inputs.begin(), inputs.end());
+      MLP_CLI_ASSIGN_OR_RETURN(
+          mlp::v1::PredictResponse response,
+          connection.Call(&ModelService::Stub::Predict, request));
+      // Every later batch asks for the version that answered the first.
+      request.set_version(response.version());
+      all.set_version(response.version());
+      all.mutable_outputs()->mutable_values()->MergeFrom(
+          response.outputs().values());
+      rows += static_cast<int64_t>(read);
+      width = response.outputs().shape_size() == 2 ? response.outputs().shape(1)
+                                                    : 0;
+    }
+    if (rows == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(options.data.path, ": no rows"));
+    }
+    all.mutable_outputs()->add_shape(rows);
+    all.mutable_outputs()->add_shape(width);
+  }
+  if (global.json) {
+    std::cout << ToJson(all) << "\n";
+  } else {
+    std::cout << "version " << all.version() << "\n"
+              << FormatPredictions(all_inputs, all.outputs(),
+                                   !options.inputs.empty());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunEvaluate(const std::string& name, const DataFiles& files,
+                         uint64_t version, const GlobalOptions& global) {
+  Connection connection(global);
+  mlp::v1::GetModelRequest get;
+  get.set_name(name);
+  MLP_CLI_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
+                           connection.Call(&ModelService::Stub::GetModel, get));
+  MLP_CLI_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> source, OpenRows(files));
+  MLP_CLI_ASSIGN_OR_RETURN(Evaluation result,
+                           Evaluate(connection, model, version, *source));
+  const double accuracy =
+      static_cast<double>(result.correct) / static_cast<double>(result.rows);
+  if (global.json) {
+    google::protobuf::Struct json;
+    auto& fields = *json.mutable_fields();
+    fields["model"].set_string_value(name);
+    fields["version"].set_number_value(static_cast<double>(result.version));
+    fields["rows"].set_number_value(static_cast<double>(result.rows));
+    if (result.classifier) {
+      fields["correct"].set_number_value(static_cast<double>(result.correct));
+      fields["accuracy"].set_number_value(accuracy);
+    } else {
+      fields["mean_squared_error"].set_number_value(result.mean_squared_error);
+    }
+    std::cout << ToJson(json) << "\n";
+  } else if (result.classifier) {
+    std::cout << absl::StrFormat(
+        "model '%s' version %d: accuracy %.2f%% (%d of %d rows right)\n", name,
+        result.version, 100 * accuracy, result.correct, result.rows);
+  } else {
+    std::cout << absl::StrFormat(
+        "model '%s' version %d: mean squared error %.6g over %d rows\n", name,
+        result.version, result.mean_squared_error, result.rows);
+  }
+  return absl::OkStatus();
+}
+
+void AddDataOptions(CLI::App* command, DataFiles* files, bool need_targets) {
+  command
+      ->add_option("--data", files->path,
+                   "a CSV file, or IDX images (with --labels)")
+      ->required(need_targets);
+  command->add_option(
+      "--targets", files->targets,
+      need_targets ? "CSV target columns: 0-based indices (-1 = last) or "
+                     "header names, comma-separated"
+                   : "CSV columns to skip (targets): 0-based indices (-1 = "
+                     "last) or header names");
+  command->add_option("--labels", files->labels, "IDX labels file");
+}
+
+}  // namespace
+
+void AddPredictCommands(CLI::App& app, GlobalOptions& global, Action* action) {
+  {
+    auto o = std::make_shared<PredictOptions>();
+    CLI::App* predict = app.add_subcommand(
+        "predict", "run a model on rows given inline or in a file");
+    predict->add_option("name", o->model, "model name")->required();
+    CLI::Option* input =
+        predict
+            ->add_option("--input", o->inputs,
+                         "one sample as comma-separated values; repeatable")
+            ->take_all()
+            ->expected(1);
+    AddDataOptions(predict, &o->data, /*need_targets=*/false);
+    predict->add_option("--version", o->version, "version (default: latest)");
+    input->excludes(predict->get_option("--data"));
+    predict->callback([o, &global, action] {
+      *action = [o, &global]() -> absl::Status {
+        if (o->inputs.empty() && o->data.path.empty()) {
+          return UsageError("predict needs --input VALUES or --data FILE");
+        }
+        return RunPredict(*o, global);
+      };
+    });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto files = std::make_shared<DataFiles>();
+    auto version = std::make_shared<uint64_t>(0);
+    CLI::App* evaluate = app.add_subcommand(
+        "evaluate",
+        "accuracy (classifiers) or mean squared error of a model on "
+        "labelled data");
+    evaluate->add_option("name", *name, "model name")->required();
+    AddDataOptions(evaluate, files.get(), /*need_targets=*/true);
+    evaluate->add_option("--version", *version, "version (default: latest)");
+    evaluate->callback([name, files, version, &global, action] {
+      *action = [name, files, version, &global]() -> absl::Status {
+        if (files->targets.empty() == files->labels.empty()) {
+          return UsageError(
+              "evaluate needs either --targets COLS (CSV) or --labels FILE "
+              "(IDX)");
+        }
+        return RunEvaluate(*name, *files, *version, global);
+      };
+    });
+  }
+}
+
+}  // namespace mlp::cli

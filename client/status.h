@@ -1,0 +1,66 @@
+// How the CLI classifies failures, and how that becomes a message and an
+// exit code. Every fallible function in client/ returns absl::Status; where
+// the failure came from decides what the user sees:
+//   server error  "error: NOT_FOUND: model 'x' not found"   exit 1
+//   local error   "error: data.csv:7:3: expected a number"  exit 1
+//   usage error   "error: --input: ..."                     exit 2
+//   Ctrl-C        "training cancelled; nothing committed"   exit 130
+#ifndef MLP_CLIENT_STATUS_H_
+#define MLP_CLIENT_STATUS_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace grpc {
+class Status;
+}
+
+namespace mlp::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitInterrupted = 130;  // 128 + SIGINT, as shells do
+
+// A status returned by the server. gRPC and Abseil share the canonical code
+// numbering, so the code is kept as is; the status is marked as remote so
+// that it is printed with its code name.
+absl::Status FromGrpc(const grpc::Status& status);
+
+// Whether `status` came from the server (see FromGrpc).
+bool IsServerError(const absl::Status& status);
+
+// A command line that parses but makes no sense (e.g. ragged --input rows).
+// CLI11 reports the syntax errors; this is for the checks made after it.
+absl::Status UsageError(absl::string_view message);
+bool IsUsageError(const absl::Status& status);
+
+// The line printed on stderr for a failed command, without the newline.
+std::string FormatError(const absl::Status& status);
+
+// The process exit code for a command's result.
+int ExitCode(const absl::Status& status, bool interrupted);
+
+}  // namespace mlp::cli
+
+// Debian 12's Abseil has no status macros; these are the client's own.
+#define MLP_CLI_CONCAT_INNER_(a, b) a##b
+#define MLP_CLI_CONCAT_(a, b) MLP_CLI_CONCAT_INNER_(a, b)
+
+#define MLP_CLI_RETURN_IF_ERROR(expr)                    \
+  do {                                                   \
+    ::absl::Status mlp_cli_status_ = (expr);             \
+    if (!mlp_cli_status_.ok()) return mlp_cli_status_;   \
+  } while (false)
+
+#define MLP_CLI_ASSIGN_OR_RETURN(lhs, expr) \
+  MLP_CLI_ASSIGN_OR_RETURN_IMPL_(MLP_CLI_CONCAT_(mlp_cli_or_, __LINE__), lhs, expr)
+
+#define MLP_CLI_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                                   \
+  if (!tmp.ok()) return tmp.status();                  \
+  lhs = std::move(tmp).value()
+
+#endif  // MLP_CLIENT_STATUS_H_
