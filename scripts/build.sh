@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Configures and builds mlp-serve in Release into build/ (or $BUILD_DIR).
+# Extra arguments go to cmake's configure step, e.g. -DMLP_WERROR=ON.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${BUILD_DIR:-build}
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" "${launcher[@]}" "$@"
+cmake --build "$build_dir" -j"${JOBS:-2}"

@@ -1,0 +1,657 @@
+// The service end to end: an in-process MlpServer on a loopback port, called
+// over a real gRPC channel.
+#include <atomic>
+#include <cmath>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/ascii.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "server/service/server.h"
+#include "tests/testing/api.h"
+#include "tests/testing/server_process.h"
+
+namespace mlp {
+namespace {
+
+using ::mlp::testing::ContextWithDeadline;
+using ::mlp::testing::MakeTensor;
+using ::mlp::testing::SeedSpec;
+using ::mlp::testing::SeedTrainRequest;
+using ::testing::HasSubstr;
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartServer(); }
+
+  void StartServer(registry::Limits limits = {}) {
+    server_.reset();
+    service::ServerOptions options;
+    options.address = "127.0.0.1:0";
+    options.data_dir = dir_.path();
+    options.limits = limits;
+    absl::StatusOr<std::unique_ptr<service::MlpServer>> server =
+        service::MlpServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    address_ = "127.0.0.1:" + std::to_string(server_->port());
+    stub_ = testing::MakeStub(address_);
+  }
+
+  grpc::Status Create(const std::string& name, const v1::ModelSpec& spec,
+                      v1::ModelInfo* info = nullptr) {
+    v1::CreateModelRequest request;
+    request.set_name(name);
+    *request.mutable_spec() = spec;
+    v1::ModelInfo ignored;
+    return stub_->CreateModel(ContextWithDeadline().get(), request,
+                              info != nullptr ? info : &ignored);
+  }
+
+  // Runs a Train call to the end; returns its status and messages.
+  grpc::Status TrainAll(const v1::TrainRequest& request,
+                        std::vector<v1::TrainProgress>* messages) {
+    auto context = ContextWithDeadline(120);
+    auto reader = stub_->Train(context.get(), request);
+    v1::TrainProgress progress;
+    while (reader->Read(&progress)) messages->push_back(progress);
+    return reader->Finish();
+  }
+
+  grpc::Status Predict(const std::string& model, const std::vector<float>& x,
+                       int64_t rows, v1::PredictResponse* response,
+                       uint64_t version = 0) {
+    v1::PredictRequest request;
+    request.set_model(model);
+    request.set_version(version);
+    *request.mutable_inputs() =
+        MakeTensor({rows, static_cast<int64_t>(x.size()) / rows}, x);
+    return stub_->Predict(ContextWithDeadline().get(), request, response);
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<service::MlpServer> server_;
+  std::string address_;
+  std::unique_ptr<v1::ModelService::Stub> stub_;
+};
+
+// Forward pass written independently of the engine: the API's row-major
+// [inputs, units] weights applied to one row.
+std::vector<float> ReferenceForward(const v1::GetWeightsResponse& weights,
+                                    std::vector<float> x) {
+  for (const v1::LayerWeights& layer : weights.layers()) {
+    const int64_t inputs = layer.weights().shape(0);
+    const int64_t units = layer.weights().shape(1);
+    std::vector<float> y(units, 0.0f);
+    for (int64_t u = 0; u < units; ++u) {
+      double sum = layer.bias().values_size() > 0 ? layer.bias().values(u) : 0;
+      for (int64_t i = 0; i < inputs; ++i) {
+        sum += double(x[i]) * layer.weights().values(i * units + u);
+      }
+      y[u] = static_cast<float>(sum);
+      if (layer.activation() == v1::RELU) y[u] = std::max(0.0f, y[u]);
+    }
+    x = std::move(y);
+  }
+  return x;
+}
+
+TEST_F(ServiceTest, SeedExperimentEndToEnd) {
+  v1::ModelInfo info;
+  ASSERT_TRUE(Create("xnor", SeedSpec(1), &info).ok());
+  EXPECT_EQ(info.version(), 1u);
+  EXPECT_EQ(info.parameter_count(), 16u);
+  EXPECT_EQ(info.state(), v1::READY);
+
+  std::vector<v1::TrainProgress> messages;
+  ASSERT_TRUE(TrainAll(SeedTrainRequest("xnor"), &messages).ok());
+  ASSERT_GE(messages.size(), 10u);
+  // One message per epoch, numbered 1..n; only the last is done.
+  for (size_t i = 0; i < messages.size(); ++i) {
+    EXPECT_EQ(messages[i].epoch(), i + 1);
+    EXPECT_EQ(messages[i].done(), i + 1 == messages.size());
+  }
+  const v1::TrainProgress& done = messages.back();
+  EXPECT_EQ(done.stop_reason(), v1::TARGET_LOSS);
+  EXPECT_EQ(done.version(), 2u);
+  EXPECT_LE(done.loss(), 0.001);
+  EXPECT_LT(done.loss(), messages.front().loss() / 10);
+  EXPECT_LT(messages.size(), 1000u);
+
+  v1::PredictResponse prediction;
+  ASSERT_TRUE(Predict("xnor", testing::kSeedInputs, 4, &prediction).ok());
+  EXPECT_EQ(prediction.version(), 2u);
+  ASSERT_THAT(prediction.outputs().shape(), ::testing::ElementsAre(4, 1));
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_NEAR(prediction.outputs().values(i), testing::kSeedTargets[i], 0.5);
+  }
+
+  v1::GetWeightsRequest request;
+  request.set_model("xnor");
+  v1::GetWeightsResponse weights;
+  ASSERT_TRUE(
+      stub_->GetWeights(ContextWithDeadline().get(), request, &weights).ok());
+  ASSERT_EQ(weights.layers_size(), 2);
+  EXPECT_THAT(weights.layers(0).weights().shape(), ::testing::ElementsAre(3, 4));
+  EXPECT_THAT(weights.layers(1).weights().shape(), ::testing::ElementsAre(4, 1));
+  EXPECT_EQ(weights.layers(0).bias().values_size(), 0);
+  for (int row = 0; row < 4; ++row) {
+    const std::vector<float> x(testing::kSeedInputs.begin() + 3 * row,
+                               testing::kSeedInputs.begin() + 3 * row + 3);
+    EXPECT_NEAR(ReferenceForward(weights, x)[0],
+                prediction.outputs().values(row), 1e-5);
+  }
+
+  v1::GetModelRequest get;
+  get.set_name("xnor");
+  ASSERT_TRUE(stub_->GetModel(ContextWithDeadline().get(), get, &info).ok());
+  EXPECT_EQ(info.version(), 2u);
+  EXPECT_EQ(info.last_training().stop_reason(), v1::TARGET_LOSS);
+  EXPECT_EQ(info.last_training().epochs(), messages.size());
+}
+
+TEST_F(ServiceTest, ReportEveryThinsTheStream) {
+  ASSERT_TRUE(Create("m", SeedSpec(1)).ok());
+  v1::TrainRequest request = SeedTrainRequest("m");
+  request.mutable_options()->set_target_loss(0);
+  request.mutable_options()->set_max_epochs(100);
+  request.mutable_options()->set_report_every(10);
+  std::vector<v1::TrainProgress> messages;
+  ASSERT_TRUE(TrainAll(request, &messages).ok());
+  ASSERT_EQ(messages.size(), 10u);
+  EXPECT_EQ(messages[0].epoch(), 10u);
+  EXPECT_EQ(messages.back().epoch(), 100u);
+  EXPECT_TRUE(messages.back().done());
+  EXPECT_EQ(messages.back().stop_reason(), v1::MAX_EPOCHS);
+}
+
+TEST_F(ServiceTest, SeedIsReportedAndReplaysBitForBit) {
+  v1::ModelInfo info;
+  ASSERT_TRUE(Create("a", SeedSpec(0), &info).ok());
+  EXPECT_NE(info.spec().seed(), 0u);
+  ASSERT_TRUE(Create("b", SeedSpec(info.spec().seed())).ok());
+  std::vector<v1::TrainProgress> ma, mb;
+  ASSERT_TRUE(TrainAll(SeedTrainRequest("a", 50), &ma).ok());
+  ASSERT_TRUE(TrainAll(SeedTrainRequest("b", 50), &mb).ok());
+  v1::PredictResponse pa, pb;
+  ASSERT_TRUE(Predict("a", testing::kSeedInputs, 4, &pa).ok());
+  ASSERT_TRUE(Predict("b", testing::kSeedInputs, 4, &pb).ok());
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(pa.outputs().values(i), pb.outputs().values(i));
+  }
+}
+
+TEST_F(ServiceTest, PredictionsDuringTrainingComeFromCommittedVersions) {
+  // A model whose training lasts long enough to overlap with the readers.
+  v1::ModelSpec spec;
+  spec.set_input_size(64);
+  spec.add_layers()->set_units(128);
+  spec.mutable_layers(0)->set_activation(v1::RELU);
+  spec.add_layers()->set_units(4);
+  spec.mutable_layers(1)->set_activation(v1::LINEAR);
+  spec.set_loss(v1::MSE);
+  spec.set_seed(3);
+  ASSERT_TRUE(Create("busy", spec).ok());
+  const int rows = 2000;
+  std::vector<float> x(rows * 64), t(rows * 4);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float((i * 7919) % 100) / 100;
+  for (size_t i = 0; i < t.size(); ++i) t[i] = float((i * 31) % 10) / 10;
+  v1::TrainRequest request;
+  request.set_model("busy");
+  *request.mutable_inline_data()->mutable_inputs() = MakeTensor({rows, 64}, x);
+  *request.mutable_inline_data()->mutable_targets() = MakeTensor({rows, 4}, t);
+  request.mutable_options()->set_batch_size(1);
+  request.mutable_options()->set_max_epochs(15);
+  request.mutable_options()->set_seed(1);
+
+  std::vector<float> probe(64, 0.5f);
+  v1::PredictResponse before;
+  ASSERT_TRUE(Predict("busy", probe, 1, &before).ok());
+
+  std::atomic<bool> training_done{false};
+  std::atomic<int> failures{0}, calls{0}, answered_by_v2{0};
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 8; ++i) {
+    readers.emplace_back([&] {
+      auto stub = testing::MakeStub(address_);
+      while (!training_done.load()) {
+        v1::PredictRequest p;
+        p.set_model("busy");
+        *p.mutable_inputs() = MakeTensor({1, 64}, probe);
+        v1::PredictResponse r;
+        grpc::Status s = stub->Predict(ContextWithDeadline().get(), p, &r);
+        ++calls;
+        if (!s.ok() || (r.version() != 1 && r.version() != 2)) ++failures;
+        // Version 1 answers must equal the version-1 prediction exactly.
+        if (s.ok() && r.version() == 1 &&
+            r.outputs().values(0) != before.outputs().values(0)) {
+          ++failures;
+        }
+        if (r.version() == 2) ++answered_by_v2;
+      }
+    });
+  }
+  std::vector<v1::TrainProgress> messages;
+  grpc::Status status = TrainAll(request, &messages);
+  training_done.store(true);
+  for (std::thread& t : readers) t.join();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(messages.back().version(), 2u);
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(calls.load(), 8 * 5);
+  v1::PredictResponse after;
+  ASSERT_TRUE(Predict("busy", probe, 1, &after).ok());
+  EXPECT_EQ(after.version(), 2u);
+}
+
+TEST_F(ServiceTest, CancelledTrainingCommitsNothingAndFreesTheModel) {
+  ASSERT_TRUE(Create("c", SeedSpec(1)).ok());
+  v1::TrainRequest request = SeedTrainRequest("c", 100000000);
+  request.mutable_options()->set_target_loss(0);
+  grpc::ClientContext context;
+  auto reader = stub_->Train(&context, request);
+  v1::TrainProgress progress;
+  ASSERT_TRUE(reader->Read(&progress));
+  // A second training of the same model is refused while the first runs.
+  std::vector<v1::TrainProgress> ignored;
+  grpc::Status second = TrainAll(SeedTrainRequest("c"), &ignored);
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(second.error_message(), HasSubstr("already training"));
+
+  context.TryCancel();
+  while (reader->Read(&progress)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  const absl::Time deadline = absl::Now() + absl::Seconds(1);
+  v1::ModelInfo info;
+  do {
+    v1::GetModelRequest get;
+    get.set_name("c");
+    ASSERT_TRUE(stub_->GetModel(ContextWithDeadline().get(), get, &info).ok());
+  } while (info.state() != v1::READY && absl::Now() < deadline);
+  EXPECT_EQ(info.state(), v1::READY);
+  EXPECT_EQ(info.version(), 1u);
+}
+
+TEST_F(ServiceTest, DeleteCancelsTraining) {
+  ASSERT_TRUE(Create("d", SeedSpec(1)).ok());
+  v1::TrainRequest request = SeedTrainRequest("d", 100000000);
+  request.mutable_options()->set_target_loss(0);
+  auto context = ContextWithDeadline(60);
+  auto reader = stub_->Train(context.get(), request);
+  v1::TrainProgress progress;
+  ASSERT_TRUE(reader->Read(&progress));
+  v1::DeleteModelRequest del;
+  del.set_name("d");
+  v1::DeleteModelResponse deleted;
+  ASSERT_TRUE(stub_->DeleteModel(ContextWithDeadline().get(), del, &deleted).ok());
+  v1::TrainProgress last;
+  while (reader->Read(&progress)) last = progress;
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_TRUE(last.done());
+  EXPECT_EQ(last.stop_reason(), v1::CANCELLED);
+  EXPECT_EQ(last.version(), 0u);
+  v1::GetModelRequest get;
+  get.set_name("d");
+  v1::ModelInfo info;
+  EXPECT_EQ(stub_->GetModel(ContextWithDeadline().get(), get, &info).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServiceTest, ConcurrentTrainingLimit) {
+  registry::Limits limits;
+  limits.max_concurrent_trainings = 1;
+  StartServer(limits);
+  ASSERT_TRUE(Create("one", SeedSpec(1)).ok());
+  ASSERT_TRUE(Create("two", SeedSpec(1)).ok());
+  v1::TrainRequest request = SeedTrainRequest("one", 100000000);
+  request.mutable_options()->set_target_loss(0);
+  grpc::ClientContext context;
+  auto reader = stub_->Train(&context, request);
+  v1::TrainProgress progress;
+  ASSERT_TRUE(reader->Read(&progress));
+  std::vector<v1::TrainProgress> ignored;
+  grpc::Status status = TrainAll(SeedTrainRequest("two"), &ignored);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("max_concurrent_trainings"));
+  context.TryCancel();
+  while (reader->Read(&progress)) {
+  }
+  reader->Finish();
+}
+
+TEST_F(ServiceTest, ListsAndVersions) {
+  ASSERT_TRUE(Create("b-model", SeedSpec(1)).ok());
+  ASSERT_TRUE(Create("a-model", SeedSpec(2)).ok());
+  EXPECT_EQ(Create("a-model", SeedSpec(2)).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  v1::ListModelsResponse list;
+  ASSERT_TRUE(stub_->ListModels(ContextWithDeadline().get(), {}, &list).ok());
+  ASSERT_EQ(list.models_size(), 2);
+  EXPECT_EQ(list.models(0).name(), "a-model");
+  EXPECT_EQ(list.models(1).name(), "b-model");
+
+  std::vector<v1::TrainProgress> messages;
+  ASSERT_TRUE(TrainAll(SeedTrainRequest("a-model", 20), &messages).ok());
+  v1::PredictResponse v1_answer, v2_answer;
+  ASSERT_TRUE(Predict("a-model", {1, 1, 1}, 1, &v1_answer, 1).ok());
+  ASSERT_TRUE(Predict("a-model", {1, 1, 1}, 1, &v2_answer, 2).ok());
+  EXPECT_EQ(v1_answer.version(), 1u);
+  EXPECT_EQ(v2_answer.version(), 2u);
+  EXPECT_NE(v1_answer.outputs().values(0), v2_answer.outputs().values(0));
+  v1::PredictResponse missing;
+  grpc::Status status = Predict("a-model", {1, 1, 1}, 1, &missing, 9);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), HasSubstr("version 9"));
+}
+
+struct BadInput {
+  std::string name;
+  std::function<void(v1::PredictRequest*)> mutate;
+  grpc::StatusCode code;
+  std::string message;
+};
+
+TEST_F(ServiceTest, BadPredictInputsAreRefusedWithTheirField) {
+  ASSERT_TRUE(Create("m", SeedSpec(1)).ok());
+  const std::vector<BadInput> cases = {
+      {"unknown model", [](v1::PredictRequest* r) { r->set_model("nope"); },
+       grpc::StatusCode::NOT_FOUND, "model 'nope' not found"},
+      {"wrong width",
+       [](v1::PredictRequest* r) {
+         *r->mutable_inputs() = MakeTensor({1, 4}, {1, 2, 3, 4});
+       },
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "inputs.shape[1] is 4, expected the model's input_size 3"},
+      {"rank 1",
+       [](v1::PredictRequest* r) {
+         *r->mutable_inputs() = MakeTensor({3}, {1, 2, 3});
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "inputs.shape must be [N, 3]"},
+      {"zero rows",
+       [](v1::PredictRequest* r) { *r->mutable_inputs() = MakeTensor({0, 3}, {}); },
+       grpc::StatusCode::INVALID_ARGUMENT, "inputs.shape[0] (rows) must be >= 1"},
+      {"too few values",
+       [](v1::PredictRequest* r) {
+         *r->mutable_inputs() = MakeTensor({2, 3}, {1, 2, 3});
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "inputs has 3 values"},
+      {"absurd shape",
+       [](v1::PredictRequest* r) {
+         *r->mutable_inputs() = MakeTensor({int64_t{1} << 40, 3}, {1, 2, 3});
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "inputs has 3 values"},
+      {"nan",
+       [](v1::PredictRequest* r) {
+         *r->mutable_inputs() = MakeTensor({1, 3}, {1, NAN, 3});
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "inputs.values[1] (row 0, column 1)"},
+      {"infinity",
+       [](v1::PredictRequest* r) {
+         *r->mutable_inputs() = MakeTensor({1, 3}, {1, 2, INFINITY});
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "values must be finite"},
+  };
+  for (const BadInput& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::PredictRequest request;
+    request.set_model("m");
+    *request.mutable_inputs() = MakeTensor({1, 3}, {1, 1, 1});
+    c.mutate(&request);
+    v1::PredictResponse response;
+    grpc::Status status =
+        stub_->Predict(ContextWithDeadline().get(), request, &response);
+    EXPECT_EQ(status.error_code(), c.code);
+    EXPECT_THAT(status.error_message(), HasSubstr(c.message));
+  }
+}
+
+TEST_F(ServiceTest, BadSpecsAreRefusedAndCreateNothing) {
+  struct Case {
+    std::string name;
+    std::string model_name;
+    std::function<void(v1::ModelSpec*)> mutate;
+    grpc::StatusCode code;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"bad name", "Bad Name", [](v1::ModelSpec*) {},
+       grpc::StatusCode::INVALID_ARGUMENT, "name 'Bad Name'"},
+      {"long name", std::string(64, 'a'), [](v1::ModelSpec*) {},
+       grpc::StatusCode::INVALID_ARGUMENT, "1-63 characters, got 64"},
+      {"no layers", "m", [](v1::ModelSpec* s) { s->clear_layers(); },
+       grpc::StatusCode::INVALID_ARGUMENT, "spec.layers"},
+      {"zero inputs", "m", [](v1::ModelSpec* s) { s->set_input_size(0); },
+       grpc::StatusCode::INVALID_ARGUMENT, "spec.input_size"},
+      {"zero units", "m",
+       [](v1::ModelSpec* s) { s->mutable_layers(0)->set_units(0); },
+       grpc::StatusCode::INVALID_ARGUMENT, "spec.layers[0].units"},
+      {"unspecified activation", "m",
+       [](v1::ModelSpec* s) {
+         s->mutable_layers(1)->set_activation(v1::ACTIVATION_UNSPECIFIED);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "spec.layers[1].activation"},
+      {"unspecified loss", "m",
+       [](v1::ModelSpec* s) { s->set_loss(v1::LOSS_UNSPECIFIED); },
+       grpc::StatusCode::INVALID_ARGUMENT, "spec.loss"},
+      {"cross-entropy without softmax", "m",
+       [](v1::ModelSpec* s) { s->set_loss(v1::CROSS_ENTROPY); },
+       grpc::StatusCode::INVALID_ARGUMENT, "SOFTMAX"},
+      {"softmax hidden", "m",
+       [](v1::ModelSpec* s) {
+         s->mutable_layers(0)->set_activation(v1::SOFTMAX);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "softmax"},
+      {"too many parameters", "m",
+       [](v1::ModelSpec* s) {
+         s->set_input_size(1 << 20);
+         s->mutable_layers(0)->set_units(1 << 20);
+       },
+       grpc::StatusCode::RESOURCE_EXHAUSTED, "max_parameters"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::ModelSpec spec = SeedSpec(1);
+    c.mutate(&spec);
+    grpc::Status status = Create(c.model_name, spec);
+    EXPECT_EQ(status.error_code(), c.code);
+    EXPECT_THAT(absl::AsciiStrToLower(status.error_message()),
+                HasSubstr(absl::AsciiStrToLower(c.message)));
+  }
+  v1::ListModelsResponse list;
+  ASSERT_TRUE(stub_->ListModels(ContextWithDeadline().get(), {}, &list).ok());
+  EXPECT_EQ(list.models_size(), 0);
+}
+
+TEST_F(ServiceTest, BadTrainRequestsAreRefusedAndCommitNothing) {
+  ASSERT_TRUE(Create("m", SeedSpec(1)).ok());
+  struct Case {
+    std::string name;
+    std::function<void(v1::TrainRequest*)> mutate;
+    grpc::StatusCode code;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"no data", [](v1::TrainRequest* r) { r->clear_data(); },
+       grpc::StatusCode::INVALID_ARGUMENT, "data is not set"},
+      {"unknown dataset", [](v1::TrainRequest* r) { r->set_dataset("nope"); },
+       grpc::StatusCode::NOT_FOUND, "dataset 'nope' not found"},
+      {"rows differ",
+       [](v1::TrainRequest* r) {
+         *r->mutable_inline_data()->mutable_targets() =
+             MakeTensor({3, 1}, {1, 0, 1});
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "inline_data.targets.shape must be [4, 1]"},
+      {"nan target",
+       [](v1::TrainRequest* r) {
+         *r->mutable_inline_data()->mutable_targets() =
+             MakeTensor({4, 1}, {1, 0, NAN, 0});
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "inline_data.targets.values[2]"},
+      {"negative learning rate",
+       [](v1::TrainRequest* r) {
+         r->mutable_options()->set_learning_rate(-1);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "learning_rate"},
+      {"validation fraction 1",
+       [](v1::TrainRequest* r) {
+         r->mutable_options()->set_validation_fraction(1);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "validation_fraction"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::TrainRequest request = SeedTrainRequest("m");
+    c.mutate(&request);
+    std::vector<v1::TrainProgress> messages;
+    grpc::Status status = TrainAll(request, &messages);
+    EXPECT_EQ(status.error_code(), c.code);
+    EXPECT_THAT(status.error_message(), HasSubstr(c.message));
+    EXPECT_TRUE(messages.empty());
+  }
+  v1::GetModelRequest get;
+  get.set_name("m");
+  v1::ModelInfo info;
+  ASSERT_TRUE(stub_->GetModel(ContextWithDeadline().get(), get, &info).ok());
+  EXPECT_EQ(info.version(), 1u);
+  EXPECT_EQ(info.state(), v1::READY);
+}
+
+// Uploads `rows` rows of the seed data (repeated) in chunks of `chunk_rows`.
+grpc::Status Upload(v1::ModelService::Stub* stub, const std::string& name,
+                    int rows, int chunk_rows, v1::DatasetInfo* info) {
+  auto context = ContextWithDeadline();
+  auto writer = stub->UploadDataset(context.get(), info);
+  v1::UploadDatasetRequest header;
+  header.mutable_header()->set_name(name);
+  header.mutable_header()->set_input_size(3);
+  header.mutable_header()->set_target_size(1);
+  writer->Write(header);
+  for (int begin = 0; begin < rows; begin += chunk_rows) {
+    const int n = std::min(chunk_rows, rows - begin);
+    std::vector<float> x, t;
+    for (int i = begin; i < begin + n; ++i) {
+      for (int j = 0; j < 3; ++j) x.push_back(testing::kSeedInputs[(i % 4) * 3 + j]);
+      t.push_back(testing::kSeedTargets[i % 4]);
+    }
+    v1::UploadDatasetRequest chunk;
+    *chunk.mutable_chunk()->mutable_inputs() = MakeTensor({n, 3}, x);
+    *chunk.mutable_chunk()->mutable_targets() = MakeTensor({n, 1}, t);
+    if (!writer->Write(chunk)) break;
+  }
+  writer->WritesDone();
+  return writer->Finish();
+}
+
+TEST_F(ServiceTest, UploadedDatasetTrainsLikeInlineData) {
+  v1::DatasetInfo info;
+  ASSERT_TRUE(Upload(stub_.get(), "xnor-data", 4, 3, &info).ok());
+  EXPECT_EQ(info.rows(), 4u);
+  EXPECT_EQ(info.input_size(), 3u);
+  EXPECT_EQ(info.target_size(), 1u);
+  EXPECT_EQ(Upload(stub_.get(), "xnor-data", 4, 3, &info).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+
+  ASSERT_TRUE(Create("inline", SeedSpec(5)).ok());
+  ASSERT_TRUE(Create("from-dataset", SeedSpec(5)).ok());
+  std::vector<v1::TrainProgress> a, b;
+  ASSERT_TRUE(TrainAll(SeedTrainRequest("inline"), &a).ok());
+  v1::TrainRequest request = SeedTrainRequest("from-dataset");
+  request.set_dataset("xnor-data");
+  ASSERT_TRUE(TrainAll(request, &b).ok());
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(a.back().loss(), b.back().loss());
+
+  v1::ListDatasetsResponse list;
+  ASSERT_TRUE(stub_->ListDatasets(ContextWithDeadline().get(), {}, &list).ok());
+  ASSERT_EQ(list.datasets_size(), 1);
+  v1::DeleteDatasetRequest del;
+  del.set_name("xnor-data");
+  v1::DeleteDatasetResponse deleted;
+  ASSERT_TRUE(
+      stub_->DeleteDataset(ContextWithDeadline().get(), del, &deleted).ok());
+  EXPECT_EQ(
+      stub_->DeleteDataset(ContextWithDeadline().get(), del, &deleted).error_code(),
+      grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServiceTest, BadUploadsLeaveNothing) {
+  v1::DatasetInfo info;
+  {
+    // A chunk before the header.
+    auto context = ContextWithDeadline();
+    auto writer = stub_->UploadDataset(context.get(), &info);
+    v1::UploadDatasetRequest chunk;
+    *chunk.mutable_chunk()->mutable_inputs() = MakeTensor({1, 3}, {1, 1, 1});
+    *chunk.mutable_chunk()->mutable_targets() = MakeTensor({1, 1}, {1});
+    writer->Write(chunk);
+    writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), HasSubstr("first message must be a header"));
+  }
+  {
+    // A ragged chunk after good ones.
+    auto context = ContextWithDeadline();
+    auto writer = stub_->UploadDataset(context.get(), &info);
+    v1::UploadDatasetRequest header;
+    header.mutable_header()->set_name("ragged");
+    header.mutable_header()->set_input_size(3);
+    header.mutable_header()->set_target_size(1);
+    writer->Write(header);
+    v1::UploadDatasetRequest chunk;
+    *chunk.mutable_chunk()->mutable_inputs() = MakeTensor({1, 3}, {1, 1, 1});
+    *chunk.mutable_chunk()->mutable_targets() = MakeTensor({1, 1}, {1});
+    writer->Write(chunk);
+    *chunk.mutable_chunk()->mutable_inputs() = MakeTensor({1, 2}, {1, 1});
+    writer->Write(chunk);
+    writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("chunk 1 inputs.shape[1] is 2, expected"));
+  }
+  {
+    // A cancelled upload.
+    grpc::ClientContext context;
+    auto writer = stub_->UploadDataset(&context, &info);
+    v1::UploadDatasetRequest header;
+    header.mutable_header()->set_name("cancelled");
+    header.mutable_header()->set_input_size(3);
+    header.mutable_header()->set_target_size(1);
+    writer->Write(header);
+    v1::UploadDatasetRequest chunk;
+    *chunk.mutable_chunk()->mutable_inputs() = MakeTensor({1, 3}, {1, 1, 1});
+    *chunk.mutable_chunk()->mutable_targets() = MakeTensor({1, 1}, {1});
+    writer->Write(chunk);
+    context.TryCancel();
+    EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  // Nothing was committed, and the names are free again.
+  v1::ListDatasetsResponse list;
+  ASSERT_TRUE(stub_->ListDatasets(ContextWithDeadline().get(), {}, &list).ok());
+  EXPECT_EQ(list.datasets_size(), 0);
+  EXPECT_TRUE(Upload(stub_.get(), "ragged", 4, 4, &info).ok());
+}
+
+TEST_F(ServiceTest, HealthReportsServing) {
+  auto channel =
+      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  for (const std::string service : {"", "mlp.v1.ModelService"}) {
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    ASSERT_TRUE(
+        health->Check(ContextWithDeadline().get(), request, &response).ok());
+    EXPECT_EQ(response.status(),
+              grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+}
+
+}  // namespace
+}  // namespace mlp
