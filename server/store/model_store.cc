@@ -23,7 +23,15 @@ constexpr char kVersionMagic[] = "MLPV";
 constexpr uint32_t kFormat = 1;
 constexpr char kMetaFile[] = "model.meta";
 
-bool IsTemporaryName(const std::string& name) {
+// Entries of models/: ".new-..." and ".del-..." directories. Only the leading
+// '.' marks them: model names may contain ".tmp." (e.g. "run.tmp.1").
+bool IsTemporaryModelDir(const std::string& name) {
+  return absl::StartsWith(name, ".");
+}
+
+// Entries of models/<name>/: the fixed file names never contain ".tmp.", so
+// that marks WriteFileAtomically's temporaries there.
+bool IsTemporaryModelFile(const std::string& name) {
   return absl::StartsWith(name, ".") || absl::StrContains(name, ".tmp.");
 }
 
@@ -128,7 +136,7 @@ absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(
   for (const fs::directory_entry& entry :
        fs::directory_iterator(models_dir, error)) {
     const std::string name = entry.path().filename().string();
-    if (IsTemporaryName(name)) {
+    if (IsTemporaryModelDir(name)) {
       RemoveTreeQuietly(entry.path());
       continue;
     }
@@ -136,7 +144,7 @@ absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(
     std::error_code inner_error;
     for (const fs::directory_entry& file :
          fs::directory_iterator(entry.path(), inner_error)) {
-      if (IsTemporaryName(file.path().filename().string())) {
+      if (IsTemporaryModelFile(file.path().filename().string())) {
         RemoveTreeQuietly(file.path());
       }
     }
@@ -213,7 +221,9 @@ std::vector<ModelRecord> ModelStore::LoadAll() {
   for (const fs::directory_entry& entry :
        fs::directory_iterator(models_dir_, error)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_directory() && !IsTemporaryName(name)) names.push_back(name);
+    if (entry.is_directory() && !IsTemporaryModelDir(name)) {
+      names.push_back(name);
+    }
   }
   if (error) {
     MLP_LOG(ERROR) << "cannot list '" << models_dir_ << "': " << error.message();

@@ -298,6 +298,24 @@ TEST_F(ModelStoreTest, OpenRemovesLeftoverTemporaries) {
   EXPECT_THAT(Names(Quarantine()), IsEmpty());
 }
 
+// Regression: names such as "run.tmp.1" are valid model names, but Open took
+// any name containing ".tmp." for a leftover temporary and deleted the whole
+// committed model.
+TEST_F(ModelStoreTest, ModelNameContainingTmpIsNotDeletedOnOpen) {
+  {
+    std::unique_ptr<ModelStore> store = OpenStore();
+    ASSERT_TRUE(store->CreateModel("run.tmp.1", absl::Now(), Version(1, 1)).ok());
+    ASSERT_TRUE(store->WriteVersion("run.tmp.1", Version(2, 2)).ok());
+  }
+  std::unique_ptr<ModelStore> store = OpenStore();
+  std::vector<ModelRecord> models = store->LoadAll();
+  ASSERT_EQ(models.size(), 1u);
+  EXPECT_EQ(models[0].name, "run.tmp.1");
+  EXPECT_THAT(Versions(models[0]), ElementsAre(1, 2));
+  EXPECT_THAT(Names(ModelDir("run.tmp.1")),
+              ElementsAre("model.meta", "v000001.ver", "v000002.ver"));
+}
+
 TEST_F(ModelStoreTest, DeleteVersionAndDeleteModel) {
   std::unique_ptr<ModelStore> store = OpenStore();
   ASSERT_TRUE(store->CreateModel("m", absl::Now(), Version(1, 1)).ok());
