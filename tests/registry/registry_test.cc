@@ -1,0 +1,517 @@
+// Registry: names -> versions, training leases, limits and dataset uploads.
+#include "server/registry/registry.h"
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/engine/serialize.h"
+#include "tests/testing/server_process.h"
+
+namespace mlp::registry {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+engine::NetworkSpec SeedSpec(uint64_t seed = 5) {
+  engine::NetworkSpec spec;
+  spec.input_size = 3;
+  spec.layers = {{4, engine::Activation::kRelu},
+                 {1, engine::Activation::kLinear}};
+  spec.bias = false;
+  spec.init = engine::Init::kUniform01;
+  spec.seed = seed;
+  return spec;
+}
+
+// The base network with every weight shifted by `delta`: a recognisable
+// "trained" network.
+engine::Network Shifted(const engine::Network& base, float delta) {
+  engine::Network out = base;
+  for (engine::Layer& layer : out.mutable_layers()) {
+    layer.weights.array() += delta;
+  }
+  return out;
+}
+
+store::TrainingSummary Summary(uint32_t epochs) {
+  store::TrainingSummary s;
+  s.epochs = epochs;
+  s.final_loss = 0.5;
+  s.stop_reason = engine::StopReason::kMaxEpochs;
+  return s;
+}
+
+std::vector<std::string> Names(const std::string& dir) {
+  std::vector<std::string> out;
+  if (!fs::exists(dir)) return out;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
+    out.push_back(e.path().filename().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Registry> Open(Limits limits = Limits()) {
+    absl::StatusOr<std::unique_ptr<Registry>> r =
+        Registry::Open(dir_.path(), limits);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *std::move(r) : nullptr;
+  }
+  std::string ModelDir(const std::string& name) const {
+    return dir_.path() + "/models/" + name;
+  }
+
+  // Takes a lease on `name` and commits the base shifted by `delta`.
+  static absl::StatusOr<uint64_t> TrainOnce(Registry& r, const std::string& name,
+                                            float delta) {
+    absl::StatusOr<std::unique_ptr<TrainingLease>> lease =
+        r.BeginTraining(name);
+    if (!lease.ok()) return lease.status();
+    return (*lease)->Commit(Shifted(*(*lease)->base()->network, delta),
+                            Summary(3));
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(RegistryTest, CreateGetListDelete) {
+  std::unique_ptr<Registry> r = Open();
+  absl::StatusOr<ModelSnapshot> created = r->CreateModel("xor", SeedSpec(9));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->name, "xor");
+  EXPECT_EQ(created->version, 1u);
+  EXPECT_EQ(created->spec.seed, 9u);
+  EXPECT_FALSE(created->training);
+  EXPECT_FALSE(created->last_training.has_value());
+  EXPECT_THAT(created->available_versions, ElementsAre(1));
+  ASSERT_TRUE(r->CreateModel("abc", SeedSpec()).ok());
+
+  absl::StatusOr<ModelSnapshot> got = r->GetModel("xor");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->version, 1u);
+  EXPECT_EQ(got->created_at, created->created_at);
+
+  std::vector<ModelSnapshot> list = r->ListModels();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].name, "abc");
+  EXPECT_EQ(list[1].name, "xor");
+
+  ASSERT_TRUE(r->DeleteModel("xor").ok());
+  EXPECT_EQ(r->GetModel("xor").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->ListModels().size(), 1u);
+  EXPECT_FALSE(fs::exists(ModelDir("xor")));
+  // The name is free again.
+  EXPECT_TRUE(r->CreateModel("xor", SeedSpec()).ok());
+}
+
+TEST_F(RegistryTest, SeedZeroPicksAndReportsASeed) {
+  std::unique_ptr<Registry> r = Open();
+  absl::StatusOr<ModelSnapshot> m = r->CreateModel("m", SeedSpec(0));
+  ASSERT_TRUE(m.ok());
+  EXPECT_NE(m->spec.seed, 0u);
+  // The reported seed reproduces the initial weights.
+  absl::StatusOr<engine::Network> replay = engine::Network::Create(m->spec);
+  ASSERT_TRUE(replay.ok());
+  absl::StatusOr<std::shared_ptr<const store::VersionRecord>> v =
+      r->GetVersion("m", 1);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(engine::SerializeNetwork(*replay),
+            engine::SerializeNetwork(*(*v)->network));
+}
+
+TEST_F(RegistryTest, AlreadyExists) {
+  std::unique_ptr<Registry> r = Open();
+  ASSERT_TRUE(r->CreateModel("m", SeedSpec(1)).ok());
+  absl::StatusOr<ModelSnapshot> again = r->CreateModel("m", SeedSpec(2));
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(again.status().message(), HasSubstr("'m'"));
+  EXPECT_EQ(r->GetModel("m")->spec.seed, 1u);
+}
+
+TEST_F(RegistryTest, UnknownModelIsNotFoundEverywhere) {
+  std::unique_ptr<Registry> r = Open();
+  EXPECT_EQ(r->GetModel("nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(r->GetModel("nope").status().message(), HasSubstr("'nope'"));
+  EXPECT_EQ(r->DeleteModel("nope").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->GetVersion("nope", 0).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->BeginTraining("nope").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->GetDataset("nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->LoadDataset("nope").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->DeleteDataset("nope").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RegistryTest, NameValidation) {
+  std::unique_ptr<Registry> r = Open();
+  const std::string longest(63, 'a');
+  for (const std::string& good :
+       {std::string("a"), std::string("0"), std::string("a.b_c-d9"), longest}) {
+    EXPECT_TRUE(ValidateName(good, "name").ok()) << good;
+    EXPECT_TRUE(r->CreateModel(good, SeedSpec()).ok()) << good;
+  }
+  for (const std::string& bad :
+       {std::string(""), std::string("A"), std::string("-x"), std::string(".x"),
+        std::string("_x"), std::string(64, 'a'), std::string("a/b"),
+        std::string("a b"), std::string("../x"), std::string("x\n"),
+        std::string("caf\xc3\xa9")}) {
+    const absl::Status s = ValidateName(bad, "name");
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(s.message(), HasSubstr("name")) << bad;
+    EXPECT_EQ(r->CreateModel(bad, SeedSpec()).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+    EXPECT_EQ(r->BeginUpload(bad, 1, 1).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  // Nothing but the good names reached the disk.
+  EXPECT_EQ(Names(dir_.path() + "/models").size(), 4u);
+  EXPECT_THAT(Names(dir_.path() + "/datasets"), IsEmpty());
+}
+
+TEST_F(RegistryTest, ParameterLimitIsCheckedBeforeAllocation) {
+  Limits limits;
+  limits.max_parameters = 1000;
+  std::unique_ptr<Registry> r = Open(limits);
+  engine::NetworkSpec huge;
+  huge.input_size = 1 << 20;
+  huge.layers = {{1 << 20, engine::Activation::kRelu},
+                 {1 << 20, engine::Activation::kLinear}};
+  // 2^41 weights (8 TiB): allocating them would abort or take minutes.
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<ModelSnapshot> m = r->CreateModel("huge", huge);
+  const double seconds = std::chrono::duration<double>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(m.status().message(), HasSubstr("1000"));
+  EXPECT_LT(seconds, 1.0);
+  EXPECT_THAT(Names(dir_.path() + "/models"), IsEmpty());
+
+  // Exactly at the limit is fine, one over is not: 3*4+4*1 = 16.
+  limits.max_parameters = 16;
+  testing::TempDir other;
+  absl::StatusOr<std::unique_ptr<Registry>> small =
+      Registry::Open(other.path(), limits);
+  ASSERT_TRUE(small.ok());
+  EXPECT_TRUE((*small)->CreateModel("fits", SeedSpec()).ok());
+  engine::NetworkSpec bigger = SeedSpec();
+  bigger.layers[0].units = 5;  // 15 + 5 = 20
+  EXPECT_EQ((*small)->CreateModel("over", bigger).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+TEST_F(RegistryTest, InvalidSpecIsInvalidArgument) {
+  std::unique_ptr<Registry> r = Open();
+  engine::NetworkSpec spec = SeedSpec();
+  spec.layers.clear();
+  EXPECT_EQ(r->CreateModel("m", spec).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r->GetModel("m").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RegistryTest, OneTrainingPerModel) {
+  std::unique_ptr<Registry> r = Open();
+  ASSERT_TRUE(r->CreateModel("m", SeedSpec()).ok());
+  absl::StatusOr<std::unique_ptr<TrainingLease>> lease = r->BeginTraining("m");
+  ASSERT_TRUE(lease.ok());
+  EXPECT_TRUE(r->GetModel("m")->training);
+  absl::StatusOr<std::unique_ptr<TrainingLease>> second = r->BeginTraining("m");
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(), HasSubstr("'m'"));
+  lease->reset();
+  EXPECT_FALSE(r->GetModel("m")->training);
+  EXPECT_TRUE(r->BeginTraining("m").ok());
+}
+
+TEST_F(RegistryTest, MaxConcurrentTrainings) {
+  Limits limits;
+  limits.max_concurrent_trainings = 2;
+  std::unique_ptr<Registry> r = Open(limits);
+  for (const char* name : {"a", "b", "c"}) {
+    ASSERT_TRUE(r->CreateModel(name, SeedSpec()).ok());
+  }
+  absl::StatusOr<std::unique_ptr<TrainingLease>> a = r->BeginTraining("a");
+  absl::StatusOr<std::unique_ptr<TrainingLease>> b = r->BeginTraining("b");
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(b.ok());
+  absl::StatusOr<std::unique_ptr<TrainingLease>> c = r->BeginTraining("c");
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(c.status().message(), HasSubstr("max_concurrent_trainings"));
+  EXPECT_FALSE(r->GetModel("c")->training);
+  // A refused or finished training frees its slot.
+  a->reset();
+  EXPECT_TRUE(r->BeginTraining("c").ok());
+}
+
+TEST_F(RegistryTest, CommitIncrementsVersionAndReadersSeeIt) {
+  std::unique_ptr<Registry> r = Open();
+  ASSERT_TRUE(r->CreateModel("m", SeedSpec()).ok());
+  absl::StatusOr<std::shared_ptr<const store::VersionRecord>> v1 =
+      r->GetVersion("m", 0);
+  ASSERT_TRUE(v1.ok());
+
+  absl::StatusOr<std::unique_ptr<TrainingLease>> lease = r->BeginTraining("m");
+  ASSERT_TRUE(lease.ok());
+  EXPECT_EQ((*lease)->base()->version, 1u);
+  const engine::Network trained = Shifted(*(*lease)->base()->network, 0.25f);
+  // Before the commit, readers still see version 1.
+  EXPECT_EQ((*r->GetVersion("m", 0))->version, 1u);
+  absl::StatusOr<uint64_t> committed = (*lease)->Commit(trained, Summary(7));
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  EXPECT_EQ(*committed, 2u);
+  lease->reset();
+
+  absl::StatusOr<ModelSnapshot> m = r->GetModel("m");
+  EXPECT_EQ(m->version, 2u);
+  EXPECT_THAT(m->available_versions, ElementsAre(1, 2));
+  ASSERT_TRUE(m->last_training.has_value());
+  EXPECT_EQ(m->last_training->epochs, 7u);
+  absl::StatusOr<std::shared_ptr<const store::VersionRecord>> latest =
+      r->GetVersion("m", 0);
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ((*latest)->version, 2u);
+  EXPECT_EQ(engine::SerializeNetwork(*(*latest)->network),
+            engine::SerializeNetwork(trained));
+  // The old snapshot a reader held is untouched, and still addressable.
+  EXPECT_EQ(engine::SerializeNetwork(*(*v1)->network),
+            engine::SerializeNetwork(*(*r->GetVersion("m", 1))->network));
+  EXPECT_EQ(r->GetVersion("m", 3).status().code(), absl::StatusCode::kNotFound);
+
+  EXPECT_EQ(*TrainOnce(*r, "m", 0.5f), 3u);
+  EXPECT_EQ(r->GetModel("m")->version, 3u);
+}
+
+TEST_F(RegistryTest, CommittedVersionsSurviveReopen) {
+  std::string v2_bytes;
+  {
+    std::unique_ptr<Registry> r = Open();
+    ASSERT_TRUE(r->CreateModel("m", SeedSpec()).ok());
+    ASSERT_TRUE(TrainOnce(*r, "m", 0.125f).ok());
+    v2_bytes = engine::SerializeNetwork(*(*r->GetVersion("m", 2))->network);
+  }
+  std::unique_ptr<Registry> r = Open();
+  absl::StatusOr<ModelSnapshot> m = r->GetModel("m");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->version, 2u);
+  EXPECT_THAT(m->available_versions, ElementsAre(1, 2));
+  EXPECT_EQ(engine::SerializeNetwork(*(*r->GetVersion("m", 0))->network),
+            v2_bytes);
+  EXPECT_EQ(*TrainOnce(*r, "m", 1.0f), 3u);
+}
+
+TEST_F(RegistryTest, KeepVersionsPrunes) {
+  Limits limits;
+  limits.keep_versions = 2;
+  std::unique_ptr<Registry> r = Open(limits);
+  ASSERT_TRUE(r->CreateModel("m", SeedSpec()).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(TrainOnce(*r, "m", 0.1f * i).ok());
+  absl::StatusOr<ModelSnapshot> m = r->GetModel("m");
+  EXPECT_EQ(m->version, 4u);
+  EXPECT_THAT(m->available_versions, ElementsAre(3, 4));
+  for (uint64_t pruned : {1, 2}) {
+    absl::StatusOr<std::shared_ptr<const store::VersionRecord>> v =
+        r->GetVersion("m", pruned);
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kNotFound) << pruned;
+  }
+  EXPECT_THAT(r->GetVersion("m", 1).status().message(), HasSubstr("3 to 4"));
+  EXPECT_TRUE(r->GetVersion("m", 3).ok());
+  EXPECT_THAT(Names(ModelDir("m")),
+              ElementsAre("model.meta", "v000003.ver", "v000004.ver"));
+  r.reset();
+  std::unique_ptr<Registry> again = Open(limits);
+  EXPECT_THAT(again->GetModel("m")->available_versions, ElementsAre(3, 4));
+}
+
+TEST_F(RegistryTest, DeleteDuringTrainingCancelsAndCommitWritesNothing) {
+  std::unique_ptr<Registry> r = Open();
+  ASSERT_TRUE(r->CreateModel("m", SeedSpec()).ok());
+  absl::StatusOr<std::unique_ptr<TrainingLease>> lease = r->BeginTraining("m");
+  ASSERT_TRUE(lease.ok());
+  EXPECT_FALSE((*lease)->cancelled());
+  ASSERT_TRUE(r->DeleteModel("m").ok());
+  EXPECT_TRUE((*lease)->cancelled());
+  absl::StatusOr<uint64_t> committed =
+      (*lease)->Commit(Shifted(*(*lease)->base()->network, 1), Summary(1));
+  EXPECT_EQ(committed.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_FALSE(fs::exists(ModelDir("m")));
+  EXPECT_THAT(Names(dir_.path() + "/models"), IsEmpty());
+  lease->reset();
+  EXPECT_EQ(r->GetModel("m").status().code(), absl::StatusCode::kNotFound);
+  // The slot was freed and the name can be reused from version 1.
+  absl::StatusOr<ModelSnapshot> again = r->CreateModel("m", SeedSpec());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->version, 1u);
+  EXPECT_TRUE(r->BeginTraining("m").ok());
+}
+
+TEST_F(RegistryTest, DeleteRacingCommitNeverLeavesAHalfModel) {
+  // Whichever wins, the outcome is whole: either the commit is CANCELLED and
+  // the model is gone, or it committed and then the model is gone.
+  for (int round = 0; round < 20; ++round) {
+    std::unique_ptr<Registry> r = Open();
+    ASSERT_TRUE(r->CreateModel("m", SeedSpec()).ok());
+    absl::StatusOr<std::unique_ptr<TrainingLease>> lease =
+        r->BeginTraining("m");
+    ASSERT_TRUE(lease.ok());
+    const engine::Network trained = Shifted(*(*lease)->base()->network, 1);
+    absl::StatusOr<uint64_t> committed;
+    std::thread committer(
+        [&] { committed = (*lease)->Commit(trained, Summary(1)); });
+    const absl::Status deleted = r->DeleteModel("m");
+    committer.join();
+    EXPECT_TRUE(deleted.ok()) << deleted;
+    EXPECT_TRUE(committed.ok() ||
+                committed.status().code() == absl::StatusCode::kCancelled)
+        << committed.status();
+    lease->reset();
+    EXPECT_THAT(Names(dir_.path() + "/models"), IsEmpty()) << round;
+    r.reset();
+    EXPECT_THAT(Open()->ListModels(), IsEmpty());
+  }
+}
+
+TEST_F(RegistryTest, ShutdownCancelsTrainingsAndRefusesNewOnes) {
+  std::unique_ptr<Registry> r = Open();
+  ASSERT_TRUE(r->CreateModel("a", SeedSpec()).ok());
+  ASSERT_TRUE(r->CreateModel("b", SeedSpec()).ok());
+  absl::StatusOr<std::unique_ptr<TrainingLease>> lease = r->BeginTraining("a");
+  ASSERT_TRUE(lease.ok());
+  r->CancelAllTrainings();
+  EXPECT_TRUE((*lease)->cancelled());
+  EXPECT_EQ(r->BeginTraining("b").status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST_F(RegistryTest, BadLimitsAreRefused) {
+  Limits limits;
+  limits.keep_versions = 0;
+  EXPECT_EQ(Registry::Open(dir_.path(), limits).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// ------------------------------------------------------------ datasets
+
+std::vector<float> Column(int n, float base) {
+  std::vector<float> v(n);
+  for (int i = 0; i < n; ++i) v[i] = base + static_cast<float>(i);
+  return v;
+}
+
+TEST_F(RegistryTest, UploadCommitListLoadDelete) {
+  {
+    std::unique_ptr<Registry> r = Open();
+    absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
+        r->BeginUpload("set", 1, 1);
+    ASSERT_TRUE(up.ok()) << up.status();
+    const std::vector<float> in = Column(4, 0), tg = Column(4, 100);
+    ASSERT_TRUE((*up)->Append(in.data(), tg.data(), 4).ok());
+    // Not visible until committed.
+    EXPECT_THAT(r->ListDatasets(), IsEmpty());
+    absl::StatusOr<store::DatasetMeta> meta = (*up)->Commit();
+    ASSERT_TRUE(meta.ok()) << meta.status();
+    EXPECT_EQ(meta->rows, 4u);
+    ASSERT_EQ(r->ListDatasets().size(), 1u);
+    EXPECT_EQ(r->GetDataset("set")->rows, 4u);
+  }
+  std::unique_ptr<Registry> r = Open();
+  ASSERT_EQ(r->ListDatasets().size(), 1u);
+  absl::StatusOr<std::shared_ptr<const engine::Dataset>> data =
+      r->LoadDataset("set");
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ((*data)->inputs(0, 3), 3.0f);
+  EXPECT_EQ((*data)->targets(0, 2), 102.0f);
+  ASSERT_TRUE(r->DeleteDataset("set").ok());
+  EXPECT_THAT(r->ListDatasets(), IsEmpty());
+  EXPECT_THAT(Names(dir_.path() + "/datasets"), IsEmpty());
+  // A caller still holding the rows keeps them.
+  EXPECT_EQ((*data)->inputs.cols(), 4);
+}
+
+TEST_F(RegistryTest, UploadRowLimit) {
+  Limits limits;
+  limits.max_dataset_rows = 5;
+  std::unique_ptr<Registry> r = Open(limits);
+  const std::vector<float> v = Column(6, 0);
+  {
+    absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
+        r->BeginUpload("big", 1, 1);
+    ASSERT_TRUE(up.ok());
+    ASSERT_TRUE((*up)->Append(v.data(), v.data(), 3).ok());
+    const absl::Status over = (*up)->Append(v.data(), v.data(), 3);
+    EXPECT_EQ(over.code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(over.message(), HasSubstr("max_dataset_rows"));
+    EXPECT_EQ((*up)->rows(), 3u);
+  }
+  // The refused upload left nothing, and released its name.
+  EXPECT_THAT(r->ListDatasets(), IsEmpty());
+  EXPECT_THAT(Names(dir_.path() + "/datasets"), IsEmpty());
+  absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
+      r->BeginUpload("big", 1, 1);
+  ASSERT_TRUE(up.ok());
+  ASSERT_TRUE((*up)->Append(v.data(), v.data(), 5).ok());
+  ASSERT_TRUE((*up)->Commit().ok());
+  EXPECT_EQ(r->GetDataset("big")->rows, 5u);
+}
+
+TEST_F(RegistryTest, UploadWithoutRowsIsInvalidAndLeavesNothing) {
+  std::unique_ptr<Registry> r = Open();
+  {
+    absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
+        r->BeginUpload("empty", 2, 1);
+    ASSERT_TRUE(up.ok());
+    EXPECT_EQ((*up)->Commit().status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_THAT(r->ListDatasets(), IsEmpty());
+  EXPECT_THAT(Names(dir_.path() + "/datasets"), IsEmpty());
+}
+
+TEST_F(RegistryTest, UploadSizesAndNamesAreChecked) {
+  std::unique_ptr<Registry> r = Open();
+  EXPECT_EQ(r->BeginUpload("s", 0, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r->BeginUpload("s", 1, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<std::unique_ptr<DatasetUpload>> first =
+      r->BeginUpload("s", 1, 1);
+  ASSERT_TRUE(first.ok());
+  // Taken while being uploaded, and once committed.
+  EXPECT_EQ(r->BeginUpload("s", 1, 1).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  const float x = 1;
+  ASSERT_TRUE((*first)->Append(&x, &x, 1).ok());
+  ASSERT_TRUE((*first)->Commit().ok());
+  EXPECT_EQ(r->BeginUpload("s", 1, 1).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(RegistryTest, AbandonedUploadLeavesNothingAfterReopen) {
+  {
+    std::unique_ptr<Registry> r = Open();
+    absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
+        r->BeginUpload("lost", 1, 1);
+    ASSERT_TRUE(up.ok());
+    const float x = 1;
+    ASSERT_TRUE((*up)->Append(&x, &x, 1).ok());
+    up->reset();
+  }
+  std::unique_ptr<Registry> r = Open();
+  EXPECT_THAT(r->ListDatasets(), IsEmpty());
+  EXPECT_THAT(Names(dir_.path() + "/datasets"), IsEmpty());
+}
+
+}  // namespace
+}  // namespace mlp::registry
