@@ -1,0 +1,96 @@
+// The mlp-server binary as users run it: reflection lists the API, health
+// answers, SIGTERM drains and exits 0, bad flags are refused.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "absl/time/clock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "reflection_subset.grpc.pb.h"
+#include "tests/testing/api.h"
+#include "tests/testing/server_process.h"
+
+namespace mlp {
+namespace {
+
+using ::mlp::testing::ContextWithDeadline;
+using ::mlp::testing::ServerProcess;
+using ::mlp::testing::TempDir;
+using ::testing::Contains;
+
+TEST(ProcessTest, ReflectionListsTheModelServiceAndHealth) {
+  TempDir dir;
+  auto server = ServerProcess::Start(dir.path() + "/data");
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel((*server)->address(),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
+  auto context = ContextWithDeadline(10);
+  auto stream = stub->ServerReflectionInfo(context.get());
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::vector<std::string> names;
+  for (const auto& s : response.list_services_response().service()) {
+    names.push_back(s.name());
+  }
+  EXPECT_THAT(names, Contains("mlp.v1.ModelService"));
+  EXPECT_THAT(names, Contains("grpc.health.v1.Health"));
+
+  // The service's descriptor is served too, so generic tools can call it.
+  request.set_file_containing_symbol("mlp.v1.ModelService");
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_GT(response.file_descriptor_response().file_descriptor_proto_size(), 0);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST(ProcessTest, SigtermDrainsAndExitsZero) {
+  TempDir dir;
+  auto server = ServerProcess::Start(dir.path() + "/data");
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = testing::MakeStub((*server)->address());
+  v1::CreateModelRequest create;
+  create.set_name("m");
+  *create.mutable_spec() = testing::SeedSpec(1);
+  v1::ModelInfo info;
+  ASSERT_TRUE(stub->CreateModel(ContextWithDeadline().get(), create, &info).ok());
+  // A training that would run for a long time.
+  v1::TrainRequest train = testing::SeedTrainRequest("m", 100000000);
+  train.mutable_options()->set_target_loss(0);
+  auto context = ContextWithDeadline(60);
+  auto reader = stub->Train(context.get(), train);
+  v1::TrainProgress progress;
+  ASSERT_TRUE(reader->Read(&progress));
+
+  const absl::Time start = absl::Now();
+  (*server)->Signal(SIGTERM);
+  v1::TrainProgress last;
+  while (reader->Read(&progress)) last = progress;
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_TRUE(last.done());
+  EXPECT_EQ(last.stop_reason(), v1::CANCELLED);
+  EXPECT_EQ(last.version(), 0u);
+  const int status = (*server)->Wait(5);
+  ASSERT_NE(status, -1) << "mlp-server did not exit within 5 s of SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+TEST(ProcessTest, BadFlagsAreRefused) {
+  TempDir dir;
+  auto server = ServerProcess::Start(dir.path() + "/data", {"--log_level=loud"});
+  EXPECT_FALSE(server.ok());
+  auto server2 = ServerProcess::Start(dir.path() + "/data2", {"--keep_versions=0"});
+  EXPECT_FALSE(server2.ok());
+}
+
+}  // namespace
+}  // namespace mlp
