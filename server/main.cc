@@ -13,6 +13,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
+#include "server/engine/network.h"
 #include "server/service/server.h"
 #include "server/store/file_util.h"
 
@@ -30,6 +31,9 @@ ABSL_FLAG(uint64_t, max_dataset_rows, 10'000'000,
           "Largest dataset, in rows");
 ABSL_FLAG(int, max_concurrent_trainings, 2,
           "Trainings that may run at once (one thread each)");
+ABSL_FLAG(int, compute_threads, 0,
+          "Threads for the engine's large matrix products, shared by all "
+          "trainings and predictions (0 = one per core)");
 ABSL_FLAG(int, keep_versions, 5, "Committed versions kept per model");
 ABSL_FLAG(double, shutdown_grace_seconds, 3.0,
           "On SIGTERM/SIGINT, how long calls in flight may take to finish");
@@ -51,6 +55,15 @@ int Run() {
     std::fprintf(stderr, "--max_message_bytes must be >= 1024, got %d\n",
                  absl::GetFlag(FLAGS_max_message_bytes));
     return 2;
+  }
+
+  if (absl::GetFlag(FLAGS_compute_threads) < 0) {
+    std::fprintf(stderr, "--compute_threads must be >= 0, got %d\n",
+                 absl::GetFlag(FLAGS_compute_threads));
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_compute_threads) > 0) {
+    mlp::engine::SetComputeThreads(absl::GetFlag(FLAGS_compute_threads));
   }
 
   mlp::service::ServerOptions options;
