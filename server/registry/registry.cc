@@ -426,14 +426,24 @@ absl::StatusOr<std::shared_ptr<const engine::Dataset>> Registry::LoadDataset(
 }
 
 absl::Status Registry::DeleteDataset(const std::string& name) {
+  store::DatasetMeta meta;
   {
     absl::MutexLock lock(&mu_);
-    if (datasets_.erase(name) == 0) {
+    auto it = datasets_.find(name);
+    if (it == datasets_.end()) {
       return absl::NotFoundError(absl::StrCat("dataset '", name, "' not found"));
     }
+    meta = std::move(it->second);
+    datasets_.erase(it);
     dataset_cache_.erase(name);
   }
-  return dataset_store_->Delete(name);
+  absl::Status status = dataset_store_->Delete(name);
+  if (!status.ok() && !absl::IsNotFound(status)) {
+    // The file is still there: keep listing it.
+    absl::MutexLock lock(&mu_);
+    datasets_.emplace(name, std::move(meta));
+  }
+  return status;
 }
 
 }  // namespace mlp::registry
