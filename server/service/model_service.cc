@@ -108,6 +108,8 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
   void OnDone() override { delete this; }
 
  private:
+  static constexpr size_t kMaxQueued = 256;
+
   absl::Status Prepare() {
     MLP_ASSIGN_OR_RETURN(std::shared_ptr<const store::VersionRecord> latest,
                          registry_->GetVersion(request_->model(), 0));
@@ -146,6 +148,7 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
             "data is not set: expected inline_data or dataset");
     }
     MLP_ASSIGN_OR_RETURN(lease_, registry_->BeginTraining(request_->model()));
+    lease_cancel_ = lease_->cancel_flag();
     return absl::OkStatus();
   }
 
@@ -160,8 +163,6 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
       Complete(network.status());
       return;
     }
-    const std::shared_ptr<std::atomic<bool>> lease_cancel =
-        lease_->cancel_flag();
     std::optional<engine::EpochStats> final_stats;
     absl::StatusOr<engine::TrainResult> result = engine::Train(
         *network, *data_.inputs, *data_.targets, options_,
@@ -175,9 +176,9 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
           }
           return true;
         },
-        [this, &lease_cancel] {
+        [this] {
           return caller_cancelled_.load(std::memory_order_relaxed) ||
-                 lease_cancel->load(std::memory_order_relaxed);
+                 lease_cancel_->load(std::memory_order_relaxed);
         });
     if (!result.ok()) {
       lease_.reset();
@@ -218,9 +219,21 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
     Complete(absl::OkStatus());
   }
 
+  // Queues a progress message. Blocks the training while kMaxQueued
+  // messages wait for a slow reader, so a fast training on a small data set
+  // cannot fill memory; a cancellation (caller, deletion, shutdown) unblocks.
   void Send(v1::TrainProgress progress) {
     {
       absl::MutexLock lock(&mu_);
+      const std::atomic<bool>* lease_cancel = lease_cancel_.get();
+      auto has_room = [this, lease_cancel]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return queue_.size() < kMaxQueued || caller_cancelled_.load() ||
+               lease_cancel->load();
+      };
+      // The cancel flags change without mu_, hence the periodic re-check.
+      while (!mu_.AwaitWithTimeout(absl::Condition(&has_room),
+                                   absl::Milliseconds(50))) {
+      }
       if (caller_cancelled_.load()) return;
       queue_.push_back(std::move(progress));
     }
@@ -273,6 +286,9 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
   engine::TrainOptions options_;
   TrainingData data_;
   std::unique_ptr<registry::TrainingLease> lease_;
+  // The lease's cancel flag; outlives the lease, which Run drops before the
+  // last message so the model is READY when the caller sees `done`.
+  std::shared_ptr<std::atomic<bool>> lease_cancel_;
 
   std::atomic<bool> caller_cancelled_{false};
 

@@ -277,6 +277,26 @@ TEST_F(ServiceTest, CancelledTrainingCommitsNothingAndFreesTheModel) {
   EXPECT_EQ(info.version(), 1u);
 }
 
+TEST_F(ServiceTest, SlowReaderHoldsTheTrainingBack) {
+  // Epochs of 4 samples take about a microsecond; a reader that pauses must
+  // hold the training back rather than let progress messages pile up.
+  ASSERT_TRUE(Create("fast", SeedSpec(1)).ok());
+  v1::TrainRequest request = SeedTrainRequest("fast", 100000000);
+  request.mutable_options()->set_target_loss(0);
+  grpc::ClientContext context;
+  auto reader = stub_->Train(&context, request);
+  v1::TrainProgress progress;
+  ASSERT_TRUE(reader->Read(&progress));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  context.TryCancel();
+  uint32_t last_epoch = progress.epoch();
+  while (reader->Read(&progress)) last_epoch = progress.epoch();
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // Unthrottled, half a second is hundreds of thousands of epochs; held back,
+  // only what the stream's buffers and the server's queue hold.
+  EXPECT_LT(last_epoch, 50000u);
+}
+
 TEST_F(ServiceTest, DeleteCancelsTraining) {
   ASSERT_TRUE(Create("d", SeedSpec(1)).ok());
   v1::TrainRequest request = SeedTrainRequest("d", 100000000);
