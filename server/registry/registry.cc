@@ -367,10 +367,18 @@ void Registry::CancelAllTrainings() {
 absl::StatusOr<std::unique_ptr<DatasetUpload>> Registry::BeginUpload(
     const std::string& name, uint32_t input_size, uint32_t target_size) {
   MLP_RETURN_IF_ERROR(ValidateName(name, "header.name"));
-  if (input_size == 0 || target_size == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "header.input_size and header.target_size must be >= 1, got ",
-        input_size, " and ", target_size));
+  // No model takes rows wider than kMaxLayerWidth, and the writer allocates
+  // one row up front: refuse absurd widths before any allocation.
+  const uint32_t widest = static_cast<uint32_t>(engine::kMaxLayerWidth);
+  if (input_size == 0 || input_size > widest) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("header.input_size is ", input_size, ", expected 1 to ",
+                     widest));
+  }
+  if (target_size == 0 || target_size > widest) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("header.target_size is ", target_size, ", expected 1 to ",
+                     widest));
   }
   {
     absl::MutexLock lock(&mu_);

@@ -166,8 +166,8 @@ class Registry {
   // Cancels every training and refuses new ones (shutdown).
   void CancelAllTrainings();
 
-  // INVALID_ARGUMENT (name, sizes), ALREADY_EXISTS (name taken or being
-  // uploaded), I/O errors.
+  // INVALID_ARGUMENT (name; sizes outside 1..engine::kMaxLayerWidth),
+  // ALREADY_EXISTS (name taken or being uploaded), I/O errors.
   absl::StatusOr<std::unique_ptr<DatasetUpload>> BeginUpload(
       const std::string& name, uint32_t input_size, uint32_t target_size);
   // Sorted by name.

@@ -498,6 +498,29 @@ TEST_F(RegistryTest, UploadSizesAndNamesAreChecked) {
             absl::StatusCode::kAlreadyExists);
 }
 
+// Regression: BeginUpload accepted any header.input_size / target_size, and
+// the writer allocates one row of input_size + target_size floats up front,
+// so a header of 2^32-1 inputs made the server allocate 16 GiB before any
+// row arrived. No model can take more than engine::kMaxLayerWidth values.
+TEST_F(RegistryTest, AbsurdUploadRowWidthIsRefusedBeforeAllocation) {
+  std::unique_ptr<Registry> r = Open();
+  const uint32_t widest = engine::kMaxLayerWidth;
+  for (const auto& [inputs, targets] :
+       std::vector<std::pair<uint32_t, uint32_t>>{{0xffffffffu, 1},
+                                                  {1, 0xffffffffu},
+                                                  {widest + 1, 1},
+                                                  {1, widest + 1}}) {
+    absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
+        r->BeginUpload("wide", inputs, targets);
+    EXPECT_EQ(up.status().code(), absl::StatusCode::kInvalidArgument)
+        << inputs << " x " << targets;
+    EXPECT_THAT(up.status().message(), HasSubstr("header."));
+  }
+  EXPECT_THAT(Names(dir_.path() + "/datasets"), IsEmpty());
+  // The widest a model can take is fine.
+  EXPECT_TRUE(r->BeginUpload("wide", widest, 1).ok());
+}
+
 TEST_F(RegistryTest, AbandonedUploadLeavesNothingAfterReopen) {
   {
     std::unique_ptr<Registry> r = Open();
