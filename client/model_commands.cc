@@ -146,7 +146,8 @@ void AddModelCommands(CLI::App& app, GlobalOptions& global, Action* action) {
                          ActivationChoices() + ")")
         ->required()
         ->take_all()
-        ->expected(1);
+        ->expected(1)
+        ->allow_extra_args(false);
     create->add_option("--loss", options->loss,
                        LossChoices() +
                            " (default: cross-entropy for a softmax output, "

@@ -210,7 +210,8 @@ void AddPredictCommands(CLI::App& app, GlobalOptions& global, Action* action) {
             ->add_option("--input", o->inputs,
                          "one sample as comma-separated values; repeatable")
             ->take_all()
-            ->expected(1);
+            ->expected(1)
+            ->allow_extra_args(false);
     AddDataOptions(predict, &o->data, /*need_targets=*/false);
     predict->add_option("--version", o->version, "version (default: latest)");
     input->excludes(predict->get_option("--data"));

@@ -1,0 +1,519 @@
+// End to end: the real `mlp` binary against a real mlp-server on loopback.
+// Every run's stdout is a file, so the CLI sees a pipe, not a terminal.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpc/health/v1/health.pb.h"
+#include "gtest/gtest.h"
+#include "mlp/v1/mlp.pb.h"
+#include "tests/testing/server_process.h"
+
+namespace mlp::cli {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  return absl::StrSplit(text, '\n', absl::SkipEmpty());
+}
+
+struct Result {
+  int exit_code = -1;  // -1: killed after its time limit
+  std::string out;
+  std::string err;
+};
+
+// One run of the mlp binary, stdout and stderr captured in files.
+class CliProcess {
+ public:
+  CliProcess(const std::string& dir, std::vector<std::string> args) {
+    static int runs = 0;
+    const std::string stem = absl::StrCat(dir, "/run", ++runs);
+    out_path_ = stem + ".out";
+    err_path_ = stem + ".err";
+    args.insert(args.begin(), MLP_CLI_BINARY);
+    pid_ = fork();
+    if (pid_ == 0) {
+      // The caller's environment must not redirect the CLI elsewhere.
+      unsetenv("MLP_SERVER");
+      const int out = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int in = open("/dev/null", O_RDONLY);
+      dup2(out, STDOUT_FILENO);
+      dup2(err, STDERR_FILENO);
+      dup2(in, STDIN_FILENO);
+      std::vector<char*> argv;
+      for (std::string& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  ~CliProcess() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  void Signal(int signal_number) { kill(pid_, signal_number); }
+  std::string out() const { return ReadFile(out_path_); }
+
+  Result Wait(double timeout_seconds) {
+    Result result;
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration<double>(timeout_seconds);
+    int status = 0;
+    while (waitpid(pid_, &status, WNOHANG) != pid_) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+        status = -1;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    reaped_ = true;
+    if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    result.out = ReadFile(out_path_);
+    result.err = ReadFile(err_path_);
+    return result;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  std::string out_path_;
+  std::string err_path_;
+};
+
+// A port nothing listens on: bound by the kernel's choice, then released.
+int ClosedPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+template <typename Message>
+::testing::AssertionResult ParsesAs(const std::string& json) {
+  Message message;
+  const auto status = google::protobuf::util::JsonStringToMessage(json, &message);
+  if (status.ok()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "not a " << Message::descriptor()->full_name() << ": " << json
+         << " (" << status.ToString() << ")";
+}
+
+template <typename Message>
+Message ParseJson(const std::string& json) {
+  Message message;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &message).ok())
+      << json;
+  return message;
+}
+
+// The tutorial's XNOR data as CSV, target last.
+constexpr char kXnorCsv[] = "1,1,1,1\n1,1,0,0\n0,1,0,1\n0,1,1,0\n";
+
+class CliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new mlp::testing::TempDir();
+    auto server = mlp::testing::ServerProcess::Start(dir_->path() + "/data");
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = server->release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+  // Runs `mlp --server=<the test server> args...`.
+  static Result Mlp(std::vector<std::string> args, double timeout = 60) {
+    return CliProcess(dir_->path(), WithServer(std::move(args)))
+        .Wait(timeout);
+  }
+  static std::vector<std::string> WithServer(std::vector<std::string> args) {
+    args.insert(args.begin(), "--server=" + server_->address());
+    return args;
+  }
+
+  static std::string WriteFile(const std::string& name,
+                               const std::string& content) {
+    const std::string path = dir_->path() + "/" + name;
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+  }
+
+  static void CreateXnorModel(const std::string& name) {
+    const Result created =
+        Mlp({"create", name, "--input", "3", "--layer", "4:relu", "--layer",
+             "1:linear", "--loss", "mse", "--seed", "7"});
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+  }
+
+  static mlp::testing::TempDir* dir_;
+  static mlp::testing::ServerProcess* server_;
+};
+
+mlp::testing::TempDir* CliTest::dir_ = nullptr;
+mlp::testing::ServerProcess* CliTest::server_ = nullptr;
+
+TEST_F(CliTest, DemoConvergesAndGetsAllFourRight) {
+  const Result demo = Mlp({"demo"}, 120);
+  ASSERT_EQ(demo.exit_code, 0) << demo.out << demo.err;
+  // The per-epoch error falls to the target.
+  const std::regex epoch_line(R"(^epoch\s+(\d+)\s+loss\s+(\S+))");
+  std::vector<double> losses;
+  for (const std::string& line : Lines(demo.out)) {
+    std::smatch match;
+    if (std::regex_search(line, match, epoch_line)) {
+      losses.push_back(std::stod(match[2]));
+    }
+  }
+  ASSERT_GE(losses.size(), 2u) << demo.out;
+  EXPECT_GT(losses.front(), 10 * losses.back());
+  EXPECT_LE(losses.back(), 0.001);
+  EXPECT_THAT(demo.out, HasSubstr("(target-loss)"));
+  // The four predictions, each right, then the weights.
+  const std::regex prediction(R"(^(\d \d \d)\s+([01])\s+(-?[0-9.]+)\s+right$)");
+  int right = 0;
+  for (const std::string& line : Lines(demo.out)) {
+    std::smatch match;
+    if (std::regex_search(line, match, prediction)) {
+      ++right;
+      EXPECT_NEAR(std::stod(match[3]), std::stod(match[2]), 0.1) << line;
+    }
+  }
+  EXPECT_EQ(right, 4) << demo.out;
+  EXPECT_THAT(demo.out, Not(HasSubstr("WRONG")));
+  EXPECT_THAT(demo.out, HasSubstr("layer 1: weights [3 x 4], relu"));
+  EXPECT_THAT(demo.out, HasSubstr("all 4 right"));
+
+  // Run again: the demo replaces its model and replays the same result.
+  const Result again = Mlp({"demo"}, 120);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(Lines(again.out).size(), Lines(demo.out).size());
+}
+
+TEST_F(CliTest, DemoWithoutHiddenLayerNeverGetsAllFourRight) {
+  const Result demo = Mlp({"demo", "--no-hidden"}, 120);
+  ASSERT_EQ(demo.exit_code, 0) << demo.out << demo.err;
+  EXPECT_THAT(demo.out, HasSubstr("(max-epochs)"));
+  EXPECT_THAT(demo.out, HasSubstr("WRONG"));
+  EXPECT_THAT(demo.out, HasSubstr("of 4 right: without a hidden layer"));
+}
+
+TEST_F(CliTest, JsonOutputParses) {
+  const Result created = Mlp({"--json", "create", "json-model", "--input", "3",
+                              "--layer", "4:relu", "--layer", "1:linear"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const auto model = ParseJson<mlp::v1::ModelInfo>(created.out);
+  EXPECT_EQ(model.name(), "json-model");
+  EXPECT_EQ(model.version(), 1u);
+
+  const std::string csv = WriteFile("json.csv", kXnorCsv);
+  const Result trained = Mlp({"train", "json-model", "--data", csv,
+                              "--targets", "-1", "--epochs", "5", "--json"});
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  const std::vector<std::string> lines = Lines(trained.out);
+  ASSERT_FALSE(lines.empty());
+  for (const std::string& line : lines) {
+    EXPECT_TRUE(ParsesAs<mlp::v1::TrainProgress>(line));
+  }
+  const auto last = ParseJson<mlp::v1::TrainProgress>(lines.back());
+  EXPECT_TRUE(last.done());
+  EXPECT_EQ(last.version(), 2u);
+
+  const Result predicted =
+      Mlp({"predict", "json-model", "--input", "1,1,1", "--input", "0,1,0",
+           "--json"});
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
+  const auto predictions = ParseJson<mlp::v1::PredictResponse>(predicted.out);
+  EXPECT_EQ(predictions.outputs().values_size(), 2);
+
+  struct Case {
+    std::vector<std::string> args;
+    bool (*parses)(const std::string&);
+  };
+  const Case cases[] = {
+      {{"show", "json-model"},
+       [](const std::string& s) { return bool(ParsesAs<mlp::v1::ModelInfo>(s)); }},
+      {{"list"},
+       [](const std::string& s) {
+         return bool(ParsesAs<mlp::v1::ListModelsResponse>(s));
+       }},
+      {{"weights", "json-model"},
+       [](const std::string& s) {
+         return bool(ParsesAs<mlp::v1::GetWeightsResponse>(s));
+       }},
+      {{"dataset", "list"},
+       [](const std::string& s) {
+         return bool(ParsesAs<mlp::v1::ListDatasetsResponse>(s));
+       }},
+      {{"health"},
+       [](const std::string& s) {
+         return bool(ParsesAs<grpc::health::v1::HealthCheckResponse>(s));
+       }},
+      {{"evaluate", "json-model", "--data", csv, "--targets", "-1"},
+       [](const std::string& s) {
+         return bool(ParsesAs<google::protobuf::Struct>(s));
+       }},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = c.args;
+    args.push_back("--json");
+    const Result result = Mlp(args);
+    EXPECT_EQ(result.exit_code, 0) << args[0] << ": " << result.err;
+    EXPECT_EQ(Lines(result.out).size(), 1u) << result.out;
+    EXPECT_TRUE(c.parses(result.out)) << args[0] << ": " << result.out;
+  }
+}
+
+TEST_F(CliTest, RaggedCsvRowIsReportedWithFileLineColumn) {
+  CreateXnorModel("ragged-model");
+  const std::string csv =
+      WriteFile("ragged.csv", "a,b,c,t\n1,1,1,1\n1,1,0\n0,1,0,1\n");
+  const Result result =
+      Mlp({"train", "ragged-model", "--data", csv, "--targets", "t"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, StartsWith("error: " + csv + ":3:6: expected 4 fields"));
+}
+
+TEST_F(CliTest, NonNumberInCsvIsReportedWithFileLineColumn) {
+  CreateXnorModel("nan-model");
+  const std::string csv = WriteFile("nan.csv", "1,1,1,1\n1,1,0,0\n0,1,oops,1\n");
+  for (const auto& command :
+       {std::vector<std::string>{"train", "nan-model", "--data", csv,
+                                 "--targets", "-1"},
+        std::vector<std::string>{"predict", "nan-model", "--data", csv,
+                                 "--targets", "-1"},
+        std::vector<std::string>{"dataset", "upload", "nan-data", csv,
+                                 "--targets", "-1"}}) {
+    const Result result = Mlp(command);
+    EXPECT_EQ(result.exit_code, 1) << command[0];
+    EXPECT_EQ(result.err, "error: " + csv +
+                              ":3:5: expected a finite number, got 'oops'\n")
+        << command[0];
+  }
+  // The failed upload left no dataset behind.
+  EXPECT_THAT(Mlp({"dataset", "list"}).out, Not(HasSubstr("nan-data")));
+}
+
+TEST_F(CliTest, UnknownModelIsNotFound) {
+  for (const auto& command : {std::vector<std::string>{"show", "no-such"},
+                              std::vector<std::string>{"delete", "no-such"},
+                              std::vector<std::string>{"weights", "no-such"},
+                              std::vector<std::string>{"predict", "no-such",
+                                                       "--input", "1,2,3"}}) {
+    const Result result = Mlp(command);
+    EXPECT_EQ(result.exit_code, 1) << command[0];
+    EXPECT_THAT(result.err, StartsWith("error: NOT_FOUND: ")) << command[0];
+    EXPECT_THAT(result.err, HasSubstr("no-such")) << command[0];
+    EXPECT_EQ(result.out, "") << command[0];
+  }
+  // Reported before the data is read.
+  const Result train = Mlp({"train", "no-such", "--data", "/nonexistent.csv",
+                            "--targets", "-1"});
+  EXPECT_EQ(train.exit_code, 1);
+  EXPECT_THAT(train.err, StartsWith("error: NOT_FOUND: "));
+}
+
+TEST_F(CliTest, PipedTrainPrintsOneLinePerEpoch) {
+  CreateXnorModel("piped-model");
+  const std::string csv = WriteFile("piped.csv", kXnorCsv);
+  const std::string metrics = dir_->path() + "/metrics.csv";
+  const Result result =
+      Mlp({"train", "piped-model", "--data", csv, "--targets", "-1",
+           "--epochs", "7", "--lr", "0.05", "--batch", "1", "--metrics-out",
+           metrics});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::vector<std::string> lines = Lines(result.out);
+  ASSERT_EQ(lines.size(), 8u) << result.out;  // 7 epochs + the summary
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_THAT(lines[i], StartsWith("epoch "));
+    EXPECT_THAT(lines[i], HasSubstr(absl::StrCat(" ", i + 1, "  loss ")));
+  }
+  EXPECT_THAT(lines[7], StartsWith("stopped after 7 epochs (max-epochs), loss "));
+  EXPECT_THAT(lines[7], HasSubstr("; committed version 2"));
+  // No progress bar, no cursor movement: plain lines for a pipe.
+  EXPECT_THAT(result.out, Not(HasSubstr("\r")));
+  EXPECT_THAT(result.out, Not(HasSubstr("\033")));
+  const std::vector<std::string> rows = Lines(ReadFile(metrics));
+  ASSERT_EQ(rows.size(), 8u);
+  EXPECT_THAT(rows[0], StartsWith("epoch,loss,accuracy,"));
+  EXPECT_THAT(rows[7], StartsWith("7,"));
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  const std::vector<std::vector<std::string>> commands = {
+      {},
+      {"no-such-command"},
+      {"list", "--no-such-flag"},
+      {"create", "m", "--input", "3"},
+      {"create", "m", "--input", "3", "--layer", "4:wobbly"},
+      {"train", "m"},
+      {"train", "m", "--data", "x.csv"},
+      {"train", "m", "--epochs", "many", "--dataset", "d"},
+      {"predict", "m"},
+      {"predict", "m", "--input", "1,2,3", "--input", "1,2"},
+      {"predict", "m", "--input", "1,two,3"},
+      {"dataset", "upload", "d", "x.csv"},
+      {"--timeout", "0", "list"},
+  };
+  for (const auto& command : commands) {
+    const Result result = Mlp(command);
+    EXPECT_EQ(result.exit_code, 2) << absl::StrJoin(command, " ") << "\n"
+                                   << result.err;
+    EXPECT_FALSE(result.err.empty());
+  }
+  EXPECT_EQ(Mlp({"--help"}).exit_code, 0);
+}
+
+TEST_F(CliTest, HealthIsZeroOnlyAgainstAServingServer) {
+  const Result serving = Mlp({"health"});
+  EXPECT_EQ(serving.exit_code, 0) << serving.err;
+  EXPECT_EQ(serving.out, "SERVING\n");
+  const Result closed =
+      CliProcess(dir_->path(),
+                 {absl::StrCat("--server=127.0.0.1:", ClosedPort()), "health",
+                  "--timeout", "5"})
+          .Wait(30);
+  EXPECT_NE(closed.exit_code, 0);
+  EXPECT_THAT(closed.err, StartsWith("error: UNAVAILABLE: "));
+}
+
+TEST_F(CliTest, UploadedCsvDatasetTrainsAndEvaluates) {
+  std::string rows = "x1,x2,x3,label\n";
+  for (int i = 0; i < 50; ++i) rows += kXnorCsv;
+  const std::string csv = WriteFile("xnor-big.csv", rows);
+  const Result upload =
+      Mlp({"dataset", "upload", "xnor-data", csv, "--targets", "label"});
+  ASSERT_EQ(upload.exit_code, 0) << upload.err;
+  EXPECT_THAT(upload.out, HasSubstr("'xnor-data': 200 rows, 3 inputs, 1 targets"));
+  EXPECT_THAT(Mlp({"dataset", "list"}).out, HasSubstr("xnor-data"));
+
+  const Result created =
+      Mlp({"create", "xnor-clf", "--input", "3", "--layer", "8:tanh",
+           "--layer", "1:sigmoid", "--loss", "bce", "--seed", "3"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const Result trained =
+      Mlp({"train", "xnor-clf", "--dataset", "xnor-data", "--epochs", "200",
+           "--optimizer", "adam", "--lr", "0.05", "--batch", "8", "--shuffle",
+           "--seed", "5", "--report-every", "50"});
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_THAT(trained.out, HasSubstr("acc "));  // a classifier shows accuracy
+  EXPECT_EQ(Lines(trained.out).size(), 4u + 1);  // epochs 50..200, summary
+
+  const Result evaluated =
+      Mlp({"evaluate", "xnor-clf", "--data", csv, "--targets", "label"});
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  EXPECT_THAT(evaluated.out, HasSubstr("accuracy 100.00% (200 of 200 rows"));
+
+  EXPECT_EQ(Mlp({"dataset", "delete", "xnor-data"}).exit_code, 0);
+  const Result gone = Mlp({"dataset", "delete", "xnor-data"});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_THAT(gone.err, StartsWith("error: NOT_FOUND: "));
+}
+
+TEST_F(CliTest, CtrlCCancelsTrainingAndCommitsNothing) {
+  // Enough work per epoch that the training is still running when the
+  // signal arrives.
+  std::string rows;
+  for (int i = 0; i < 2000; ++i) rows += kXnorCsv;
+  const std::string csv = WriteFile("slow.csv", rows);
+  const Result created =
+      Mlp({"create", "slow-model", "--input", "3", "--layer", "64:relu",
+           "--layer", "64:relu", "--layer", "1:linear", "--seed", "1"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  CliProcess train(dir_->path(),
+                   WithServer({"train", "slow-model", "--data", csv,
+                               "--targets", "-1", "--epochs", "100000",
+                               "--batch", "1"}));
+  // Wait for the first epoch line: the stream is then certainly running.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!absl::StrContains(train.out(), "epoch") &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  train.Signal(SIGINT);
+  const Result result = train.Wait(30);
+  EXPECT_EQ(result.exit_code, 130) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("training cancelled by Ctrl-C"));
+  const Result show = Mlp({"show", "slow-model", "--json"});
+  ASSERT_EQ(show.exit_code, 0);
+  EXPECT_EQ(ParseJson<mlp::v1::ModelInfo>(show.out).version(), 1u);
+  EXPECT_EQ(ParseJson<mlp::v1::ModelInfo>(show.out).state(), mlp::v1::READY);
+}
+
+TEST_F(CliTest, IdxUploadAndPredictFromAFile) {
+  // Two 2x2 "images" with labels 0 and 1, the format of Fashion-MNIST.
+  const std::string images = WriteFile(
+      "images.idx", std::string("\0\0\x08\x03\0\0\0\x02\0\0\0\x02\0\0\0\x02", 16) +
+                        std::string("\xff\0\0\xff\0\xff\xff\0", 8));
+  const std::string labels = WriteFile(
+      "labels.idx", std::string("\0\0\x08\x01\0\0\0\x02", 8) +
+                        std::string("\0\x01", 2));
+  const Result upload =
+      Mlp({"dataset", "upload", "tiny-idx", images, "--labels", labels});
+  ASSERT_EQ(upload.exit_code, 0) << upload.err;
+  EXPECT_THAT(upload.out, HasSubstr("2 rows, 4 inputs, 1 targets"));
+
+  ASSERT_EQ(Mlp({"create", "tiny", "--input", "4", "--layer", "2:softmax",
+                 "--seed", "1"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Mlp({"train", "tiny", "--dataset", "tiny-idx", "--epochs", "50",
+                 "--lr", "0.5"})
+                .exit_code,
+            0);
+  const Result predicted =
+      Mlp({"predict", "tiny", "--data", images, "--labels", labels});
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
+  EXPECT_THAT(predicted.out, HasSubstr("CLASS"));
+  const Result evaluated =
+      Mlp({"evaluate", "tiny", "--data", images, "--labels", labels});
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  EXPECT_THAT(evaluated.out, HasSubstr("accuracy 100.00% (2 of 2 rows"));
+}
+
+}  // namespace
+}  // namespace mlp::cli

@@ -1,0 +1,204 @@
+// The CLI's pure parts: number and layer parsing, enum spellings, exit
+// codes, progress lines, the loss curve, and the command-line grammar.
+#include <string>
+#include <vector>
+
+#include <grpcpp/support/status.h>
+
+#include "CLI/CLI.hpp"
+#include "client/commands.h"
+#include "client/names.h"
+#include "client/output.h"
+#include "client/parse.h"
+#include "client/progress.h"
+#include "client/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace mlp::cli {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Optional;
+
+TEST(ParseTest, Floats) {
+  EXPECT_THAT(ParseFloat(" 1.5 "), Optional(1.5f));
+  EXPECT_THAT(ParseFloat("+2"), Optional(2.0f));
+  EXPECT_THAT(ParseFloat("-1e-3"), Optional(-1e-3f));
+  EXPECT_EQ(ParseFloat(""), std::nullopt);
+  EXPECT_EQ(ParseFloat("1.5x"), std::nullopt);
+  EXPECT_EQ(ParseFloat("nan"), std::nullopt);
+  EXPECT_EQ(ParseFloat("inf"), std::nullopt);
+  EXPECT_EQ(ParseFloat("1e99"), std::nullopt);  // beyond float
+}
+
+TEST(ParseTest, NumberListsNameTheBadValue) {
+  auto values = ParseNumberList("1, 0.5,-2");
+  ASSERT_TRUE(values.ok());
+  EXPECT_THAT(*values, ElementsAre(1, 0.5f, -2));
+  EXPECT_THAT(std::string(ParseNumberList("1,x,1").status().message()),
+              HasSubstr("value 2 of '1,x,1'"));
+}
+
+TEST(ParseTest, Layers) {
+  auto layer = ParseLayer("4:relu");
+  ASSERT_TRUE(layer.ok());
+  EXPECT_EQ(layer->units(), 4u);
+  EXPECT_EQ(layer->activation(), mlp::v1::RELU);
+  EXPECT_FALSE(ParseLayer("0:relu").ok());
+  EXPECT_FALSE(ParseLayer("4").ok());
+  EXPECT_FALSE(ParseLayer("4:activation-unspecified").ok());
+  EXPECT_THAT(std::string(ParseLayer("4:relux").status().message()),
+              HasSubstr("linear|relu|sigmoid|tanh|softmax"));
+}
+
+TEST(NamesTest, RoundTripsAndAliases) {
+  EXPECT_EQ(ActivationName(mlp::v1::SOFTMAX), "softmax");
+  EXPECT_EQ(LossName(mlp::v1::CROSS_ENTROPY), "cross-entropy");
+  EXPECT_EQ(ParseLoss("CE"), mlp::v1::CROSS_ENTROPY);
+  EXPECT_EQ(ParseLoss("binary_cross_entropy"), mlp::v1::BINARY_CROSS_ENTROPY);
+  EXPECT_EQ(ParseInit("he"), mlp::v1::HE_NORMAL);
+  EXPECT_EQ(ParseInit("uniform-0-1"), mlp::v1::UNIFORM_0_1);
+  EXPECT_EQ(InitName(mlp::v1::UNIFORM_0_1), "uniform01");
+  EXPECT_EQ(ParseOptimizer("adam"), mlp::v1::ADAM);
+  EXPECT_EQ(ParseOptimizer("optimizer-unspecified"), std::nullopt);
+  EXPECT_EQ(StopReasonName(mlp::v1::TARGET_LOSS), "target-loss");
+  EXPECT_EQ(OptimizerChoices(), "sgd|momentum|adam");
+}
+
+TEST(StatusTest, ServerErrorsShowTheirCodeAndExitOne) {
+  const absl::Status status =
+      FromGrpc(grpc::Status(grpc::StatusCode::NOT_FOUND, "model 'x' not found"));
+  EXPECT_TRUE(IsServerError(status));
+  EXPECT_EQ(FormatError(status), "error: NOT_FOUND: model 'x' not found");
+  EXPECT_EQ(ExitCode(status, false), kExitError);
+}
+
+TEST(StatusTest, LocalUsageAndInterruptExitCodes) {
+  const absl::Status local = absl::InvalidArgumentError("a.csv:2:3: bad");
+  EXPECT_EQ(FormatError(local), "error: a.csv:2:3: bad");
+  EXPECT_EQ(ExitCode(local, false), kExitError);
+  EXPECT_EQ(ExitCode(UsageError("no"), false), kExitUsage);
+  EXPECT_EQ(ExitCode(absl::CancelledError("x"), true), kExitInterrupted);
+  EXPECT_EQ(ExitCode(absl::OkStatus(), true), kExitOk);
+}
+
+TEST(ProgressTest, EpochLines) {
+  mlp::v1::TrainProgress progress;
+  progress.set_epoch(12);
+  progress.set_loss(0.0123);
+  progress.set_accuracy(0.931);
+  progress.set_samples_per_second(1234);
+  EXPECT_EQ(FormatEpoch(progress, false, false),
+            "epoch    12  loss 0.0123           1234 samples/s");
+  EXPECT_THAT(FormatEpoch(progress, true, true),
+              HasSubstr("acc  93.10%  val_loss 0"));
+}
+
+TEST(ProgressTest, BarWithEta) {
+  EXPECT_EQ(FormatProgressBar(25, 100, 10, 50),
+            "[#####................]   25/100 epochs  ETA 0:30");
+  EXPECT_THAT(FormatProgressBar(0, 10, 0, 40), HasSubstr("ETA -:--"));
+  EXPECT_THAT(FormatProgressBar(1, 2, 3600, 40), HasSubstr("ETA 1:00:00"));
+}
+
+TEST(ProgressTest, LossCurveFallsFromTopLeftToBottomRight) {
+  std::vector<double> losses;
+  for (int i = 0; i < 100; ++i) losses.push_back(1.0 / (1 + i * i));
+  const std::string curve = RenderLossCurve(losses, 50, 6);
+  EXPECT_THAT(curve, HasSubstr("log scale"));
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (size_t end; (end = curve.find('\n', start)) != std::string::npos;
+       start = end + 1) {
+    lines.push_back(curve.substr(start, end - start));
+  }
+  ASSERT_EQ(lines.size(), 1u + 6 + 2);  // title, rows, axis, labels
+  EXPECT_THAT(lines[1], HasSubstr(" |*"));         // first epoch, top left
+  EXPECT_EQ(lines[6].back(), '*');                  // last epoch, bottom right
+  EXPECT_THAT(lines[8], HasSubstr("100"));
+  EXPECT_EQ(RenderLossCurve({0.5}, 50, 6), "");
+}
+
+TEST(OutputTest, TablesAndMatrices) {
+  EXPECT_EQ(FormatTable({{"A", "BB"}, {"ccc", "d"}}), "A    BB\nccc  d\n");
+  mlp::v1::Tensor tensor;
+  tensor.add_shape(2);
+  tensor.add_shape(2);
+  for (float v : {1.0f, -0.5f, 10.0f, 2.0f}) tensor.add_values(v);
+  EXPECT_EQ(FormatMatrix(tensor, "  "), "     1  -0.5\n    10     2\n");
+}
+
+// The grammar, through the same AddCommands that main() uses.
+class CommandLineTest : public ::testing::Test {
+ protected:
+  // Parses; returns the exit code main() would return for a parse error,
+  // or -1 when the line parses.
+  int Parse(std::vector<std::string> args) {
+    app_ = std::make_unique<CLI::App>("mlp", "mlp");
+    global_ = GlobalOptions();
+    action_ = nullptr;
+    AddCommands(*app_, global_, &action_);
+    std::vector<const char*> argv = {"mlp"};
+    for (const std::string& arg : args) argv.push_back(arg.c_str());
+    try {
+      app_->parse(static_cast<int>(argv.size()), argv.data());
+    } catch (const CLI::ParseError& error) {
+      return error.get_exit_code() == 0 ? kExitOk : kExitUsage;
+    }
+    return -1;
+  }
+
+  std::unique_ptr<CLI::App> app_;
+  GlobalOptions global_;
+  Action action_;
+};
+
+TEST_F(CommandLineTest, GlobalOptionsBeforeOrAfterTheCommand) {
+  EXPECT_EQ(Parse({"--server", "h:1", "list", "--json"}), -1);
+  EXPECT_EQ(global_.server, "h:1");
+  EXPECT_TRUE(global_.json);
+  EXPECT_TRUE(action_);
+  EXPECT_EQ(Parse({"dataset", "list", "--json", "--timeout", "3"}), -1);
+  EXPECT_TRUE(global_.json);
+  EXPECT_EQ(global_.timeout_seconds, 3);
+  EXPECT_EQ(Parse({"demo", "fashion", "--epochs", "1", "--json"}), -1);
+  EXPECT_TRUE(global_.json);
+  EXPECT_TRUE(action_);
+}
+
+TEST_F(CommandLineTest, SyntaxErrorsAreUsageErrors) {
+  EXPECT_EQ(Parse({}), kExitUsage);
+  EXPECT_EQ(Parse({"frobnicate"}), kExitUsage);
+  EXPECT_EQ(Parse({"list", "--bogus"}), kExitUsage);
+  EXPECT_EQ(Parse({"create", "m", "--input", "3"}), kExitUsage);  // no layer
+  EXPECT_EQ(Parse({"create", "m", "--input", "x", "--layer", "1:linear"}),
+            kExitUsage);
+  EXPECT_EQ(Parse({"train", "m", "--data", "a.csv", "--dataset", "d"}),
+            kExitUsage);
+  EXPECT_EQ(Parse({"--timeout", "-1", "list"}), kExitUsage);
+  EXPECT_EQ(Parse({"--help"}), kExitOk);
+}
+
+TEST_F(CommandLineTest, RepeatedOptionsTakeOneValueEach) {
+  EXPECT_EQ(Parse({"create", "--layer", "4:relu", "m", "--layer", "1:linear",
+                   "--input", "3"}),
+            -1);
+  EXPECT_EQ(Parse({"predict", "m", "--input", "1,1,1", "--input", "0,1,0"}),
+            -1);
+}
+
+TEST_F(CommandLineTest, SemanticErrorsAreUsageErrorsWhenRun) {
+  ASSERT_EQ(Parse({"train", "m"}), -1);
+  EXPECT_TRUE(IsUsageError(action_()));
+  ASSERT_EQ(Parse({"create", "m", "--input", "3", "--layer", "4:nope"}), -1);
+  EXPECT_TRUE(IsUsageError(action_()));
+  ASSERT_EQ(Parse({"predict", "m", "--input", "1,2", "--input", "1"}), -1);
+  EXPECT_TRUE(IsUsageError(action_()));
+  ASSERT_EQ(Parse({"dataset", "upload", "d", "f.csv"}), -1);
+  EXPECT_TRUE(IsUsageError(action_()));
+}
+
+}  // namespace
+}  // namespace mlp::cli
