@@ -1,6 +1,8 @@
 // SIGKILL at the worst moments: in the middle of a training, of a stream of
 // commits, and of a dataset upload. After a restart every committed version
 // is intact and nothing half-written is visible.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <atomic>
@@ -9,9 +11,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/time/clock.h"
 #include "tests/persistence/persistence_util.h"
@@ -49,9 +48,9 @@ class CrashTest : public ::testing::Test {
         EXPECT_NE(file[0], '.') << "stray directory " << entry;
         continue;
       }
-      EXPECT_TRUE(file == "model.meta" ||
-                  (file.size() == 11 && file[0] == 'v' &&
-                   file.substr(7) == ".ver"))
+      EXPECT_TRUE(
+          file == "model.meta" ||
+          (file.size() == 11 && file[0] == 'v' && file.substr(7) == ".ver"))
           << "stray file " << entry;
     }
   }
@@ -118,8 +117,8 @@ TEST_F(CrashTest, SigkillDuringTrainingKeepsCommittedVersionsIntact) {
 
     // A long training; killed after its second progress message.
     auto context = ContextWithDeadline(120);
-    auto reader = client.stub()->Train(
-        context.get(), WideTrainRequest("wide", 3000, 100000));
+    auto reader = client.stub()->Train(context.get(),
+                                       WideTrainRequest("wide", 3000, 100000));
     v1::TrainProgress message;
     ASSERT_TRUE(reader->Read(&message));
     ASSERT_TRUE(reader->Read(&message));
@@ -231,7 +230,8 @@ TEST_F(CrashTest, SigkillDuringUploadLeavesNoDataset) {
       header.mutable_header()->set_target_size(1);
       ASSERT_TRUE(writer->Write(header));
       v1::UploadDatasetRequest chunk;
-      *chunk.mutable_chunk()->mutable_inputs() = MakeTensor({4, 3}, kSeedInputs);
+      *chunk.mutable_chunk()->mutable_inputs() =
+          MakeTensor({4, 3}, kSeedInputs);
       *chunk.mutable_chunk()->mutable_targets() =
           MakeTensor({4, 1}, kSeedTargets);
       ASSERT_TRUE(writer->Write(chunk));

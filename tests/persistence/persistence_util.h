@@ -3,6 +3,10 @@
 #ifndef MLP_TESTS_PERSISTENCE_PERSISTENCE_UTIL_H_
 #define MLP_TESTS_PERSISTENCE_PERSISTENCE_UTIL_H_
 
+#include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -12,10 +16,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/util/message_differencer.h>
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
 
 #include "mlp/v1/mlp.grpc.pb.h"
 #include "tests/testing/api.h"

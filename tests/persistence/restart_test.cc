@@ -1,14 +1,13 @@
 // Restarting mlp-server on the same data directory: committed models,
 // versions, weights and datasets come back exactly; deletions stay deleted;
 // a corrupt file is reported and kept, and the rest loads.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "tests/persistence/persistence_util.h"
 
@@ -128,7 +127,8 @@ TEST_F(RestartTest, DeletedModelStaysDeleted) {
   ASSERT_NE(server, nullptr);
   Client client(server->address());
   v1::ModelInfo info;
-  EXPECT_EQ(client.Get("gone", &info).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(client.Get("gone", &info).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   v1::PredictResponse prediction;
   EXPECT_EQ(client.Predict("gone", 0, ProbeInputs(3), &prediction).error_code(),
             grpc::StatusCode::NOT_FOUND);
@@ -158,7 +158,8 @@ TEST_F(RestartTest, DatasetsSurviveAndDeletedDatasetsStayDeleted) {
       header.mutable_header()->set_target_size(1);
       ASSERT_TRUE(writer->Write(header));
       v1::UploadDatasetRequest chunk;
-      *chunk.mutable_chunk()->mutable_inputs() = MakeTensor({4, 3}, kSeedInputs);
+      *chunk.mutable_chunk()->mutable_inputs() =
+          MakeTensor({4, 3}, kSeedInputs);
       *chunk.mutable_chunk()->mutable_targets() =
           MakeTensor({4, 1}, kSeedTargets);
       ASSERT_TRUE(writer->Write(chunk));
@@ -170,9 +171,9 @@ TEST_F(RestartTest, DatasetsSurviveAndDeletedDatasetsStayDeleted) {
     v1::DeleteDatasetRequest del;
     del.set_name("dropped");
     v1::DeleteDatasetResponse deleted;
-    ASSERT_TRUE(
-        client.stub()->DeleteDataset(ContextWithDeadline().get(), del, &deleted)
-            .ok());
+    ASSERT_TRUE(client.stub()
+                    ->DeleteDataset(ContextWithDeadline().get(), del, &deleted)
+                    .ok());
   }
   Stop(server);
   server = Start();
@@ -214,7 +215,8 @@ TEST_F(RestartTest, CorruptModelFileIsQuarantinedReportedAndTheRestLoads) {
   const std::string models = data_dir() + "/models";
   FlipBytes(models + "/broken/v000001.ver", 30, 4);
   FlipBytes(models + "/partial/v000001.ver", 30, 4);
-  const std::string broken_bytes = ReadWholeFile(models + "/broken/v000001.ver");
+  const std::string broken_bytes =
+      ReadWholeFile(models + "/broken/v000001.ver");
   const std::string partial_bytes =
       ReadWholeFile(models + "/partial/v000001.ver");
   const std::string log_path = data_dir() + ".log";

@@ -1,13 +1,12 @@
 // SIGTERM: mlp-server drains and exits 0 within 5 s, also while a training
 // streams; the training is cancelled and commits nothing.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/time/clock.h"
 #include "tests/persistence/persistence_util.h"
@@ -78,8 +77,8 @@ TEST(ShutdownTest, SigtermDuringTrainingCancelsItAndCommitsNothing) {
     const grpc::Status status = reader->Finish();
     // What the server does: the stream ends normally with a final `done`
     // message saying CANCELLED and committing nothing.
-    EXPECT_TRUE(status.ok()) << status.error_code() << ": "
-                             << status.error_message();
+    EXPECT_TRUE(status.ok())
+        << status.error_code() << ": " << status.error_message();
     ASSERT_FALSE(messages.empty());
     const v1::TrainProgress& last = messages.back();
     EXPECT_TRUE(last.done());
@@ -116,7 +115,8 @@ TEST(ShutdownTest, SigtermDuringUploadLeavesNoDataset) {
     ASSERT_TRUE(writer->Write(header));
     v1::UploadDatasetRequest chunk;
     *chunk.mutable_chunk()->mutable_inputs() = MakeTensor({4, 3}, kSeedInputs);
-    *chunk.mutable_chunk()->mutable_targets() = MakeTensor({4, 1}, kSeedTargets);
+    *chunk.mutable_chunk()->mutable_targets() =
+        MakeTensor({4, 1}, kSeedTargets);
     ASSERT_TRUE(writer->Write(chunk));
     // Let the server take the header and the chunk before the signal.
     v1::ListDatasetsResponse list;

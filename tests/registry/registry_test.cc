@@ -72,7 +72,8 @@ class RegistryTest : public ::testing::Test {
   }
 
   // Takes a lease on `name` and commits the base shifted by `delta`.
-  static absl::StatusOr<uint64_t> TrainOnce(Registry& r, const std::string& name,
+  static absl::StatusOr<uint64_t> TrainOnce(Registry& r,
+                                            const std::string& name,
                                             float delta) {
     absl::StatusOr<std::unique_ptr<TrainingLease>> lease =
         r.BeginTraining(name);
@@ -192,9 +193,9 @@ TEST_F(RegistryTest, ParameterLimitIsCheckedBeforeAllocation) {
   // 2^41 weights (8 TiB): allocating them would abort or take minutes.
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<ModelSnapshot> m = r->CreateModel("huge", huge);
-  const double seconds = std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   EXPECT_EQ(m.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(m.status().message(), HasSubstr("1000"));
   EXPECT_LT(seconds, 1.0);

@@ -62,7 +62,8 @@ class DatasetStoreTest : public ::testing::Test {
       const int n = std::min(4, rows - start);
       std::vector<float> in, tg;
       for (int i = start; i < start + n; ++i) {
-        for (int j = 0; j < 3; ++j) in.push_back(static_cast<float>(i * 10 + j));
+        for (int j = 0; j < 3; ++j)
+          in.push_back(static_cast<float>(i * 10 + j));
         tg.push_back(static_cast<float>(-i));
         tg.push_back(static_cast<float>(i) + 0.5f);
       }
@@ -148,8 +149,10 @@ TEST_F(DatasetStoreTest, ExistingNameIsAlreadyExists) {
 
 TEST_F(DatasetStoreTest, RacingUploadsOfOneNameNeverOverwrite) {
   std::unique_ptr<DatasetStore> store = OpenStore();
-  absl::StatusOr<std::unique_ptr<DatasetWriter>> a = store->BeginWrite("s", 1, 1);
-  absl::StatusOr<std::unique_ptr<DatasetWriter>> b = store->BeginWrite("s", 1, 1);
+  absl::StatusOr<std::unique_ptr<DatasetWriter>> a =
+      store->BeginWrite("s", 1, 1);
+  absl::StatusOr<std::unique_ptr<DatasetWriter>> b =
+      store->BeginWrite("s", 1, 1);
   ASSERT_TRUE(a.ok());
   ASSERT_TRUE(b.ok());
   const float one = 1, two = 2;
@@ -184,7 +187,8 @@ TEST_F(DatasetStoreTest, CorruptRowIsDataLossAndQuarantinedOnLoad) {
   const std::vector<std::string> kept = Names(Quarantine());
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_THAT(kept[0], EndsWith("bad.mlpd"));
-  absl::StatusOr<std::string> kept_bytes = ReadFile(Quarantine() + "/" + kept[0]);
+  absl::StatusOr<std::string> kept_bytes =
+      ReadFile(Quarantine() + "/" + kept[0]);
   ASSERT_TRUE(kept_bytes.ok());
   EXPECT_EQ(*kept_bytes, *corrupt);
 }

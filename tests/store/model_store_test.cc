@@ -81,7 +81,8 @@ void WritePlain(const std::string& path, const std::string& contents) {
 class ModelStoreTest : public ::testing::Test {
  protected:
   std::unique_ptr<ModelStore> OpenStore() {
-    absl::StatusOr<std::unique_ptr<ModelStore>> s = ModelStore::Open(dir_.path());
+    absl::StatusOr<std::unique_ptr<ModelStore>> s =
+        ModelStore::Open(dir_.path());
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? *std::move(s) : nullptr;
   }
@@ -127,7 +128,8 @@ TEST_F(ModelStoreTest, CreateWriteLoadRoundTripIsBitwise) {
   ASSERT_TRUE(m.versions[1].summary.has_value());
   EXPECT_EQ(m.versions[1].summary->epochs, 42u);
   EXPECT_EQ(m.versions[1].summary->final_loss, 0.000123);
-  EXPECT_EQ(m.versions[1].summary->stop_reason, engine::StopReason::kTargetLoss);
+  EXPECT_EQ(m.versions[1].summary->stop_reason,
+            engine::StopReason::kTargetLoss);
   EXPECT_EQ(engine::SerializeNetwork(*m.versions[0].network),
             engine::SerializeNetwork(*v1.network));
   EXPECT_EQ(engine::SerializeNetwork(*m.versions[1].network),
@@ -182,7 +184,8 @@ TEST_F(ModelStoreTest, CorruptVersionIsQuarantinedAndOthersLoad) {
   const std::vector<std::string> kept = Names(Quarantine());
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_THAT(kept[0], EndsWith("m-v000002.ver"));
-  absl::StatusOr<std::string> kept_bytes = ReadFile(Quarantine() + "/" + kept[0]);
+  absl::StatusOr<std::string> kept_bytes =
+      ReadFile(Quarantine() + "/" + kept[0]);
   ASSERT_TRUE(kept_bytes.ok());
   EXPECT_EQ(*kept_bytes, *corrupt_bytes);
 }
@@ -304,7 +307,8 @@ TEST_F(ModelStoreTest, OpenRemovesLeftoverTemporaries) {
 TEST_F(ModelStoreTest, ModelNameContainingTmpIsNotDeletedOnOpen) {
   {
     std::unique_ptr<ModelStore> store = OpenStore();
-    ASSERT_TRUE(store->CreateModel("run.tmp.1", absl::Now(), Version(1, 1)).ok());
+    ASSERT_TRUE(
+        store->CreateModel("run.tmp.1", absl::Now(), Version(1, 1)).ok());
     ASSERT_TRUE(store->WriteVersion("run.tmp.1", Version(2, 2)).ok());
   }
   std::unique_ptr<ModelStore> store = OpenStore();
