@@ -166,9 +166,11 @@ void Registry::EndUpload(const std::string& name,
 
 // -------------------------------------------------------------- registry
 
-Registry::Registry(Limits limits, std::unique_ptr<store::ModelStore> models,
+Registry::Registry(Limits limits, std::unique_ptr<store::DirectoryLock> lock,
+                   std::unique_ptr<store::ModelStore> models,
                    std::unique_ptr<store::DatasetStore> datasets)
     : limits_(limits),
+      lock_(std::move(lock)),
       model_store_(std::move(models)),
       dataset_store_(std::move(datasets)) {}
 
@@ -184,12 +186,15 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(
         " max_parameters=", limits.max_parameters,
         " max_dataset_rows=", limits.max_dataset_rows));
   }
+  MLP_ASSIGN_OR_RETURN(std::unique_ptr<store::DirectoryLock> dir_lock,
+                       store::DirectoryLock::Acquire(data_dir));
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<store::ModelStore> models,
                        store::ModelStore::Open(data_dir));
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<store::DatasetStore> datasets,
                        store::DatasetStore::Open(data_dir));
   std::unique_ptr<Registry> registry(
-      new Registry(limits, std::move(models), std::move(datasets)));
+      new Registry(limits, std::move(dir_lock), std::move(models),
+                   std::move(datasets)));
   absl::MutexLock lock(&registry->mu_);
   for (store::ModelRecord& record : registry->model_store_->LoadAll()) {
     auto entry = std::make_shared<ModelEntry>(record.name, record.created_at);
@@ -417,19 +422,27 @@ absl::StatusOr<store::DatasetMeta> Registry::GetDataset(
 
 absl::StatusOr<std::shared_ptr<const engine::Dataset>> Registry::LoadDataset(
     const std::string& name) {
+  absl::Time created_at;
   {
     absl::MutexLock lock(&mu_);
-    if (datasets_.count(name) == 0) {
+    auto it = datasets_.find(name);
+    if (it == datasets_.end()) {
       return absl::NotFoundError(absl::StrCat("dataset '", name, "' not found"));
     }
+    created_at = it->second.created_at;
     if (auto cached = dataset_cache_[name].lock()) return cached;
   }
   // Read outside the lock: large files take a while. Two concurrent first
-  // loads may both read; the second simply replaces the cache entry.
+  // loads may both read; either result is the same rows.
   MLP_ASSIGN_OR_RETURN(engine::Dataset data, dataset_store_->Read(name));
   auto shared = std::make_shared<const engine::Dataset>(std::move(data));
   absl::MutexLock lock(&mu_);
-  dataset_cache_[name] = shared;
+  // Cache only if the name still means the dataset that was read: it may
+  // have been deleted and uploaded again meanwhile.
+  auto it = datasets_.find(name);
+  if (it != datasets_.end() && it->second.created_at == created_at) {
+    dataset_cache_[name] = shared;
+  }
   return shared;
 }
 

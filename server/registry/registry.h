@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "server/engine/network.h"
 #include "server/store/dataset_store.h"
+#include "server/store/file_util.h"
 #include "server/store/model_store.h"
 
 namespace mlp::registry {
@@ -136,9 +137,11 @@ class DatasetUpload {
 
 class Registry {
  public:
-  // Opens (creating if needed) the data directory and loads every readable
-  // model and dataset; unreadable files are quarantined and logged.
-  // Errors: INVALID_ARGUMENT for bad limits; the file system's.
+  // Opens (creating if needed) the data directory, locks it for this process
+  // and loads every readable model and dataset; unreadable files are
+  // quarantined and logged. Errors: INVALID_ARGUMENT for bad limits;
+  // FAILED_PRECONDITION if another server holds the directory; the file
+  // system's.
   static absl::StatusOr<std::unique_ptr<Registry>> Open(
       const std::string& data_dir, const Limits& limits);
 
@@ -186,7 +189,8 @@ class Registry {
   friend class TrainingLease;
   friend class DatasetUpload;
 
-  Registry(Limits limits, std::unique_ptr<store::ModelStore> models,
+  Registry(Limits limits, std::unique_ptr<store::DirectoryLock> lock,
+           std::unique_ptr<store::ModelStore> models,
            std::unique_ptr<store::DatasetStore> datasets);
   absl::StatusOr<std::shared_ptr<ModelEntry>> Find(
       const std::string& name) const;
@@ -196,6 +200,7 @@ class Registry {
 
   // Constant after construction.
   const Limits limits_;
+  const std::unique_ptr<store::DirectoryLock> lock_;
   const std::unique_ptr<store::ModelStore> model_store_;
   const std::unique_ptr<store::DatasetStore> dataset_store_;
 

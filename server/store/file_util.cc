@@ -1,6 +1,7 @@
 #include "server/store/file_util.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -146,6 +147,26 @@ void MoveToQuarantine(const std::string& path, const std::string& quarantine_dir
   MLP_LOG(ERROR) << "cannot read '" << path << "': " << why.message()
                  << "; moved to '" << target << "'";
 }
+
+absl::StatusOr<std::unique_ptr<DirectoryLock>> DirectoryLock::Acquire(
+    const std::string& dir) {
+  if (absl::Status s = EnsureDirectory(dir); !s.ok()) return s;
+  const std::string path = (std::filesystem::path(dir) / "LOCK").string();
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus("open", path, errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data directory '", dir, "' is in use by another mlp-server"));
+    }
+    return ErrnoStatus("lock", path, err);
+  }
+  return std::unique_ptr<DirectoryLock>(new DirectoryLock(fd));
+}
+
+DirectoryLock::~DirectoryLock() { ::close(fd_); }
 
 std::string UniqueSuffix() {
   static std::atomic<uint64_t> counter{0};

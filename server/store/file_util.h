@@ -11,6 +11,7 @@
 #ifndef MLP_SERVER_STORE_FILE_UTIL_H_
 #define MLP_SERVER_STORE_FILE_UTIL_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -42,6 +43,23 @@ absl::Status EnsureDirectory(const std::string& dir);
 // Never deletes anything.
 void MoveToQuarantine(const std::string& path, const std::string& quarantine_dir,
                       const absl::Status& why);
+
+// An exclusive advisory lock (flock) on <dir>/LOCK, held while the object
+// lives, so two servers never share a data directory. The kernel drops it
+// when the process dies, SIGKILL included.
+class DirectoryLock {
+ public:
+  // FAILED_PRECONDITION if another process holds the lock.
+  static absl::StatusOr<std::unique_ptr<DirectoryLock>> Acquire(
+      const std::string& dir);
+  ~DirectoryLock();
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  explicit DirectoryLock(int fd) : fd_(fd) {}
+  const int fd_;
+};
 
 // A name unlikely to collide, for temporary files: "<prefix><pid>-<counter>".
 std::string UniqueSuffix();

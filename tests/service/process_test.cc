@@ -84,6 +84,19 @@ TEST(ProcessTest, SigtermDrainsAndExitsZero) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 }
 
+TEST(ProcessTest, TwoServersCannotShareADataDirectory) {
+  TempDir dir;
+  auto first = ServerProcess::Start(dir.path() + "/data");
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = ServerProcess::Start(dir.path() + "/data");
+  EXPECT_FALSE(second.ok());
+  // Once the first is gone (even by SIGKILL), the directory is free again.
+  (*first)->Signal(SIGKILL);
+  (*first)->Wait(5);
+  auto third = ServerProcess::Start(dir.path() + "/data");
+  EXPECT_TRUE(third.ok()) << third.status();
+}
+
 TEST(ProcessTest, BadFlagsAreRefused) {
   TempDir dir;
   auto server = ServerProcess::Start(dir.path() + "/data", {"--log_level=loud"});
