@@ -73,11 +73,9 @@ struct TrainingData {
 class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
  public:
   TrainReactor(registry::Registry* registry, ThreadPool* pool,
-               grpc::CallbackServerContext* context,
                const v1::TrainRequest* request)
       : registry_(registry),
         pool_(pool),
-        context_(context),
         request_(request),
         log_("Train", request->model()) {}
 
@@ -278,7 +276,6 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
   // Constant after construction.
   registry::Registry* const registry_;
   ThreadPool* const pool_;
-  grpc::CallbackServerContext* const context_;
   const v1::TrainRequest* const request_;
   const RequestLog log_;
 
@@ -455,7 +452,7 @@ grpc::ServerUnaryReactor* ModelServiceImpl::DeleteModel(
 
 grpc::ServerWriteReactor<v1::TrainProgress>* ModelServiceImpl::Train(
     grpc::CallbackServerContext* context, const v1::TrainRequest* request) {
-  auto* reactor = new TrainReactor(registry_, &training_pool_, context, request);
+  auto* reactor = new TrainReactor(registry_, &training_pool_, request);
   reactor->Start();
   return reactor;
 }
