@@ -63,11 +63,11 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 mb() { awk -v kb="$1" 'BEGIN {printf "%.1f MB", kb / 1024}'; }
 
-# OPENBLAS_NUM_THREADS=1: the server has one core; large products must not
-# start a second BLAS thread on it.
+# --compute_threads=1: the server has one core; large products must not start
+# a second BLAS thread on it.
 start_server() {  # start_server LOG_LEVEL
   rm -f "$tmp/port"
-  OPENBLAS_NUM_THREADS=1 taskset -c "$SERVER_CPU" "$SERVER_BIN" \
+  taskset -c "$SERVER_CPU" "$SERVER_BIN" --compute_threads=1 \
     --address=127.0.0.1:0 --data_dir="$tmp/data" --port_file="$tmp/port" \
     --log_level="$1" 2>>"$tmp/server-$1.log" &
   server_pid=$!
@@ -109,6 +109,7 @@ for level in $LOG_LEVELS; do
   fi
   load --server="127.0.0.1:$server_port" --echo="127.0.0.1:$echo_port" \
     --seconds="$CELL_SECONDS" --warmup_seconds="$WARMUP_SECONDS" \
+    --server_pid="$server_pid" --echo_pid="$echo_pid" \
     --label="mlp-server --log_level=$level"
   echo
   echo "RSS after the load ($level): $(mb "$(rss_kb "$server_pid")"), peak $(mb "$(hwm_kb "$server_pid")")"

@@ -5,7 +5,8 @@
 // flight on one channel (one HTTP/2 connection) for --seconds after a
 // --warmup_seconds warm-up, first against Predict, then against the echo with
 // requests and replies of the same serialized sizes, and prints one table row:
-// mean / p50 / p99 latency and calls/s for both, and the ratios Predict/echo.
+// mean / p50 / p99 latency and calls/s for both, the servers' CPU time per
+// call (with --server_pid / --echo_pid), and the ratios Predict/echo.
 //
 //   service_load --server=127.0.0.1:P --echo=127.0.0.1:Q --create_models
 //   service_load --server=... --write_h2load_body=FILE --body_model=seed
@@ -28,7 +29,10 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include <grpcpp/grpcpp.h>
 
@@ -54,6 +58,10 @@ ABSL_FLAG(std::string, concurrency, "1,8,64", "Calls kept in flight");
 ABSL_FLAG(double, seconds, 2.0, "Measured time per cell and target");
 ABSL_FLAG(double, warmup_seconds, 0.5, "Unmeasured warm-up per cell and target");
 ABSL_FLAG(std::string, label, "", "Printed in the table's heading");
+ABSL_FLAG(int, server_pid, 0,
+          "If set, the mlp-server process: its CPU time per call is reported");
+ABSL_FLAG(int, echo_pid, 0,
+          "If set, the echo_server process: its CPU time per call is reported");
 ABSL_FLAG(std::string, write_h2load_body, "",
           "Write a gRPC-framed request body for h2load to this file and exit");
 ABSL_FLAG(std::string, body_model, "seed", "Model of the h2load body");
@@ -205,6 +213,28 @@ mlp::bench::EchoRequest MakeEchoRequest(size_t request_bytes,
   return request;
 }
 
+// User + system CPU seconds used so far by process `pid` (all its threads,
+// exited ones included), from /proc/PID/stat; -1 if unreadable.
+double ProcessCpuSeconds(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (pid <= 0 || !std::getline(in, line)) return -1;
+  // Fields after the command name, which is in parentheses and may hold
+  // spaces: state is field 3, utime 14, stime 15.
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::vector<std::string> fields =
+      absl::StrSplit(line.substr(close + 2), ' ', absl::SkipEmpty());
+  long long utime = 0;
+  long long stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return -1;
+  }
+  return static_cast<double>(utime + stime) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 struct Result {
   int64_t calls = 0;   // completed OK inside the measured window
   int64_t errors = 0;  // failed calls, anywhere
@@ -213,7 +243,14 @@ struct Result {
   double mean_us = 0;
   double p50_us = 0;
   double p99_us = 0;
+  double server_cpu_seconds = -1;  // over the measured window; -1 = unknown
   double calls_per_second() const { return seconds > 0 ? calls / seconds : 0; }
+  // Server CPU time per call, in microseconds; -1 = unknown.
+  double cpu_us_per_call() const {
+    return server_cpu_seconds >= 0 && calls > 0
+               ? server_cpu_seconds * 1e6 / static_cast<double>(calls)
+               : -1;
+  }
 };
 
 // Keeps `concurrency` calls in flight until the end of the measured window.
@@ -231,9 +268,12 @@ class ClosedLoop {
   using Start = std::function<void(grpc::ClientContext*, const Request*,
                                    Response*, std::function<void(grpc::Status)>)>;
 
+  // `server_pid` (0 = none): the server whose CPU time is sampled at the
+  // start and the end of the measured window.
   ClosedLoop(Start start, const Request* request, int concurrency,
-             double warmup_seconds, double seconds)
+             double warmup_seconds, double seconds, int server_pid)
       : start_(std::move(start)),
+        server_pid_(server_pid),
         request_(request),
         slots_(static_cast<size_t>(concurrency)),
         warmup_(std::chrono::duration_cast<Clock::duration>(
@@ -246,12 +286,23 @@ class ClosedLoop {
     measure_end_ = measure_begin_ + measure_;
     running_ = static_cast<int>(slots_.size());
     for (Slot& slot : slots_) Issue(&slot);
+    double cpu_begin = -1;
+    double cpu_end = -1;
+    if (server_pid_ > 0) {
+      std::this_thread::sleep_until(measure_begin_);
+      cpu_begin = ProcessCpuSeconds(server_pid_);
+      std::this_thread::sleep_until(measure_end_);
+      cpu_end = ProcessCpuSeconds(server_pid_);
+    }
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return running_ == 0; });
     }
     Result result;
     result.seconds = std::chrono::duration<double>(measure_).count();
+    if (cpu_begin >= 0 && cpu_end >= 0) {
+      result.server_cpu_seconds = cpu_end - cpu_begin;
+    }
     std::vector<double> all;
     for (Slot& slot : slots_) {
       all.insert(all.end(), slot.latencies_us.begin(), slot.latencies_us.end());
@@ -318,6 +369,7 @@ class ClosedLoop {
 
   // Constant after construction (the times before the first Issue).
   const Start start_;
+  const int server_pid_;
   const Request* const request_;
   std::vector<Slot> slots_;
   const Clock::duration warmup_;
@@ -330,18 +382,21 @@ class ClosedLoop {
   int running_ = 0;  // guarded by mu_
 };
 
-std::string Us(double us) { return absl::StrFormat("%.0f", us); }
+std::string Us(double us) {
+  return us < 0 ? std::string("-") : absl::StrFormat("%.0f", us);
+}
 
 void PrintRow(const std::string& model, int batch, int concurrency,
               const Result& p, const Result* e) {
-  std::string row = absl::StrFormat("| %s | %d | %d | %s | %s | %s | %.0f |",
-                                    model, batch, concurrency, Us(p.mean_us),
-                                    Us(p.p50_us), Us(p.p99_us),
-                                    p.calls_per_second());
+  std::string row = absl::StrFormat(
+      "| %s | %d | %d | %s | %s | %s | %.0f | %s |", model, batch, concurrency,
+      Us(p.mean_us), Us(p.p50_us), Us(p.p99_us), p.calls_per_second(),
+      Us(p.cpu_us_per_call()));
   if (e != nullptr) {
     absl::StrAppendFormat(
-        &row, " %s | %s | %s | %.0f | %.2f | %.2f | %.2f |", Us(e->mean_us),
-        Us(e->p50_us), Us(e->p99_us), e->calls_per_second(),
+        &row, " %s | %s | %s | %.0f | %s | %.2f | %.2f | %.2f |",
+        Us(e->mean_us), Us(e->p50_us), Us(e->p99_us), e->calls_per_second(),
+        Us(e->cpu_us_per_call()),
         e->mean_us > 0 ? p.mean_us / e->mean_us : 0,
         e->p50_us > 0 ? p.p50_us / e->p50_us : 0,
         e->calls_per_second() > 0
@@ -466,15 +521,17 @@ int Run() {
   const double warmup = absl::GetFlag(FLAGS_warmup_seconds);
 
   std::printf("\nPredict vs echo%s%s: %.1f s measured per cell after %.1f s "
-              "warm-up; latencies in us\n\n",
+              "warm-up; latencies and server CPU time per call in us\n\n",
               absl::GetFlag(FLAGS_label).empty() ? "" : ", ",
               absl::GetFlag(FLAGS_label).c_str(), seconds, warmup);
-  std::printf("| model | batch | in flight | mean | p50 | p99 | calls/s |%s\n",
-              echo_stub ? " echo mean | echo p50 | echo p99 | echo calls/s | "
-                          "mean ratio | p50 ratio | calls/s ratio |"
-                        : "");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|%s\n",
-              echo_stub ? "---:|---:|---:|---:|---:|---:|---:|" : "");
+  std::printf(
+      "| model (request / reply bytes) | batch | in flight | mean | p50 | p99 | "
+      "calls/s | CPU/call |%s\n",
+      echo_stub ? " echo mean | echo p50 | echo p99 | echo calls/s | echo "
+                  "CPU/call | mean ratio | p50 ratio | calls/s ratio |"
+                : "");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|%s\n",
+              echo_stub ? "---:|---:|---:|---:|---:|---:|---:|---:|" : "");
 
   auto predict_start = [&stub](grpc::ClientContext* c,
                                const mlp::v1::PredictRequest* req,
@@ -501,12 +558,14 @@ int Run() {
       }
       for (int concurrency : concurrencies) {
         Result p = ClosedLoop<mlp::v1::PredictRequest, mlp::v1::PredictResponse>(
-                       predict_start, &predict, concurrency, warmup, seconds)
+                       predict_start, &predict, concurrency, warmup, seconds,
+                       absl::GetFlag(FLAGS_server_pid))
                        .Run();
         Result e;
         if (echo_stub) {
           e = ClosedLoop<mlp::bench::EchoRequest, mlp::bench::EchoReply>(
-                  echo_start, &echo, concurrency, warmup, seconds)
+                  echo_start, &echo, concurrency, warmup, seconds,
+                  absl::GetFlag(FLAGS_echo_pid))
                   .Run();
         }
         const std::string name =
