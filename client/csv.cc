@@ -74,10 +74,9 @@ absl::Status CsvReader::ResolveTargets(absl::string_view targets) {
       if (absl::SimpleAtoi(item, &column)) {
         if (column < 0) column += columns_;
         if (column < 0 || column >= columns_) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(path_, ": target column ", item,
-                           " does not exist: the file has ", columns_,
-                           " columns (0-based; -1 is the last)"));
+          return absl::InvalidArgumentError(absl::StrCat(
+              path_, ": target column ", item, " does not exist: the file has ",
+              columns_, " columns (0-based; -1 is the last)"));
         }
       } else {
         column = -1;  // SimpleAtoi may have written to it
@@ -86,12 +85,11 @@ absl::Status CsvReader::ResolveTargets(absl::string_view targets) {
         }
         if (column < 0) {
           return absl::InvalidArgumentError(
-              header_.empty()
-                  ? absl::StrCat(path_, ": no column named '", item,
-                                 "': the file has no header line")
-                  : absl::StrCat(path_, ": no column named '", item,
-                                 "'; the columns are ",
-                                 absl::StrJoin(header_, ", ")));
+              header_.empty() ? absl::StrCat(path_, ": no column named '", item,
+                                             "': the file has no header line")
+                              : absl::StrCat(path_, ": no column named '", item,
+                                             "'; the columns are ",
+                                             absl::StrJoin(header_, ", ")));
         }
       }
       if (target_index_[column] >= 0) {
@@ -144,9 +142,9 @@ absl::Status CsvReader::ParseRow(std::vector<float>* inputs,
     // Point at the first field too many, or just past the end of the line.
     const size_t column =
         fields > columns_ ? field_starts_[columns_] + 1 : line_.size() + 1;
-    return LineError(column, absl::StrCat("expected ", columns_,
-                                          " fields like the first row, got ",
-                                          fields));
+    return LineError(column,
+                     absl::StrCat("expected ", columns_,
+                                  " fields like the first row, got ", fields));
   }
   row_.resize(columns_);
   for (int i = 0; i < columns_; ++i) {
@@ -155,10 +153,11 @@ absl::Status CsvReader::ParseRow(std::vector<float>* inputs,
       const absl::string_view field = fields_[i];
       const absl::string_view text = absl::StripAsciiWhitespace(field);
       const size_t leading = text.empty() ? 0 : text.data() - field.data();
-      return LineError(field_starts_[i] + leading + 1,
-                       text.empty() ? std::string("empty field, expected a number")
-                                    : absl::StrCat("expected a finite number, got '",
-                                                   text, "'"));
+      return LineError(
+          field_starts_[i] + leading + 1,
+          text.empty()
+              ? std::string("empty field, expected a number")
+              : absl::StrCat("expected a finite number, got '", text, "'"));
     }
     row_[i] = *value;
   }
@@ -192,8 +191,8 @@ absl::StatusOr<size_t> CsvReader::Read(size_t max_rows,
 
 double CsvReader::fraction_read() const {
   if (file_size_ == 0) return 0;
-  return std::min(1.0, static_cast<double>(bytes_read_) /
-                           static_cast<double>(file_size_));
+  return std::min(
+      1.0, static_cast<double>(bytes_read_) / static_cast<double>(file_size_));
 }
 
 }  // namespace mlp::cli

@@ -73,7 +73,7 @@ class CsvReader final : public RowSource {
 
   std::string line_;
   uint64_t line_number_ = 0;
-  uint64_t bytes_read_ = 0;  // for fraction_read(); a line end counts 1
+  uint64_t bytes_read_ = 0;    // for fraction_read(); a line end counts 1
   bool line_pending_ = false;  // line_ holds a data row not yet returned
   std::vector<absl::string_view> fields_;  // views into line_
   std::vector<size_t> field_starts_;       // 0-based offsets into line_

@@ -23,8 +23,7 @@ absl::Status RunUpload(const std::string& name, const DataFiles& files,
         "dataset upload needs either --targets COLS (CSV) or --labels FILE "
         "(IDX images)");
   }
-  MLP_CLI_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> source,
-                           OpenRows(files));
+  MLP_CLI_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> source, OpenRows(files));
   Connection connection(global);
   MLP_CLI_ASSIGN_OR_RETURN(
       mlp::v1::DatasetInfo info,
@@ -37,10 +36,9 @@ absl::Status RunUpload(const std::string& name, const DataFiles& files,
 
 absl::Status RunList(const GlobalOptions& global) {
   Connection connection(global);
-  MLP_CLI_ASSIGN_OR_RETURN(
-      mlp::v1::ListDatasetsResponse list,
-      connection.Call(&ModelService::Stub::ListDatasets,
-                      mlp::v1::ListDatasetsRequest()));
+  MLP_CLI_ASSIGN_OR_RETURN(mlp::v1::ListDatasetsResponse list,
+                           connection.Call(&ModelService::Stub::ListDatasets,
+                                           mlp::v1::ListDatasetsRequest()));
   std::cout << (global.json ? ToJson(list) + "\n" : FormatDatasetList(list));
   return absl::OkStatus();
 }
@@ -87,9 +85,8 @@ void AddDatasetCommands(CLI::App& app, GlobalOptions& global, Action* action) {
   }
   {
     CLI::App* list = dataset->add_subcommand("list", "list the datasets");
-    list->callback([&global, action] {
-      *action = [&global] { return RunList(global); };
-    });
+    list->callback(
+        [&global, action] { *action = [&global] { return RunList(global); }; });
   }
   {
     auto name = std::make_shared<std::string>();

@@ -30,7 +30,8 @@ constexpr uint64_t kDemoSeed = 1;
 
 // The tutorial's data: the target is 1 when the first and third inputs are
 // equal (XNOR); the middle input is always 1 and carries no information.
-constexpr float kDemoInputs[4][3] = {{1, 1, 1}, {1, 1, 0}, {0, 1, 0}, {0, 1, 1}};
+constexpr float kDemoInputs[4][3] = {
+    {1, 1, 1}, {1, 1, 0}, {0, 1, 0}, {0, 1, 1}};
 constexpr float kDemoTargets[4] = {1, 0, 1, 0};
 
 struct DemoOptions {
@@ -60,10 +61,9 @@ mlp::v1::Tensor DemoTensor(const float* values, int64_t rows, int64_t cols) {
 }
 
 absl::Status RunDemo(const DemoOptions& options, const GlobalOptions& global) {
-  const std::string name =
-      !options.name.empty() ? options.name
-                            : options.no_hidden ? "demo-xnor-linear"
-                                                : "demo-xnor";
+  const std::string name = !options.name.empty() ? options.name
+                           : options.no_hidden   ? "demo-xnor-linear"
+                                                 : "demo-xnor";
   mlp::v1::CreateModelRequest create;
   create.set_name(name);
   mlp::v1::ModelSpec& spec = *create.mutable_spec();
@@ -146,8 +146,8 @@ absl::Status RunDemo(const DemoOptions& options, const GlobalOptions& global) {
     PrintJson(weights);
   } else {
     std::cout << "\npredictions of version " << predictions.version() << "\n"
-              << FormatTable(table) << "\nweights "
-              << FormatWeights(weights) << "\n";
+              << FormatTable(table) << "\nweights " << FormatWeights(weights)
+              << "\n";
     if (options.no_hidden) {
       std::cout << right
                 << " of 4 right: without a hidden layer the output is a "
@@ -159,9 +159,9 @@ absl::Status RunDemo(const DemoOptions& options, const GlobalOptions& global) {
     }
   }
   if (!options.no_hidden && right < 4) {
-    return absl::InternalError(absl::StrCat(
-        "the demo did not converge (", right,
-        " of 4 right); try another --seed"));
+    return absl::InternalError(
+        absl::StrCat("the demo did not converge (", right,
+                     " of 4 right); try another --seed"));
   }
   return absl::OkStatus();
 }
@@ -175,10 +175,9 @@ std::string IdxPath(const std::string& dir, const std::string& stem) {
 // The uploaded training set, uploaded now unless an earlier run left it.
 absl::StatusOr<mlp::v1::DatasetInfo> EnsureFashionDataset(
     Connection& connection, const FashionOptions& options, bool json) {
-  MLP_CLI_ASSIGN_OR_RETURN(
-      mlp::v1::ListDatasetsResponse list,
-      connection.Call(&ModelService::Stub::ListDatasets,
-                      mlp::v1::ListDatasetsRequest()));
+  MLP_CLI_ASSIGN_OR_RETURN(mlp::v1::ListDatasetsResponse list,
+                           connection.Call(&ModelService::Stub::ListDatasets,
+                                           mlp::v1::ListDatasetsRequest()));
   for (const auto& dataset : list.datasets()) {
     if (dataset.name() == options.dataset) {
       if (!json) std::cout << "using " << FormatDataset(dataset);
@@ -226,8 +225,8 @@ absl::Status RunFashion(const FashionOptions& options,
   if (global.json) {
     PrintJson(model);
   } else {
-    std::cout << "model '" << model.name() << "': "
-              << FormatArchitecture(spec) << ", " << model.parameter_count()
+    std::cout << "model '" << model.name() << "': " << FormatArchitecture(spec)
+              << ", " << model.parameter_count()
               << " parameters; Adam, batch 64, " << options.epochs
               << " epochs\n\n";
   }
@@ -269,8 +268,8 @@ absl::Status RunFashion(const FashionOptions& options,
     PrintJson(json);
   } else {
     std::cout << absl::StrFormat(
-        "\ntest accuracy %.2f%% (%d of %d test images right)\n",
-        100 * accuracy, result.correct, result.rows);
+        "\ntest accuracy %.2f%% (%d of %d test images right)\n", 100 * accuracy,
+        result.correct, result.rows);
   }
   return absl::OkStatus();
 }
@@ -289,8 +288,7 @@ void AddDemoCommand(CLI::App& app, GlobalOptions& global, Action* action) {
   demo->add_flag("--no-hidden", demo_options->no_hidden,
                  "drop the hidden layer: a 3-1 network never gets all four "
                  "right");
-  demo->add_option("--seed", demo_options->seed,
-                   "seed of the initial weights")
+  demo->add_option("--seed", demo_options->seed, "seed of the initial weights")
       ->capture_default_str();
   demo->require_subcommand(0, 1);
 
@@ -299,18 +297,21 @@ void AddDemoCommand(CLI::App& app, GlobalOptions& global, Action* action) {
       "fashion",
       "train 784-128-10 on Fashion-MNIST (uploaded once as a dataset) and "
       "report the test accuracy");
-  fashion->add_option("--dir", fashion_options->dir,
-                      "directory with the four IDX files")
+  fashion
+      ->add_option("--dir", fashion_options->dir,
+                   "directory with the four IDX files")
       ->capture_default_str();
   fashion->add_option("--name", fashion_options->name, "model name")
       ->capture_default_str();
-  fashion->add_option("--dataset", fashion_options->dataset,
-                      "dataset name of the training images")
+  fashion
+      ->add_option("--dataset", fashion_options->dataset,
+                   "dataset name of the training images")
       ->capture_default_str();
   fashion->add_option("--epochs", fashion_options->epochs, "epochs")
       ->capture_default_str();
-  fashion->add_option("--seed", fashion_options->seed,
-                      "seed of the weights and the shuffling")
+  fashion
+      ->add_option("--seed", fashion_options->seed,
+                   "seed of the weights and the shuffling")
       ->capture_default_str();
 
   fashion->callback([fashion_options, &global, action] {

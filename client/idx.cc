@@ -39,9 +39,10 @@ absl::StatusOr<std::unique_ptr<IdxFile>> IdxFile::Open(
   MLP_CLI_RETURN_IF_ERROR(file->ReadExactly(magic, sizeof(magic)));
   if (magic[0] != 0 || magic[1] != 0 || magic[2] != kUnsignedByte ||
       magic[3] == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": not an IDX file of unsigned bytes (magic ",
-        absl::Hex(BigEndian32(magic), absl::kZeroPad8), ", expected 0x0000080N)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not an IDX file of unsigned bytes (magic ",
+                     absl::Hex(BigEndian32(magic), absl::kZeroPad8),
+                     ", expected 0x0000080N)"));
   }
   for (int i = 0; i < magic[3]; ++i) {
     uint8_t dim[4];
@@ -107,8 +108,8 @@ int IdxReader::input_size() const {
 absl::StatusOr<size_t> IdxReader::Read(size_t max_rows,
                                        std::vector<float>* inputs,
                                        std::vector<float>* targets) {
-  const size_t count = static_cast<size_t>(
-      std::min<uint64_t>(max_rows, rows() - rows_read_));
+  const size_t count =
+      static_cast<size_t>(std::min<uint64_t>(max_rows, rows() - rows_read_));
   if (count == 0) return 0;
   const size_t pixels = count * images_->item_size();
   buffer_.resize(pixels);

@@ -39,8 +39,8 @@ absl::StatusOr<mlp::v1::CreateModelRequest> BuildCreateRequest(
   }
   if (options.loss.empty()) {
     // The only loss a softmax output trains with; MSE for everything else.
-    const bool softmax = spec.layers(spec.layers_size() - 1).activation() ==
-                         mlp::v1::SOFTMAX;
+    const bool softmax =
+        spec.layers(spec.layers_size() - 1).activation() == mlp::v1::SOFTMAX;
     spec.set_loss(softmax ? mlp::v1::CROSS_ENTROPY : mlp::v1::MSE);
   } else {
     std::optional<mlp::v1::Loss> loss = ParseLoss(options.loss);
@@ -74,8 +74,8 @@ absl::Status RunCreate(const CreateOptions& options,
   if (global.json) {
     std::cout << ToJson(model) << "\n";
   } else {
-    std::cout << "created model '" << model.name() << "': "
-              << FormatArchitecture(model.spec()) << ", "
+    std::cout << "created model '" << model.name()
+              << "': " << FormatArchitecture(model.spec()) << ", "
               << model.parameter_count() << " parameters, seed "
               << model.spec().seed() << "\n";
   }
@@ -84,10 +84,9 @@ absl::Status RunCreate(const CreateOptions& options,
 
 absl::Status RunList(const GlobalOptions& global) {
   Connection connection(global);
-  MLP_CLI_ASSIGN_OR_RETURN(
-      mlp::v1::ListModelsResponse list,
-      connection.Call(&ModelService::Stub::ListModels,
-                      mlp::v1::ListModelsRequest()));
+  MLP_CLI_ASSIGN_OR_RETURN(mlp::v1::ListModelsResponse list,
+                           connection.Call(&ModelService::Stub::ListModels,
+                                           mlp::v1::ListModelsRequest()));
   std::cout << (global.json ? ToJson(list) + "\n" : FormatModelList(list));
   return absl::OkStatus();
 }
@@ -154,9 +153,9 @@ void AddModelCommands(CLI::App& app, GlobalOptions& global, Action* action) {
                            "else mse)");
     create->add_flag("--no-bias", options->no_bias,
                      "layers without bias vectors");
-    create->add_option("--init", options->init,
-                       InitChoices() +
-                           " (default: he for relu layers, else xavier)");
+    create->add_option(
+        "--init", options->init,
+        InitChoices() + " (default: he for relu layers, else xavier)");
     create->add_option("--seed", options->seed,
                        "seed of the initial weights (default: the server "
                        "picks one and reports it)");
@@ -166,9 +165,8 @@ void AddModelCommands(CLI::App& app, GlobalOptions& global, Action* action) {
   }
   {
     CLI::App* list = app.add_subcommand("list", "list the models");
-    list->callback([&global, action] {
-      *action = [&global] { return RunList(global); };
-    });
+    list->callback(
+        [&global, action] { *action = [&global] { return RunList(global); }; });
   }
   {
     auto name = std::make_shared<std::string>();

@@ -28,8 +28,10 @@ int ArgMax(const float* values, int count) {
   return static_cast<int>(std::max_element(values, values + count) - values);
 }
 
-absl::Status CancelledByUser(absl::string_view what) {
-  return absl::CancelledError(absl::StrCat(what, " cancelled by Ctrl-C"));
+absl::Status CancelledByUser(absl::string_view what,
+                             absl::string_view consequence) {
+  return absl::CancelledError(
+      absl::StrCat(what, " cancelled by Ctrl-C; ", consequence));
 }
 
 }  // namespace
@@ -111,7 +113,7 @@ absl::StatusOr<mlp::v1::TrainProgress> RunTraining(
   if (!status.ok()) {
     if (status.error_code() == grpc::StatusCode::CANCELLED &&
         connection.interrupts().interrupted()) {
-      return CancelledByUser("training");
+      return CancelledByUser("training", "nothing was committed");
     }
     return connection.Error(status);
   }
@@ -178,7 +180,8 @@ absl::StatusOr<mlp::v1::DatasetInfo> UploadDataset(Connection& connection,
   }
   const grpc::Status status = writer->Finish();
   MLP_CLI_RETURN_IF_ERROR(local);
-  if (connection.interrupts().interrupted()) return CancelledByUser("upload");
+  if (connection.interrupts().interrupted())
+    return CancelledByUser("upload", "no dataset was created");
   if (!status.ok()) return connection.Error(status);
   return info;
 }
@@ -217,8 +220,7 @@ absl::StatusOr<Evaluation> Evaluate(Connection& connection,
         connection.Call(&ModelService::Stub::Predict, request));
     result.version = response.version();
     outputs = static_cast<int>(response.outputs().values_size() / rows);
-    if (outputs == 0 ||
-        (targets_per_row != outputs && targets_per_row != 1)) {
+    if (outputs == 0 || (targets_per_row != outputs && targets_per_row != 1)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "the data has ", targets_per_row, " targets per row but model '",
           model.name(), "' has ", outputs, " outputs"));

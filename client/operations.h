@@ -56,7 +56,7 @@ struct Evaluation {
   uint64_t version = 0;  // the version that answered every batch
   uint64_t rows = 0;
   bool classifier = false;
-  uint64_t correct = 0;   // classifiers: argmax (or 0.5 threshold) right
+  uint64_t correct = 0;  // classifiers: argmax (or 0.5 threshold) right
   // Mean over rows and outputs; 0 when the targets are class indices.
   double mean_squared_error = 0;
 };

@@ -120,10 +120,10 @@ std::string FormatModel(const mlp::v1::ModelInfo& model) {
   };
   if (model.has_last_training()) {
     const auto& last = model.last_training();
-    rows.push_back({"last training:",
-                    absl::StrCat(last.epochs(), " epochs, loss ",
-                                 FormatNumber(last.final_loss()), ", ",
-                                 StopReasonName(last.stop_reason()))});
+    rows.push_back(
+        {"last training:", absl::StrCat(last.epochs(), " epochs, loss ",
+                                        FormatNumber(last.final_loss()), ", ",
+                                        StopReasonName(last.stop_reason()))});
   }
   return FormatTable(rows);
 }

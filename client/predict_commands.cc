@@ -76,8 +76,7 @@ std::string FormatPredictions(const mlp::v1::Tensor& inputs,
                     : absl::StrCat(r + 1),
         FormatRow(y, width)};
     if (width > 1) {
-      line.push_back(
-          absl::StrCat(std::max_element(y, y + width) - y));
+      line.push_back(absl::StrCat(std::max_element(y, y + width) - y));
     }
     table.push_back(std::move(line));
   }
@@ -127,7 +126,7 @@ absl::Status RunPredict(const PredictOptions& options,
           response.outputs().values());
       rows += static_cast<int64_t>(read);
       width = response.outputs().shape_size() == 2 ? response.outputs().shape(1)
-                                                    : 0;
+                                                   : 0;
     }
     if (rows == 0) {
       return absl::InvalidArgumentError(

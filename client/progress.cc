@@ -30,8 +30,8 @@ std::string FormatDuration(double seconds) {
 
 std::string FormatEpoch(const mlp::v1::TrainProgress& progress,
                         bool classification, bool validation) {
-  std::string line = absl::StrFormat("epoch %5d  loss %-11.6g", progress.epoch(),
-                                     progress.loss());
+  std::string line = absl::StrFormat("epoch %5d  loss %-11.6g",
+                                     progress.epoch(), progress.loss());
   if (classification) {
     absl::StrAppendFormat(&line, "  acc %6.2f%%", 100 * progress.accuracy());
   }
@@ -56,9 +56,9 @@ std::string FormatProgressBar(uint32_t epoch, uint32_t max_epochs,
   if (done > 0) {
     eta = FormatDuration(elapsed_seconds / done * (total - done));
   }
-  const std::string text =
-      absl::StrFormat("  %*d/%d epochs  ETA %s", static_cast<int>(
-                          absl::StrCat(total).size()), done, total, eta);
+  const std::string text = absl::StrFormat(
+      "  %*d/%d epochs  ETA %s", static_cast<int>(absl::StrCat(total).size()),
+      done, total, eta);
   const int bar = std::max(10, width - static_cast<int>(text.size()) - 3);
   const int filled = static_cast<int>(static_cast<int64_t>(bar) * done / total);
   return absl::StrCat("[", std::string(filled, '#'),
@@ -110,13 +110,12 @@ std::string RenderLossCurve(const std::vector<double>& losses, int width,
     absl::StrAppend(&out, line, "\n");
   }
   const std::string last = absl::StrCat(n);
-  absl::StrAppend(&out, std::string(label_width, ' '), " +",
-                  std::string(columns, '-'), "\n",
-                  std::string(label_width + 2, ' '), "1",
-                  std::string(std::max<int>(1, columns - 1 -
-                                                   static_cast<int>(last.size())),
-                              ' '),
-                  last, "\n");
+  absl::StrAppend(
+      &out, std::string(label_width, ' '), " +", std::string(columns, '-'),
+      "\n", std::string(label_width + 2, ' '), "1",
+      std::string(std::max<int>(1, columns - 1 - static_cast<int>(last.size())),
+                  ' '),
+      last, "\n");
   return out;
 }
 
@@ -149,12 +148,11 @@ absl::Status TrainDisplay::Update(const mlp::v1::TrainProgress& progress) {
   last_epoch_ = progress.epoch();
   losses_.push_back(progress.loss());
   if (metrics_.is_open()) {
-    metrics_ << absl::StrFormat("%d,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g\n",
-                                progress.epoch(), progress.loss(),
-                                progress.accuracy(), progress.validation_loss(),
-                                progress.validation_accuracy(),
-                                progress.samples_per_second(),
-                                progress.elapsed_seconds());
+    metrics_ << absl::StrFormat(
+        "%d,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g\n", progress.epoch(), progress.loss(),
+        progress.accuracy(), progress.validation_loss(),
+        progress.validation_accuracy(), progress.samples_per_second(),
+        progress.elapsed_seconds());
     metrics_.flush();
     if (!metrics_) {
       return absl::DataLossError(

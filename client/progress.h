@@ -36,13 +36,13 @@ std::string RenderLossCurve(const std::vector<double>& losses, int width,
 class TrainDisplay final {
  public:
   struct Options {
-    bool json = false;          // one JSON TrainProgress per line instead
-    bool terminal = false;      // draw the progress bar
-    bool plot = false;          // draw the loss curve at the end
+    bool json = false;      // one JSON TrainProgress per line instead
+    bool terminal = false;  // draw the progress bar
+    bool plot = false;      // draw the loss curve at the end
     bool classification = false;
     bool validation = false;
     uint32_t max_epochs = 0;
-    std::string metrics_path;   // --metrics-out; empty = none
+    std::string metrics_path;  // --metrics-out; empty = none
   };
 
   // NOT_FOUND if the metrics file cannot be created.

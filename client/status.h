@@ -49,14 +49,15 @@ int ExitCode(const absl::Status& status, bool interrupted);
 #define MLP_CLI_CONCAT_INNER_(a, b) a##b
 #define MLP_CLI_CONCAT_(a, b) MLP_CLI_CONCAT_INNER_(a, b)
 
-#define MLP_CLI_RETURN_IF_ERROR(expr)                    \
-  do {                                                   \
-    ::absl::Status mlp_cli_status_ = (expr);             \
-    if (!mlp_cli_status_.ok()) return mlp_cli_status_;   \
+#define MLP_CLI_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::absl::Status mlp_cli_status_ = (expr);           \
+    if (!mlp_cli_status_.ok()) return mlp_cli_status_; \
   } while (false)
 
-#define MLP_CLI_ASSIGN_OR_RETURN(lhs, expr) \
-  MLP_CLI_ASSIGN_OR_RETURN_IMPL_(MLP_CLI_CONCAT_(mlp_cli_or_, __LINE__), lhs, expr)
+#define MLP_CLI_ASSIGN_OR_RETURN(lhs, expr)                                   \
+  MLP_CLI_ASSIGN_OR_RETURN_IMPL_(MLP_CLI_CONCAT_(mlp_cli_or_, __LINE__), lhs, \
+                                 expr)
 
 #define MLP_CLI_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                   \

@@ -118,8 +118,8 @@ void AddTrainCommand(CLI::App& app, GlobalOptions& global, Action* action) {
       "comma-separated");
   CLI::Option* labels =
       train->add_option("--labels", o->data.labels, "IDX labels file");
-  CLI::Option* dataset = train->add_option(
-      "--dataset", o->dataset, "name of an uploaded dataset");
+  CLI::Option* dataset =
+      train->add_option("--dataset", o->dataset, "name of an uploaded dataset");
   data->excludes(dataset);
   targets->needs(data)->excludes(labels);
   labels->needs(data);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <regex>
@@ -65,8 +66,10 @@ class CliProcess {
     if (pid_ == 0) {
       // The caller's environment must not redirect the CLI elsewhere.
       unsetenv("MLP_SERVER");
-      const int out = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int out =
+          open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int err =
+          open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       const int in = open("/dev/null", O_RDONLY);
       dup2(out, STDOUT_FILENO);
       dup2(err, STDERR_FILENO);
@@ -103,7 +106,8 @@ class CliProcess {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     reaped_ = true;
-    if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    if (status != -1 && WIFEXITED(status))
+      result.exit_code = WEXITSTATUS(status);
     result.out = ReadFile(out_path_);
     result.err = ReadFile(err_path_);
     return result;
@@ -132,7 +136,8 @@ int ClosedPort() {
 template <typename Message>
 ::testing::AssertionResult ParsesAs(const std::string& json) {
   Message message;
-  const auto status = google::protobuf::util::JsonStringToMessage(json, &message);
+  const auto status =
+      google::protobuf::util::JsonStringToMessage(json, &message);
   if (status.ok()) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
          << "not a " << Message::descriptor()->full_name() << ": " << json
@@ -167,8 +172,7 @@ class CliTest : public ::testing::Test {
 
   // Runs `mlp --server=<the test server> args...`.
   static Result Mlp(std::vector<std::string> args, double timeout = 60) {
-    return CliProcess(dir_->path(), WithServer(std::move(args)))
-        .Wait(timeout);
+    return CliProcess(dir_->path(), WithServer(std::move(args))).Wait(timeout);
   }
   static std::vector<std::string> WithServer(std::vector<std::string> args) {
     args.insert(args.begin(), "--server=" + server_->address());
@@ -250,8 +254,8 @@ TEST_F(CliTest, JsonOutputParses) {
   EXPECT_EQ(model.version(), 1u);
 
   const std::string csv = WriteFile("json.csv", kXnorCsv);
-  const Result trained = Mlp({"train", "json-model", "--data", csv,
-                              "--targets", "-1", "--epochs", "5", "--json"});
+  const Result trained = Mlp({"train", "json-model", "--data", csv, "--targets",
+                              "-1", "--epochs", "5", "--json"});
   ASSERT_EQ(trained.exit_code, 0) << trained.err;
   const std::vector<std::string> lines = Lines(trained.out);
   ASSERT_FALSE(lines.empty());
@@ -262,9 +266,8 @@ TEST_F(CliTest, JsonOutputParses) {
   EXPECT_TRUE(last.done());
   EXPECT_EQ(last.version(), 2u);
 
-  const Result predicted =
-      Mlp({"predict", "json-model", "--input", "1,1,1", "--input", "0,1,0",
-           "--json"});
+  const Result predicted = Mlp({"predict", "json-model", "--input", "1,1,1",
+                                "--input", "0,1,0", "--json"});
   ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
   const auto predictions = ParseJson<mlp::v1::PredictResponse>(predicted.out);
   EXPECT_EQ(predictions.outputs().values_size(), 2);
@@ -275,7 +278,9 @@ TEST_F(CliTest, JsonOutputParses) {
   };
   const Case cases[] = {
       {{"show", "json-model"},
-       [](const std::string& s) { return bool(ParsesAs<mlp::v1::ModelInfo>(s)); }},
+       [](const std::string& s) {
+         return bool(ParsesAs<mlp::v1::ModelInfo>(s));
+       }},
       {{"list"},
        [](const std::string& s) {
          return bool(ParsesAs<mlp::v1::ListModelsResponse>(s));
@@ -314,12 +319,14 @@ TEST_F(CliTest, RaggedCsvRowIsReportedWithFileLineColumn) {
   const Result result =
       Mlp({"train", "ragged-model", "--data", csv, "--targets", "t"});
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_THAT(result.err, StartsWith("error: " + csv + ":3:6: expected 4 fields"));
+  EXPECT_THAT(result.err,
+              StartsWith("error: " + csv + ":3:6: expected 4 fields"));
 }
 
 TEST_F(CliTest, NonNumberInCsvIsReportedWithFileLineColumn) {
   CreateXnorModel("nan-model");
-  const std::string csv = WriteFile("nan.csv", "1,1,1,1\n1,1,0,0\n0,1,oops,1\n");
+  const std::string csv =
+      WriteFile("nan.csv", "1,1,1,1\n1,1,0,0\n0,1,oops,1\n");
   for (const auto& command :
        {std::vector<std::string>{"train", "nan-model", "--data", csv,
                                  "--targets", "-1"},
@@ -329,8 +336,8 @@ TEST_F(CliTest, NonNumberInCsvIsReportedWithFileLineColumn) {
                                  "--targets", "-1"}}) {
     const Result result = Mlp(command);
     EXPECT_EQ(result.exit_code, 1) << command[0];
-    EXPECT_EQ(result.err, "error: " + csv +
-                              ":3:5: expected a finite number, got 'oops'\n")
+    EXPECT_EQ(result.err,
+              "error: " + csv + ":3:5: expected a finite number, got 'oops'\n")
         << command[0];
   }
   // The failed upload left no dataset behind.
@@ -338,11 +345,11 @@ TEST_F(CliTest, NonNumberInCsvIsReportedWithFileLineColumn) {
 }
 
 TEST_F(CliTest, UnknownModelIsNotFound) {
-  for (const auto& command : {std::vector<std::string>{"show", "no-such"},
-                              std::vector<std::string>{"delete", "no-such"},
-                              std::vector<std::string>{"weights", "no-such"},
-                              std::vector<std::string>{"predict", "no-such",
-                                                       "--input", "1,2,3"}}) {
+  for (const auto& command :
+       {std::vector<std::string>{"show", "no-such"},
+        std::vector<std::string>{"delete", "no-such"},
+        std::vector<std::string>{"weights", "no-such"},
+        std::vector<std::string>{"predict", "no-such", "--input", "1,2,3"}}) {
     const Result result = Mlp(command);
     EXPECT_EQ(result.exit_code, 1) << command[0];
     EXPECT_THAT(result.err, StartsWith("error: NOT_FOUND: ")) << command[0];
@@ -350,8 +357,8 @@ TEST_F(CliTest, UnknownModelIsNotFound) {
     EXPECT_EQ(result.out, "") << command[0];
   }
   // Reported before the data is read.
-  const Result train = Mlp({"train", "no-such", "--data", "/nonexistent.csv",
-                            "--targets", "-1"});
+  const Result train = Mlp(
+      {"train", "no-such", "--data", "/nonexistent.csv", "--targets", "-1"});
   EXPECT_EQ(train.exit_code, 1);
   EXPECT_THAT(train.err, StartsWith("error: NOT_FOUND: "));
 }
@@ -361,9 +368,8 @@ TEST_F(CliTest, PipedTrainPrintsOneLinePerEpoch) {
   const std::string csv = WriteFile("piped.csv", kXnorCsv);
   const std::string metrics = dir_->path() + "/metrics.csv";
   const Result result =
-      Mlp({"train", "piped-model", "--data", csv, "--targets", "-1",
-           "--epochs", "7", "--lr", "0.05", "--batch", "1", "--metrics-out",
-           metrics});
+      Mlp({"train", "piped-model", "--data", csv, "--targets", "-1", "--epochs",
+           "7", "--lr", "0.05", "--batch", "1", "--metrics-out", metrics});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const std::vector<std::string> lines = Lines(result.out);
   ASSERT_EQ(lines.size(), 8u) << result.out;  // 7 epochs + the summary
@@ -371,7 +377,8 @@ TEST_F(CliTest, PipedTrainPrintsOneLinePerEpoch) {
     EXPECT_THAT(lines[i], StartsWith("epoch "));
     EXPECT_THAT(lines[i], HasSubstr(absl::StrCat(" ", i + 1, "  loss ")));
   }
-  EXPECT_THAT(lines[7], StartsWith("stopped after 7 epochs (max-epochs), loss "));
+  EXPECT_THAT(lines[7],
+              StartsWith("stopped after 7 epochs (max-epochs), loss "));
   EXPECT_THAT(lines[7], HasSubstr("; committed version 2"));
   // No progress bar, no cursor movement: plain lines for a pipe.
   EXPECT_THAT(result.out, Not(HasSubstr("\r")));
@@ -427,19 +434,20 @@ TEST_F(CliTest, UploadedCsvDatasetTrainsAndEvaluates) {
   const Result upload =
       Mlp({"dataset", "upload", "xnor-data", csv, "--targets", "label"});
   ASSERT_EQ(upload.exit_code, 0) << upload.err;
-  EXPECT_THAT(upload.out, HasSubstr("'xnor-data': 200 rows, 3 inputs, 1 targets"));
+  EXPECT_THAT(upload.out,
+              HasSubstr("'xnor-data': 200 rows, 3 inputs, 1 targets"));
   EXPECT_THAT(Mlp({"dataset", "list"}).out, HasSubstr("xnor-data"));
 
   const Result created =
-      Mlp({"create", "xnor-clf", "--input", "3", "--layer", "8:tanh",
-           "--layer", "1:sigmoid", "--loss", "bce", "--seed", "3"});
+      Mlp({"create", "xnor-clf", "--input", "3", "--layer", "8:tanh", "--layer",
+           "1:sigmoid", "--loss", "bce", "--seed", "3"});
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const Result trained =
       Mlp({"train", "xnor-clf", "--dataset", "xnor-data", "--epochs", "200",
            "--optimizer", "adam", "--lr", "0.05", "--batch", "8", "--shuffle",
            "--seed", "5", "--report-every", "50"});
   ASSERT_EQ(trained.exit_code, 0) << trained.err;
-  EXPECT_THAT(trained.out, HasSubstr("acc "));  // a classifier shows accuracy
+  EXPECT_THAT(trained.out, HasSubstr("acc "));   // a classifier shows accuracy
   EXPECT_EQ(Lines(trained.out).size(), 4u + 1);  // epochs 50..200, summary
 
   const Result evaluated =
@@ -463,10 +471,9 @@ TEST_F(CliTest, CtrlCCancelsTrainingAndCommitsNothing) {
       Mlp({"create", "slow-model", "--input", "3", "--layer", "64:relu",
            "--layer", "64:relu", "--layer", "1:linear", "--seed", "1"});
   ASSERT_EQ(created.exit_code, 0) << created.err;
-  CliProcess train(dir_->path(),
-                   WithServer({"train", "slow-model", "--data", csv,
-                               "--targets", "-1", "--epochs", "100000",
-                               "--batch", "1"}));
+  CliProcess train(dir_->path(), WithServer({"train", "slow-model", "--data",
+                                             csv, "--targets", "-1", "--epochs",
+                                             "100000", "--batch", "1"}));
   // Wait for the first epoch line: the stream is then certainly running.
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -486,12 +493,13 @@ TEST_F(CliTest, CtrlCCancelsTrainingAndCommitsNothing) {
 
 TEST_F(CliTest, IdxUploadAndPredictFromAFile) {
   // Two 2x2 "images" with labels 0 and 1, the format of Fashion-MNIST.
-  const std::string images = WriteFile(
-      "images.idx", std::string("\0\0\x08\x03\0\0\0\x02\0\0\0\x02\0\0\0\x02", 16) +
-                        std::string("\xff\0\0\xff\0\xff\xff\0", 8));
-  const std::string labels = WriteFile(
-      "labels.idx", std::string("\0\0\x08\x01\0\0\0\x02", 8) +
-                        std::string("\0\x01", 2));
+  const std::string images =
+      WriteFile("images.idx",
+                std::string("\0\0\x08\x03\0\0\0\x02\0\0\0\x02\0\0\0\x02", 16) +
+                    std::string("\xff\0\0\xff\0\xff\xff\0", 8));
+  const std::string labels =
+      WriteFile("labels.idx", std::string("\0\0\x08\x01\0\0\0\x02", 8) +
+                                  std::string("\0\x01", 2));
   const Result upload =
       Mlp({"dataset", "upload", "tiny-idx", images, "--labels", labels});
   ASSERT_EQ(upload.exit_code, 0) << upload.err;
@@ -513,6 +521,30 @@ TEST_F(CliTest, IdxUploadAndPredictFromAFile) {
       Mlp({"evaluate", "tiny", "--data", images, "--labels", labels});
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
   EXPECT_THAT(evaluated.out, HasSubstr("accuracy 100.00% (2 of 2 rows"));
+}
+
+TEST_F(CliTest, FashionDemoUploadsTrainsAndReportsTestAccuracy) {
+  const std::string dir = "/usr/share/datasets/fashion-mnist";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << dir << " not installed";
+  const Result first = Mlp({"demo", "fashion", "--epochs", "1"}, 240);
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  EXPECT_THAT(first.out, HasSubstr("uploaded dataset 'fashion-mnist-train': "
+                                   "60000 rows, 784 inputs"));
+  const std::regex accuracy(R"(test accuracy ([0-9.]+)% \((\d+) of 10000)");
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(first.out, match, accuracy)) << first.out;
+  EXPECT_GT(std::stod(match[1]), 75.0);  // one epoch of Adam gets ~83%
+
+  // The second run reuses the uploaded dataset; --json lines all parse.
+  const Result second =
+      Mlp({"demo", "fashion", "--epochs", "1", "--json"}, 240);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  const std::vector<std::string> lines = Lines(second.out);
+  ASSERT_EQ(lines.size(), 1u + 1 + 1 + 1);  // dataset, model, epoch, result
+  EXPECT_TRUE(ParsesAs<mlp::v1::DatasetInfo>(lines[0]));
+  EXPECT_TRUE(ParsesAs<mlp::v1::ModelInfo>(lines[1]));
+  EXPECT_TRUE(ParsesAs<mlp::v1::TrainProgress>(lines[2]));
+  EXPECT_TRUE(ParsesAs<google::protobuf::Struct>(lines[3]));
 }
 
 }  // namespace

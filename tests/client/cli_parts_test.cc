@@ -1,9 +1,9 @@
 // The CLI's pure parts: number and layer parsing, enum spellings, exit
 // codes, progress lines, the loss curve, and the command-line grammar.
+#include <grpcpp/support/status.h>
+
 #include <string>
 #include <vector>
-
-#include <grpcpp/support/status.h>
 
 #include "CLI/CLI.hpp"
 #include "client/commands.h"
@@ -68,8 +68,8 @@ TEST(NamesTest, RoundTripsAndAliases) {
 }
 
 TEST(StatusTest, ServerErrorsShowTheirCodeAndExitOne) {
-  const absl::Status status =
-      FromGrpc(grpc::Status(grpc::StatusCode::NOT_FOUND, "model 'x' not found"));
+  const absl::Status status = FromGrpc(
+      grpc::Status(grpc::StatusCode::NOT_FOUND, "model 'x' not found"));
   EXPECT_TRUE(IsServerError(status));
   EXPECT_EQ(FormatError(status), "error: NOT_FOUND: model 'x' not found");
   EXPECT_EQ(ExitCode(status, false), kExitError);
@@ -114,9 +114,9 @@ TEST(ProgressTest, LossCurveFallsFromTopLeftToBottomRight) {
        start = end + 1) {
     lines.push_back(curve.substr(start, end - start));
   }
-  ASSERT_EQ(lines.size(), 1u + 6 + 2);  // title, rows, axis, labels
-  EXPECT_THAT(lines[1], HasSubstr(" |*"));         // first epoch, top left
-  EXPECT_EQ(lines[6].back(), '*');                  // last epoch, bottom right
+  ASSERT_EQ(lines.size(), 1u + 6 + 2);      // title, rows, axis, labels
+  EXPECT_THAT(lines[1], HasSubstr(" |*"));  // first epoch, top left
+  EXPECT_EQ(lines[6].back(), '*');          // last epoch, bottom right
   EXPECT_THAT(lines[8], HasSubstr("100"));
   EXPECT_EQ(RenderLossCurve({0.5}, 50, 6), "");
 }

@@ -1,5 +1,7 @@
 // The CLI's CSV and IDX readers: values, header detection, target columns,
 // and errors that point at FILE:LINE:COL.
+#include "client/csv.h"
+
 #include <zlib.h>
 
 #include <cstdint>
@@ -8,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "client/csv.h"
 #include "client/idx.h"
 #include "client/rows.h"
 #include "gmock/gmock.h"
@@ -216,9 +217,8 @@ TEST(IdxReaderTest, RejectsMismatchedCountsAndForeignFiles) {
   TempDir dir;
   const std::string images = dir.Write("i", IdxBytes({2, 1}, {1, 2}));
   const std::string labels = dir.Write("l", IdxBytes({3}, {1, 2, 3}));
-  EXPECT_THAT(
-      std::string(IdxReader::Open(images, labels).status().message()),
-      HasSubstr("3 labels for 2 images"));
+  EXPECT_THAT(std::string(IdxReader::Open(images, labels).status().message()),
+              HasSubstr("3 labels for 2 images"));
   const std::string text = dir.Write("t.csv", "1,2,3\n");
   EXPECT_THAT(std::string(IdxReader::Open(text, labels).status().message()),
               HasSubstr("not an IDX file"));
