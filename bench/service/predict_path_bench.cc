@@ -1,0 +1,100 @@
+// predict_path_bench: the in-process cost of one Predict, without gRPC, for
+// the two models service_load drives (seed 3-4-1 and 784-256-128-10) at batch
+// 1 and 256:
+//   BM_Forward      engine::Network::Predict alone (the forward pass)
+//   BM_PredictPath  what ModelServiceImpl::Predict adds around it: the input
+//                   view and its checks (InputsView), the forward pass, and
+//                   the copy of the outputs into a fresh PredictResponse
+//                   (MatrixToTensor)
+// Subtracting the first from the second gives the service layer's own cost;
+// adding the first to the echo floor's CPU time per call predicts Predict's.
+#include <random>
+
+#include <benchmark/benchmark.h>
+
+#include "mlp/v1/mlp.pb.h"
+#include "server/engine/network.h"
+#include "server/service/convert.h"
+
+namespace {
+
+using mlp::engine::Activation;
+using mlp::engine::Network;
+using mlp::engine::NetworkSpec;
+
+// range(0): 0 = seed 3-4-1 (relu, linear, no bias), 1 = 784-256-128-10.
+Network MakeNetwork(int64_t which) {
+  NetworkSpec spec;
+  if (which == 0) {
+    spec.input_size = 3;
+    spec.layers = {{4, Activation::kRelu}, {1, Activation::kLinear}};
+    spec.bias = false;
+  } else {
+    spec.input_size = 784;
+    spec.layers = {{256, Activation::kRelu},
+                   {128, Activation::kRelu},
+                   {10, Activation::kSoftmax}};
+    spec.loss = mlp::engine::Loss::kCrossEntropy;
+  }
+  return *Network::Create(spec);
+}
+
+mlp::v1::PredictRequest MakeRequest(const Network& network, int64_t batch) {
+  mlp::v1::PredictRequest request;
+  request.set_model("bench");
+  mlp::v1::Tensor* inputs = request.mutable_inputs();
+  inputs->add_shape(batch);
+  inputs->add_shape(network.input_size());
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  for (int64_t i = 0; i < batch * network.input_size(); ++i) {
+    inputs->add_values(uniform(rng));
+  }
+  return request;
+}
+
+void SetLabel(benchmark::State& state) {
+  state.SetLabel(state.range(0) == 0 ? "seed 3-4-1" : "784-256-128-10");
+  state.SetItemsProcessed(state.iterations() * state.range(1));
+}
+
+void BM_Forward(benchmark::State& state) {
+  const Network network = MakeNetwork(state.range(0));
+  const mlp::v1::PredictRequest request = MakeRequest(network, state.range(1));
+  const mlp::service::MatrixView inputs(request.inputs().values().data(),
+                                        network.input_size(), state.range(1));
+  for (auto _ : state) {
+    absl::StatusOr<mlp::engine::Matrix> out = network.Predict(inputs);
+    benchmark::DoNotOptimize(out->data());
+  }
+  SetLabel(state);
+}
+
+void BM_PredictPath(benchmark::State& state) {
+  const Network network = MakeNetwork(state.range(0));
+  const mlp::v1::PredictRequest request = MakeRequest(network, state.range(1));
+  for (auto _ : state) {
+    mlp::v1::PredictResponse response;
+    absl::StatusOr<mlp::service::MatrixView> inputs = mlp::service::InputsView(
+        request.inputs(), "inputs", network.input_size());
+    absl::StatusOr<mlp::engine::Matrix> out = network.Predict(*inputs);
+    mlp::service::MatrixToTensor(*out, response.mutable_outputs());
+    response.set_version(1);
+    benchmark::DoNotOptimize(response.outputs().values().data());
+  }
+  SetLabel(state);
+}
+
+void Args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"model", "batch"});
+  for (int model : {0, 1}) {
+    for (int batch : {1, 256}) b->Args({model, batch});
+  }
+}
+
+BENCHMARK(BM_Forward)->Apply(Args);
+BENCHMARK(BM_PredictPath)->Apply(Args);
+
+}  // namespace
+
+BENCHMARK_MAIN();
