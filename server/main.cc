@@ -27,8 +27,7 @@ ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest request or response message, in bytes");
 ABSL_FLAG(int64_t, max_parameters, 50'000'000,
           "Largest model, in weights plus biases");
-ABSL_FLAG(uint64_t, max_dataset_rows, 10'000'000,
-          "Largest dataset, in rows");
+ABSL_FLAG(uint64_t, max_dataset_rows, 10'000'000, "Largest dataset, in rows");
 ABSL_FLAG(int, max_concurrent_trainings, 2,
           "Trainings that may run at once (one thread each)");
 ABSL_FLAG(int, compute_threads, 0,
@@ -45,8 +44,9 @@ namespace {
 int Run() {
   mlp::LogLevel level;
   if (!mlp::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
-    std::fprintf(stderr, "--log_level must be debug, info, warning or error, "
-                         "got '%s'\n",
+    std::fprintf(stderr,
+                 "--log_level must be debug, info, warning or error, "
+                 "got '%s'\n",
                  absl::GetFlag(FLAGS_log_level).c_str());
     return 2;
   }
@@ -101,7 +101,8 @@ int Run() {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  MLP_LOG(INFO) << "received " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
+  MLP_LOG(INFO) << "received "
+                << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
                 << ", shutting down";
   (*server)->Shutdown(
       absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));

@@ -42,9 +42,9 @@ class LogLine {
 
 // MLP_LOG(INFO) << "loaded " << n << " models";
 #define MLP_LOG(severity) MLP_LOG_##severity
-#define MLP_LOG_IMPL_(level)                 \
-  if ((level) < ::mlp::MinLogLevel()) {      \
-  } else                                     \
+#define MLP_LOG_IMPL_(level)            \
+  if ((level) < ::mlp::MinLogLevel()) { \
+  } else                                \
     ::mlp::internal_log::LogLine((level), __FILE__, __LINE__).stream()
 #define MLP_LOG_DEBUG MLP_LOG_IMPL_(::mlp::LogLevel::kDebug)
 #define MLP_LOG_INFO MLP_LOG_IMPL_(::mlp::LogLevel::kInfo)

@@ -61,8 +61,8 @@ uint64_t RandomSeed() {
 
 absl::Status ValidateName(absl::string_view name, absl::string_view field) {
   if (name.empty() || name.size() > 63) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, " must be 1-63 characters, got ", name.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " must be 1-63 characters, got ", name.size()));
   }
   for (size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
@@ -114,8 +114,9 @@ absl::StatusOr<uint64_t> TrainingLease::Commit(
     if (absl::Status s =
             registry_->model_store_->DeleteVersion(entry_->name, version);
         !s.ok()) {
-      MLP_LOG(WARNING) << "model '" << entry_->name << "': cannot prune version "
-                       << version << ": " << s.message();
+      MLP_LOG(WARNING) << "model '" << entry_->name
+                       << "': cannot prune version " << version << ": "
+                       << s.message();
     }
   }
   return record->version;
@@ -148,7 +149,8 @@ absl::Status DatasetUpload::Append(const float* inputs, const float* targets,
 absl::StatusOr<store::DatasetMeta> DatasetUpload::Commit() {
   if (writer_->rows() == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("dataset '", name_, "' has no rows: send chunks after "
+        absl::StrCat("dataset '", name_,
+                     "' has no rows: send chunks after "
                      "the header"));
   }
   MLP_ASSIGN_OR_RETURN(store::DatasetMeta meta, writer_->Commit());
@@ -192,9 +194,8 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(
                        store::ModelStore::Open(data_dir));
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<store::DatasetStore> datasets,
                        store::DatasetStore::Open(data_dir));
-  std::unique_ptr<Registry> registry(
-      new Registry(limits, std::move(dir_lock), std::move(models),
-                   std::move(datasets)));
+  std::unique_ptr<Registry> registry(new Registry(
+      limits, std::move(dir_lock), std::move(models), std::move(datasets)));
   absl::MutexLock lock(&registry->mu_);
   for (store::ModelRecord& record : registry->model_store_->LoadAll()) {
     auto entry = std::make_shared<ModelEntry>(record.name, record.created_at);
@@ -208,8 +209,8 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(
   for (store::DatasetMeta& meta : registry->dataset_store_->LoadAll()) {
     registry->datasets_.emplace(meta.name, std::move(meta));
   }
-  MLP_LOG(INFO) << "data directory '" << data_dir << "': "
-                << registry->models_.size() << " models, "
+  MLP_LOG(INFO) << "data directory '" << data_dir
+                << "': " << registry->models_.size() << " models, "
                 << registry->datasets_.size() << " datasets";
   return registry;
 }
@@ -230,10 +231,10 @@ absl::StatusOr<ModelSnapshot> Registry::CreateModel(const std::string& name,
   MLP_RETURN_IF_ERROR(engine::ValidateSpec(spec));
   const int64_t parameters = engine::ParameterCount(spec);
   if (parameters > limits_.max_parameters) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "model '", name, "' has ", parameters,
-        " parameters, over the server's limit of ", limits_.max_parameters,
-        " (--max_parameters)"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("model '", name, "' has ", parameters,
+                     " parameters, over the server's limit of ",
+                     limits_.max_parameters, " (--max_parameters)"));
   }
   {
     absl::MutexLock lock(&mu_);
@@ -254,7 +255,8 @@ absl::StatusOr<ModelSnapshot> Registry::CreateModel(const std::string& name,
     auto first = std::make_shared<store::VersionRecord>();
     first->version = 1;
     first->committed_at = absl::Now();
-    first->network = std::make_shared<const engine::Network>(*std::move(network));
+    first->network =
+        std::make_shared<const engine::Network>(*std::move(network));
     entry = std::make_shared<ModelEntry>(name, first->committed_at);
     status = model_store_->CreateModel(name, entry->created_at, *first);
     absl::MutexLock entry_lock(&entry->mu);
@@ -269,7 +271,8 @@ absl::StatusOr<ModelSnapshot> Registry::CreateModel(const std::string& name,
   return Snapshot(*entry);
 }
 
-absl::StatusOr<ModelSnapshot> Registry::GetModel(const std::string& name) const {
+absl::StatusOr<ModelSnapshot> Registry::GetModel(
+    const std::string& name) const {
   MLP_ASSIGN_OR_RETURN(std::shared_ptr<ModelEntry> entry, Find(name));
   return Snapshot(*entry);
 }
@@ -327,10 +330,10 @@ Registry::GetVersion(const std::string& name, uint64_t version) const {
   for (const auto& v : entry->versions) {
     if (v->version == version) return v;
   }
-  return absl::NotFoundError(absl::StrCat(
-      "model '", name, "' has no version ", version, " (kept: ",
-      entry->versions.front()->version, " to ",
-      entry->versions.back()->version, ")"));
+  return absl::NotFoundError(
+      absl::StrCat("model '", name, "' has no version ", version,
+                   " (kept: ", entry->versions.front()->version, " to ",
+                   entry->versions.back()->version, ")"));
 }
 
 absl::StatusOr<std::unique_ptr<TrainingLease>> Registry::BeginTraining(
@@ -376,14 +379,12 @@ absl::StatusOr<std::unique_ptr<DatasetUpload>> Registry::BeginUpload(
   // one row up front: refuse absurd widths before any allocation.
   const uint32_t widest = static_cast<uint32_t>(engine::kMaxLayerWidth);
   if (input_size == 0 || input_size > widest) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("header.input_size is ", input_size, ", expected 1 to ",
-                     widest));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "header.input_size is ", input_size, ", expected 1 to ", widest));
   }
   if (target_size == 0 || target_size > widest) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("header.target_size is ", target_size, ", expected 1 to ",
-                     widest));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "header.target_size is ", target_size, ", expected 1 to ", widest));
   }
   {
     absl::MutexLock lock(&mu_);
@@ -427,7 +428,8 @@ absl::StatusOr<std::shared_ptr<const engine::Dataset>> Registry::LoadDataset(
     absl::MutexLock lock(&mu_);
     auto it = datasets_.find(name);
     if (it == datasets_.end()) {
-      return absl::NotFoundError(absl::StrCat("dataset '", name, "' not found"));
+      return absl::NotFoundError(
+          absl::StrCat("dataset '", name, "' not found"));
     }
     created_at = it->second.created_at;
     if (auto cached = dataset_cache_[name].lock()) return cached;
@@ -452,7 +454,8 @@ absl::Status Registry::DeleteDataset(const std::string& name) {
     absl::MutexLock lock(&mu_);
     auto it = datasets_.find(name);
     if (it == datasets_.end()) {
-      return absl::NotFoundError(absl::StrCat("dataset '", name, "' not found"));
+      return absl::NotFoundError(
+          absl::StrCat("dataset '", name, "' not found"));
     }
     meta = std::move(it->second);
     datasets_.erase(it);

@@ -46,8 +46,8 @@ struct ModelSnapshot {
   std::string name;
   engine::NetworkSpec spec;  // spec.seed is the seed actually used
   absl::Time created_at;
-  absl::Time updated_at;     // commit time of the latest version
-  uint64_t version = 0;      // latest committed
+  absl::Time updated_at;  // commit time of the latest version
+  uint64_t version = 0;   // latest committed
   bool training = false;
   std::optional<store::TrainingSummary> last_training;
   std::vector<uint64_t> available_versions;  // ascending

@@ -26,23 +26,23 @@ absl::Status CheckValues(const v1::Tensor& t, absl::string_view field,
   const int64_t have = t.values_size();
   // rows, cols >= 1 here; compare without overflowing.
   if (rows > have / cols || rows * cols != have) {
-    return Invalid(field, absl::StrCat(" has ", have, " values, but shape ",
-                                       ShapeString(t), " needs ", rows, " x ",
-                                       cols));
+    return Invalid(field,
+                   absl::StrCat(" has ", have, " values, but shape ",
+                                ShapeString(t), " needs ", rows, " x ", cols));
   }
   for (int64_t i = 0; i < have; ++i) {
     if (!std::isfinite(t.values(static_cast<int>(i)))) {
-      return Invalid(field, absl::StrCat(".values[", i, "] (row ", i / cols,
-                                         ", column ", i % cols, ") is ",
-                                         t.values(static_cast<int>(i)),
-                                         "; values must be finite"));
+      return Invalid(
+          field, absl::StrCat(".values[", i, "] (row ", i / cols, ", column ",
+                              i % cols, ") is ", t.values(static_cast<int>(i)),
+                              "; values must be finite"));
     }
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<engine::Activation> ActivationFromProto(v1::Activation a,
-                                                       absl::string_view field) {
+absl::StatusOr<engine::Activation> ActivationFromProto(
+    v1::Activation a, absl::string_view field) {
   switch (a) {
     case v1::LINEAR:
       return engine::Activation::kLinear;
@@ -55,8 +55,8 @@ absl::StatusOr<engine::Activation> ActivationFromProto(v1::Activation a,
     case v1::SOFTMAX:
       return engine::Activation::kSoftmax;
     default:
-      return Invalid(field, absl::StrCat(" is ", v1::Activation_Name(a),
-                                         " (", static_cast<int>(a),
+      return Invalid(field, absl::StrCat(" is ", v1::Activation_Name(a), " (",
+                                         static_cast<int>(a),
                                          "); expected LINEAR, RELU, SIGMOID, "
                                          "TANH or SOFTMAX"));
   }
@@ -97,26 +97,24 @@ absl::StatusOr<engine::NetworkSpec> SpecFromProto(const v1::ModelSpec& spec) {
   engine::NetworkSpec out;
   if (spec.input_size() < 1 ||
       spec.input_size() > static_cast<uint32_t>(engine::kMaxLayerWidth)) {
-    return Invalid("spec.input_size", absl::StrCat(
-                                          " must be in [1, ",
-                                          engine::kMaxLayerWidth, "], got ",
-                                          spec.input_size()));
+    return Invalid("spec.input_size",
+                   absl::StrCat(" must be in [1, ", engine::kMaxLayerWidth,
+                                "], got ", spec.input_size()));
   }
   out.input_size = static_cast<int>(spec.input_size());
   if (spec.layers_size() < 1 || spec.layers_size() > engine::kMaxLayers) {
-    return Invalid("spec.layers", absl::StrCat(" must have 1 to ",
-                                               engine::kMaxLayers,
-                                               " layers, got ",
-                                               spec.layers_size()));
+    return Invalid("spec.layers",
+                   absl::StrCat(" must have 1 to ", engine::kMaxLayers,
+                                " layers, got ", spec.layers_size()));
   }
   for (int i = 0; i < spec.layers_size(); ++i) {
     const v1::LayerSpec& layer = spec.layers(i);
     const std::string field = absl::StrCat("spec.layers[", i, "]");
     if (layer.units() < 1 ||
         layer.units() > static_cast<uint32_t>(engine::kMaxLayerWidth)) {
-      return Invalid(field, absl::StrCat(".units must be in [1, ",
-                                         engine::kMaxLayerWidth, "], got ",
-                                         layer.units()));
+      return Invalid(
+          field, absl::StrCat(".units must be in [1, ", engine::kMaxLayerWidth,
+                              "], got ", layer.units()));
     }
     MLP_ASSIGN_OR_RETURN(
         engine::Activation activation,
@@ -223,10 +221,10 @@ absl::StatusOr<engine::TrainOptions> OptionsFromProto(
   if (options.batch_size() > kIntMax || options.max_epochs() > kIntMax ||
       options.report_every() > kIntMax ||
       options.early_stopping_patience() > kIntMax) {
-    return Invalid("options", absl::StrCat(
-                                  ": batch_size, max_epochs, report_every and "
-                                  "early_stopping_patience must be <= ",
-                                  kIntMax));
+    return Invalid("options",
+                   absl::StrCat(": batch_size, max_epochs, report_every and "
+                                "early_stopping_patience must be <= ",
+                                kIntMax));
   }
   if (options.learning_rate() != 0) out.learning_rate = options.learning_rate();
   if (options.batch_size() != 0) out.batch_size = options.batch_size();
@@ -275,13 +273,13 @@ absl::StatusOr<MatrixView> InputsView(const v1::Tensor& tensor,
   const int64_t rows = tensor.shape(0);
   const int64_t cols = tensor.shape(1);
   if (rows < 1) {
-    return Invalid(field, absl::StrCat(".shape[0] (rows) must be >= 1, got ",
-                                       rows));
+    return Invalid(field,
+                   absl::StrCat(".shape[0] (rows) must be >= 1, got ", rows));
   }
   if (cols != input_size) {
-    return Invalid(field, absl::StrCat(".shape[1] is ", cols,
-                                       ", expected the model's input_size ",
-                                       input_size));
+    return Invalid(
+        field, absl::StrCat(".shape[1] is ", cols,
+                            ", expected the model's input_size ", input_size));
   }
   MLP_RETURN_IF_ERROR(CheckValues(tensor, field, rows, cols));
   return MatrixView(tensor.values().data(), cols, rows);
@@ -293,21 +291,19 @@ absl::StatusOr<MatrixView> TargetsView(const v1::Tensor& tensor,
   const bool indices_allowed =
       loss == engine::Loss::kCrossEntropy && outputs > 1;
   const bool as_indices =
-      indices_allowed &&
-      (tensor.shape_size() == 1 ||
-       (tensor.shape_size() == 2 && tensor.shape(1) == 1));
+      indices_allowed && (tensor.shape_size() == 1 ||
+                          (tensor.shape_size() == 2 && tensor.shape(1) == 1));
   const int64_t cols = as_indices ? 1 : outputs;
   const bool shape_ok =
       as_indices || (tensor.shape_size() == 2 && tensor.shape(1) == outputs);
   if (!shape_ok || tensor.shape(0) != rows) {
     return Invalid(
-        field,
-        absl::StrCat(".shape must be [", rows, ", ", outputs, "]",
-                     indices_allowed
-                         ? absl::StrCat(" or class indices [", rows, "]")
-                         : "",
-                     " (rows must match the inputs), got ",
-                     ShapeString(tensor)));
+        field, absl::StrCat(".shape must be [", rows, ", ", outputs, "]",
+                            indices_allowed
+                                ? absl::StrCat(" or class indices [", rows, "]")
+                                : "",
+                            " (rows must match the inputs), got ",
+                            ShapeString(tensor)));
   }
   MLP_RETURN_IF_ERROR(CheckValues(tensor, field, rows, cols));
   if (as_indices) {
@@ -328,18 +324,18 @@ absl::Status CheckDatasetFits(const store::DatasetMeta& dataset,
                               const engine::NetworkSpec& spec) {
   const int64_t outputs = spec.layers.back().units;
   if (dataset.input_size != static_cast<uint32_t>(spec.input_size)) {
-    return Invalid("dataset", absl::StrCat(" '", dataset.name, "' has ",
-                                           dataset.input_size,
-                                           " inputs per row, the model expects ",
-                                           spec.input_size));
+    return Invalid(
+        "dataset",
+        absl::StrCat(" '", dataset.name, "' has ", dataset.input_size,
+                     " inputs per row, the model expects ", spec.input_size));
   }
   const bool indices =
       spec.loss == engine::Loss::kCrossEntropy && dataset.target_size == 1;
   if (!indices && dataset.target_size != outputs) {
-    return Invalid("dataset", absl::StrCat(" '", dataset.name, "' has ",
-                                           dataset.target_size,
-                                           " targets per row, the model has ",
-                                           outputs, " outputs"));
+    return Invalid(
+        "dataset",
+        absl::StrCat(" '", dataset.name, "' has ", dataset.target_size,
+                     " targets per row, the model has ", outputs, " outputs"));
   }
   return absl::OkStatus();
 }

@@ -9,10 +9,10 @@
 #ifndef MLP_SERVER_SERVICE_CONVERT_H_
 #define MLP_SERVER_SERVICE_CONVERT_H_
 
-#include <cstdint>
+#include <grpcpp/support/status.h>
 
 #include <Eigen/Core>
-#include <grpcpp/support/status.h>
+#include <cstdint>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

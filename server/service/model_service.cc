@@ -224,7 +224,8 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
     {
       absl::MutexLock lock(&mu_);
       const std::atomic<bool>* lease_cancel = lease_cancel_.get();
-      auto has_room = [this, lease_cancel]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      auto has_room = [this,
+                       lease_cancel]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return queue_.size() < kMaxQueued || caller_cancelled_.load() ||
                lease_cancel->load();
       };
@@ -341,9 +342,9 @@ class UploadReactor final
       }
       const v1::DatasetHeader& h = request_.header();
       log_.set_subject(h.name());
-      MLP_ASSIGN_OR_RETURN(upload_, registry_->BeginUpload(
-                                        h.name(), h.input_size(),
-                                        h.target_size()));
+      MLP_ASSIGN_OR_RETURN(
+          upload_,
+          registry_->BeginUpload(h.name(), h.input_size(), h.target_size()));
       return absl::OkStatus();
     }
     if (upload_ == nullptr) {
@@ -362,9 +363,9 @@ class UploadReactor final
                          InputsView(chunk.targets(), field + " targets",
                                     upload_->target_size()));
     if (targets.cols() != inputs.cols()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, " has ", inputs.cols(), " input rows but ", targets.cols(),
-          " target rows"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " has ", inputs.cols(), " input rows but ",
+                       targets.cols(), " target rows"));
     }
     ++chunks_;
     return upload_->Append(inputs.data(), targets.data(),

@@ -31,9 +31,10 @@ class ModelServiceImpl final : public v1::ModelService::CallbackService {
   grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
                                      const v1::GetModelRequest* request,
                                      v1::ModelInfo* response) override;
-  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
-                                       const v1::ListModelsRequest* request,
-                                       v1::ListModelsResponse* response) override;
+  grpc::ServerUnaryReactor* ListModels(
+      grpc::CallbackServerContext* context,
+      const v1::ListModelsRequest* request,
+      v1::ListModelsResponse* response) override;
   grpc::ServerUnaryReactor* DeleteModel(
       grpc::CallbackServerContext* context,
       const v1::DeleteModelRequest* request,
@@ -44,12 +45,12 @@ class ModelServiceImpl final : public v1::ModelService::CallbackService {
   grpc::ServerUnaryReactor* Predict(grpc::CallbackServerContext* context,
                                     const v1::PredictRequest* request,
                                     v1::PredictResponse* response) override;
-  grpc::ServerUnaryReactor* GetWeights(grpc::CallbackServerContext* context,
-                                       const v1::GetWeightsRequest* request,
-                                       v1::GetWeightsResponse* response) override;
-  grpc::ServerReadReactor<v1::UploadDatasetRequest>* UploadDataset(
+  grpc::ServerUnaryReactor* GetWeights(
       grpc::CallbackServerContext* context,
-      v1::DatasetInfo* response) override;
+      const v1::GetWeightsRequest* request,
+      v1::GetWeightsResponse* response) override;
+  grpc::ServerReadReactor<v1::UploadDatasetRequest>* UploadDataset(
+      grpc::CallbackServerContext* context, v1::DatasetInfo* response) override;
   grpc::ServerUnaryReactor* ListDatasets(
       grpc::CallbackServerContext* context,
       const v1::ListDatasetsRequest* request,

@@ -27,9 +27,9 @@ MlpServer::~MlpServer() {
 
 absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
     const ServerOptions& options) {
-  MLP_ASSIGN_OR_RETURN(std::unique_ptr<registry::Registry> registry,
-                       registry::Registry::Open(options.data_dir,
-                                                options.limits));
+  MLP_ASSIGN_OR_RETURN(
+      std::unique_ptr<registry::Registry> registry,
+      registry::Registry::Open(options.data_dir, options.limits));
   auto service = std::make_unique<ModelServiceImpl>(
       registry.get(), options.limits.max_concurrent_trainings);
 

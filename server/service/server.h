@@ -6,10 +6,10 @@
 #ifndef MLP_SERVER_SERVICE_SERVER_H_
 #define MLP_SERVER_SERVICE_SERVER_H_
 
+#include <grpcpp/server.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/server.h>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"

@@ -42,7 +42,8 @@ std::string EncodeTrailer(const Trailer& t) {
 }
 
 // Checks the trailer and the CRC of the rows; returns the trailer.
-absl::StatusOr<Trailer> Verify(absl::string_view file, const std::string& path) {
+absl::StatusOr<Trailer> Verify(absl::string_view file,
+                               const std::string& path) {
   if (file.size() < kTrailerSize) {
     return absl::DataLossError(
         absl::StrCat(path, ": truncated (", file.size(), " bytes)"));
@@ -250,7 +251,8 @@ absl::Status DatasetStore::Delete(const std::string& name) {
   const std::string path = PathOf(name);
   if (::unlink(path.c_str()) != 0) {
     if (errno == ENOENT) {
-      return absl::NotFoundError(absl::StrCat("dataset '", name, "' not found"));
+      return absl::NotFoundError(
+          absl::StrCat("dataset '", name, "' not found"));
     }
     return ErrnoStatus("remove", path, errno);
   }

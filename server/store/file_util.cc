@@ -74,14 +74,15 @@ absl::Status ErrnoStatus(absl::string_view what, const std::string& path,
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view contents) {
   const std::string tmp = absl::StrCat(path, ".tmp.", UniqueSuffix());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                        0644);
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus("create", tmp, errno);
   absl::Status status;
   {
     FdCloser closer(fd);
     status = WriteAll(fd, contents, tmp);
-    if (status.ok() && ::fsync(fd) != 0) status = ErrnoStatus("fsync", tmp, errno);
+    if (status.ok() && ::fsync(fd) != 0)
+      status = ErrnoStatus("fsync", tmp, errno);
   }
   if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     status = ErrnoStatus("rename", tmp, errno);
@@ -126,16 +127,16 @@ absl::Status EnsureDirectory(const std::string& dir) {
   return absl::OkStatus();
 }
 
-void MoveToQuarantine(const std::string& path, const std::string& quarantine_dir,
+void MoveToQuarantine(const std::string& path,
+                      const std::string& quarantine_dir,
                       const absl::Status& why) {
   const std::filesystem::path from(path);
   const std::string target =
       (std::filesystem::path(quarantine_dir) /
-       absl::StrCat(absl::FormatTime("%Y%m%dT%H%M%S", absl::Now(),
-                                     absl::UTCTimeZone()),
-                    "-", UniqueSuffix(), "-",
-                    from.parent_path().filename().string(), "-",
-                    from.filename().string()))
+       absl::StrCat(
+           absl::FormatTime("%Y%m%dT%H%M%S", absl::Now(), absl::UTCTimeZone()),
+           "-", UniqueSuffix(), "-", from.parent_path().filename().string(),
+           "-", from.filename().string()))
           .string();
   if (::rename(path.c_str(), target.c_str()) != 0) {
     MLP_LOG(ERROR) << "cannot read '" << path << "' (" << why.message()

@@ -41,7 +41,8 @@ absl::Status EnsureDirectory(const std::string& dir);
 // Moves an unreadable file or directory into `quarantine_dir` (named after
 // the time, its parent and itself) and logs why; logs if it cannot be moved.
 // Never deletes anything.
-void MoveToQuarantine(const std::string& path, const std::string& quarantine_dir,
+void MoveToQuarantine(const std::string& path,
+                      const std::string& quarantine_dir,
                       const absl::Status& why);
 
 // An exclusive advisory lock (flock) on <dir>/LOCK, held while the object

@@ -150,7 +150,8 @@ absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(
     }
   }
   if (error) return ErrnoStatus("list", models_dir, error.value());
-  return std::unique_ptr<ModelStore>(new ModelStore(models_dir, quarantine_dir));
+  return std::unique_ptr<ModelStore>(
+      new ModelStore(models_dir, quarantine_dir));
 }
 
 std::string ModelStore::ModelDir(const std::string& name) const {
@@ -226,7 +227,8 @@ std::vector<ModelRecord> ModelStore::LoadAll() {
     }
   }
   if (error) {
-    MLP_LOG(ERROR) << "cannot list '" << models_dir_ << "': " << error.message();
+    MLP_LOG(ERROR) << "cannot list '" << models_dir_
+                   << "': " << error.message();
   }
   std::sort(names.begin(), names.end());
   std::vector<ModelRecord> models;

@@ -39,11 +39,12 @@ absl::StatusOr<RecordReader> RecordReader::Open(absl::string_view record,
                                                 absl::string_view what) {
   const size_t overhead = magic.size() + 2 * sizeof(uint32_t);
   if (record.size() < overhead) {
-    return absl::DataLossError(absl::StrCat(what, ": truncated (",
-                                            record.size(), " bytes)"));
+    return absl::DataLossError(
+        absl::StrCat(what, ": truncated (", record.size(), " bytes)"));
   }
   if (record.substr(0, magic.size()) != magic) {
-    return absl::DataLossError(absl::StrCat(what, ": not a '", magic, "' file"));
+    return absl::DataLossError(
+        absl::StrCat(what, ": not a '", magic, "' file"));
   }
   uint32_t stored_crc;
   std::memcpy(&stored_crc, record.data() + record.size() - sizeof(uint32_t),
@@ -55,8 +56,8 @@ absl::StatusOr<RecordReader> RecordReader::Open(absl::string_view record,
   uint32_t stored_format;
   std::memcpy(&stored_format, record.data() + magic.size(), sizeof(uint32_t));
   if (stored_format != format) {
-    return absl::DataLossError(absl::StrCat(what, ": format ", stored_format,
-                                            ", expected ", format));
+    return absl::DataLossError(
+        absl::StrCat(what, ": format ", stored_format, ", expected ", format));
   }
   return RecordReader(covered.substr(magic.size() + sizeof(uint32_t)),
                       std::string(what));

@@ -1,11 +1,10 @@
 // The mlp-server binary as users run it: reflection lists the API, health
 // answers, SIGTERM drains and exits 0, bad flags are refused.
-#include <signal.h>
-#include <sys/wait.h>
-
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -46,7 +45,8 @@ TEST(ProcessTest, ReflectionListsTheModelServiceAndHealth) {
   request.set_file_containing_symbol("mlp.v1.ModelService");
   ASSERT_TRUE(stream->Write(request));
   ASSERT_TRUE(stream->Read(&response));
-  EXPECT_GT(response.file_descriptor_response().file_descriptor_proto_size(), 0);
+  EXPECT_GT(response.file_descriptor_response().file_descriptor_proto_size(),
+            0);
   stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
 }
@@ -60,7 +60,8 @@ TEST(ProcessTest, SigtermDrainsAndExitsZero) {
   create.set_name("m");
   *create.mutable_spec() = testing::SeedSpec(1);
   v1::ModelInfo info;
-  ASSERT_TRUE(stub->CreateModel(ContextWithDeadline().get(), create, &info).ok());
+  ASSERT_TRUE(
+      stub->CreateModel(ContextWithDeadline().get(), create, &info).ok());
   // A training that would run for a long time.
   v1::TrainRequest train = testing::SeedTrainRequest("m", 100000000);
   train.mutable_options()->set_target_loss(0);
@@ -99,9 +100,11 @@ TEST(ProcessTest, TwoServersCannotShareADataDirectory) {
 
 TEST(ProcessTest, BadFlagsAreRefused) {
   TempDir dir;
-  auto server = ServerProcess::Start(dir.path() + "/data", {"--log_level=loud"});
+  auto server =
+      ServerProcess::Start(dir.path() + "/data", {"--log_level=loud"});
   EXPECT_FALSE(server.ok());
-  auto server2 = ServerProcess::Start(dir.path() + "/data2", {"--keep_versions=0"});
+  auto server2 =
+      ServerProcess::Start(dir.path() + "/data2", {"--keep_versions=0"});
   EXPECT_FALSE(server2.ok());
 }
 

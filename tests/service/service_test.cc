@@ -1,13 +1,13 @@
 // The service end to end: an in-process MlpServer on a loopback port, called
 // over a real gRPC channel.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <cmath>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/ascii.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -136,8 +136,10 @@ TEST_F(ServiceTest, SeedExperimentEndToEnd) {
   ASSERT_TRUE(
       stub_->GetWeights(ContextWithDeadline().get(), request, &weights).ok());
   ASSERT_EQ(weights.layers_size(), 2);
-  EXPECT_THAT(weights.layers(0).weights().shape(), ::testing::ElementsAre(3, 4));
-  EXPECT_THAT(weights.layers(1).weights().shape(), ::testing::ElementsAre(4, 1));
+  EXPECT_THAT(weights.layers(0).weights().shape(),
+              ::testing::ElementsAre(3, 4));
+  EXPECT_THAT(weights.layers(1).weights().shape(),
+              ::testing::ElementsAre(4, 1));
   EXPECT_EQ(weights.layers(0).bias().values_size(), 0);
   for (int row = 0; row < 4; ++row) {
     const std::vector<float> x(testing::kSeedInputs.begin() + 3 * row,
@@ -295,7 +297,8 @@ TEST_F(ServiceTest, SlowReaderHoldsTheTrainingBack) {
   // unthrottled, one per epoch all along (~150k a second even on a loaded
   // machine).
   int before_resume = 0;
-  while (reader->Read(&progress) && progress.elapsed_seconds() < pause_seconds &&
+  while (reader->Read(&progress) &&
+         progress.elapsed_seconds() < pause_seconds &&
          before_resume < 2000000) {
     ++before_resume;
   }
@@ -317,7 +320,8 @@ TEST_F(ServiceTest, DeleteCancelsTraining) {
   v1::DeleteModelRequest del;
   del.set_name("d");
   v1::DeleteModelResponse deleted;
-  ASSERT_TRUE(stub_->DeleteModel(ContextWithDeadline().get(), del, &deleted).ok());
+  ASSERT_TRUE(
+      stub_->DeleteModel(ContextWithDeadline().get(), del, &deleted).ok());
   v1::TrainProgress last;
   while (reader->Read(&progress)) last = progress;
   EXPECT_TRUE(reader->Finish().ok());
@@ -327,8 +331,9 @@ TEST_F(ServiceTest, DeleteCancelsTraining) {
   v1::GetModelRequest get;
   get.set_name("d");
   v1::ModelInfo info;
-  EXPECT_EQ(stub_->GetModel(ContextWithDeadline().get(), get, &info).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      stub_->GetModel(ContextWithDeadline().get(), get, &info).error_code(),
+      grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(ServiceTest, ConcurrentTrainingLimit) {
@@ -402,8 +407,11 @@ TEST_F(ServiceTest, BadPredictInputsAreRefusedWithTheirField) {
        },
        grpc::StatusCode::INVALID_ARGUMENT, "inputs.shape must be [N, 3]"},
       {"zero rows",
-       [](v1::PredictRequest* r) { *r->mutable_inputs() = MakeTensor({0, 3}, {}); },
-       grpc::StatusCode::INVALID_ARGUMENT, "inputs.shape[0] (rows) must be >= 1"},
+       [](v1::PredictRequest* r) {
+         *r->mutable_inputs() = MakeTensor({0, 3}, {});
+       },
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "inputs.shape[0] (rows) must be >= 1"},
       {"too few values",
        [](v1::PredictRequest* r) {
          *r->mutable_inputs() = MakeTensor({2, 3}, {1, 2, 3});
@@ -418,7 +426,8 @@ TEST_F(ServiceTest, BadPredictInputsAreRefusedWithTheirField) {
        [](v1::PredictRequest* r) {
          *r->mutable_inputs() = MakeTensor({1, 3}, {1, NAN, 3});
        },
-       grpc::StatusCode::INVALID_ARGUMENT, "inputs.values[1] (row 0, column 1)"},
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "inputs.values[1] (row 0, column 1)"},
       {"infinity",
        [](v1::PredictRequest* r) {
          *r->mutable_inputs() = MakeTensor({1, 3}, {1, 2, INFINITY});
@@ -514,7 +523,8 @@ TEST_F(ServiceTest, BadTrainRequestsAreRefusedAndCommitNothing) {
          *r->mutable_inline_data()->mutable_targets() =
              MakeTensor({3, 1}, {1, 0, 1});
        },
-       grpc::StatusCode::INVALID_ARGUMENT, "inline_data.targets.shape must be [4, 1]"},
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "inline_data.targets.shape must be [4, 1]"},
       {"nan target",
        [](v1::TrainRequest* r) {
          *r->mutable_inline_data()->mutable_targets() =
@@ -522,9 +532,7 @@ TEST_F(ServiceTest, BadTrainRequestsAreRefusedAndCommitNothing) {
        },
        grpc::StatusCode::INVALID_ARGUMENT, "inline_data.targets.values[2]"},
       {"negative learning rate",
-       [](v1::TrainRequest* r) {
-         r->mutable_options()->set_learning_rate(-1);
-       },
+       [](v1::TrainRequest* r) { r->mutable_options()->set_learning_rate(-1); },
        grpc::StatusCode::INVALID_ARGUMENT, "learning_rate"},
       {"validation fraction 1",
        [](v1::TrainRequest* r) {
@@ -564,7 +572,8 @@ grpc::Status Upload(v1::ModelService::Stub* stub, const std::string& name,
     const int n = std::min(chunk_rows, rows - begin);
     std::vector<float> x, t;
     for (int i = begin; i < begin + n; ++i) {
-      for (int j = 0; j < 3; ++j) x.push_back(testing::kSeedInputs[(i % 4) * 3 + j]);
+      for (int j = 0; j < 3; ++j)
+        x.push_back(testing::kSeedInputs[(i % 4) * 3 + j]);
       t.push_back(testing::kSeedTargets[i % 4]);
     }
     v1::UploadDatasetRequest chunk;
@@ -603,9 +612,9 @@ TEST_F(ServiceTest, UploadedDatasetTrainsLikeInlineData) {
   v1::DeleteDatasetResponse deleted;
   ASSERT_TRUE(
       stub_->DeleteDataset(ContextWithDeadline().get(), del, &deleted).ok());
-  EXPECT_EQ(
-      stub_->DeleteDataset(ContextWithDeadline().get(), del, &deleted).error_code(),
-      grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(stub_->DeleteDataset(ContextWithDeadline().get(), del, &deleted)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(ServiceTest, BadUploadsLeaveNothing) {
@@ -621,7 +630,8 @@ TEST_F(ServiceTest, BadUploadsLeaveNothing) {
     writer->WritesDone();
     grpc::Status status = writer->Finish();
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_THAT(status.error_message(), HasSubstr("first message must be a header"));
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("first message must be a header"));
   }
   {
     // A ragged chunk after good ones.

@@ -2,11 +2,11 @@
 #ifndef MLP_TESTS_TESTING_API_H_
 #define MLP_TESTS_TESTING_API_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "mlp/v1/mlp.grpc.pb.h"
 

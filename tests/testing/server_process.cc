@@ -45,7 +45,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   const pid_t pid = ::fork();
   if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
-    const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    const int log =
+        ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (log >= 0) ::dup2(log, STDERR_FILENO);
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -65,9 +66,9 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     }
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == pid) {
-      return absl::InternalError(absl::StrCat(
-          "mlp-server exited during start-up (status ", status, "); log: ",
-          log_path));
+      return absl::InternalError(
+          absl::StrCat("mlp-server exited during start-up (status ", status,
+                       "); log: ", log_path));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
