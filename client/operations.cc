@@ -15,7 +15,7 @@ namespace {
 
 using mlp::v1::ModelService;
 
-void SetMatrix(int64_t rows, int64_t cols, std::vector<float>& values,
+void SetMatrix(int64_t rows, int64_t cols, const std::vector<float>& values,
                mlp::v1::Tensor* tensor) {
   tensor->clear_shape();
   tensor->add_shape(rows);
@@ -41,7 +41,8 @@ bool IsClassifier(const mlp::v1::ModelSpec& spec) {
          spec.loss() == mlp::v1::BINARY_CROSS_ENTROPY;
 }
 
-absl::StatusOr<mlp::v1::TrainingData> ReadAll(RowSource& source) {
+absl::StatusOr<mlp::v1::TrainingData> ReadAll(RowSource& source,
+                                              absl::string_view origin) {
   std::vector<float> inputs;
   std::vector<float> targets;
   int64_t rows = 0;
@@ -52,7 +53,9 @@ absl::StatusOr<mlp::v1::TrainingData> ReadAll(RowSource& source) {
     if (read == 0) break;
     rows += static_cast<int64_t>(read);
   }
-  if (rows == 0) return absl::InvalidArgumentError("the data has no rows");
+  if (rows == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": no rows"));
+  }
   mlp::v1::TrainingData data;
   SetMatrix(rows, source.input_size(), inputs, data.mutable_inputs());
   SetMatrix(rows, source.target_size(), targets, data.mutable_targets());

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "client/connection.h"
 #include "client/rows.h"
 #include "mlp/v1/mlp.pb.h"
@@ -22,8 +23,10 @@ inline constexpr size_t kMaxBatchBytes = size_t{1} << 20;
 bool IsClassifier(const mlp::v1::ModelSpec& spec);
 
 // Reads every row of `source` into one TrainingData ([N, inputs] and
-// [N, targets] tensors). INVALID_ARGUMENT if the source has no rows.
-absl::StatusOr<mlp::v1::TrainingData> ReadAll(RowSource& source);
+// [N, targets] tensors). INVALID_ARGUMENT "ORIGIN: no rows" if the source
+// has none, or the source's own error.
+absl::StatusOr<mlp::v1::TrainingData> ReadAll(RowSource& source,
+                                              absl::string_view origin);
 
 // Deletes the model if it exists (its training, if any, is cancelled) and
 // creates it anew.

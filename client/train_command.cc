@@ -77,7 +77,8 @@ absl::Status RunTrain(const TrainCommandOptions& options,
   } else {
     MLP_CLI_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> rows,
                              OpenRows(options.data));
-    MLP_CLI_ASSIGN_OR_RETURN(*request.mutable_inline_data(), ReadAll(*rows));
+    MLP_CLI_ASSIGN_OR_RETURN(*request.mutable_inline_data(),
+                             ReadAll(*rows, options.data.path));
   }
 
   TrainView view;
