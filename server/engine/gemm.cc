@@ -47,9 +47,10 @@ void Gemm<float>(Trans ta, Trans tb, int m, int n, int k, float alpha,
   // exceed kEigenStackFloats go to OpenBLAS whatever their size, which keeps
   // the training loop free of heap allocations.
   constexpr int64_t kEigenStackFloats = 16384;  // 64 KiB, half the limit
-  if (n > 1 && m > 1 &&
-      (int64_t{m} * n * k >= g_blas_threshold.load(std::memory_order_relaxed) ||
-       int64_t{m} * k > kEigenStackFloats || int64_t{k} * n > kEigenStackFloats)) {
+  const int64_t threshold = g_blas_threshold.load(std::memory_order_relaxed);
+  if (n > 1 && m > 1 && threshold >= 0 &&
+      (int64_t{m} * n * k >= threshold || int64_t{m} * k > kEigenStackFloats ||
+       int64_t{k} * n > kEigenStackFloats)) {
     cblas_sgemm(CblasColMajor, ta == Trans::kNo ? CblasNoTrans : CblasTrans,
                 tb == Trans::kNo ? CblasNoTrans : CblasTrans, m, n, k, alpha, a,
                 lda, b, ldb, beta, c, ldc);

@@ -67,8 +67,11 @@ void Gemm<float>(Trans ta, Trans tb, int m, int n, int k, float alpha,
                  float* c, int ldc);
 
 // Products with m * n * k at or above this go to OpenBLAS (when the engine was
-// built with it); 0 sends everything, a huge value nothing. Process-wide;
-// exposed so that the benchmark can measure both sides of the crossover.
+// built with it), and so do those too large for Eigen's stack blocking space;
+// 0 sends every matrix-matrix product (n > 1), like EIGEN_USE_BLAS would; a
+// negative value sends none (Eigen only, which may then allocate). Matrix-
+// vector products (n == 1) always stay in Eigen. Process-wide; exposed so that
+// the benchmark can measure each choice.
 int64_t BlasThreshold();
 void SetBlasThreshold(int64_t threshold);
 

@@ -36,7 +36,15 @@ using Vector = Eigen::Matrix<float, Eigen::Dynamic, 1>;
 
 enum class Activation { kLinear, kRelu, kSigmoid, kTanh, kSoftmax };
 enum class Loss { kMse, kCrossEntropy, kBinaryCrossEntropy };
-// kAuto: He normal for ReLU layers, Xavier uniform otherwise.
+// Initial weights, drawn from one std::mt19937_64 seeded with spec.seed, layer
+// by layer from the input side, each weight matrix in memory order (= row by
+// row of the API's [inputs, units], numpy's random((inputs, units)) order):
+//   kUniform01     U[0, 1) (24-bit), the tutorial's
+//   kXavierUniform U(-a, a), a = sqrt(6 / (inputs + units))
+//   kHeNormal      N(0, 2 / inputs) (Box-Muller)
+//   kAuto          He normal for ReLU layers, Xavier uniform otherwise.
+// Biases start at 0. The transforms are the engine's own, so a seed gives the
+// same weights with any standard library.
 enum class Init { kAuto, kUniform01, kXavierUniform, kHeNormal };
 
 // Lower-case names for messages ("relu", "cross_entropy", ...).
@@ -94,8 +102,11 @@ class Network {
   int output_size() const { return spec_.layers.back().units; }
   int64_t parameter_count() const { return ParameterCount(spec_); }
 
-  // Forward pass. inputs: [input_size x N], N >= 1; returns [output_size x N].
-  // INVALID_ARGUMENT if inputs.rows() != input_size or N == 0.
+  // Forward pass. inputs: [input_size x N], N >= 1; returns [output_size x N]
+  // (softmax columns sum to 1). Thread-safe (const); allocates its result and
+  // two activation buffers. Large batches run on OpenBLAS (SetComputeThreads).
+  // INVALID_ARGUMENT if inputs.rows() != input_size or N == 0; inputs are not
+  // checked for NaN/Inf (they propagate to the outputs).
   absl::StatusOr<Matrix> Predict(const Eigen::Ref<const Matrix>& inputs) const;
 
  private:

@@ -35,6 +35,7 @@ void PutU64(std::string& out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 void PutFloats(std::string& out, const float* data, Eigen::Index count) {
+  if (count == 0) return;  // data() of an empty vector is null
   out.append(reinterpret_cast<const char*>(data),
              static_cast<size_t>(count) * sizeof(float));
 }

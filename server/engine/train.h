@@ -7,6 +7,48 @@
 // With batch_size 1, SGD and no bias this is exactly the tutorial's online
 // per-sample update.
 //
+// Losses. The REPORTED per-sample loss (EpochStats.loss, TrainResult) is:
+//   MSE                  mean over outputs of (y - t)^2
+//   CROSS_ENTROPY        -log softmax(z)[target] (log-sum-exp on the logits)
+//   BINARY_CROSS_ENTROPY mean over outputs of -t log y - (1-t) log(1-y),
+//                        computed from the logits (no log of 0)
+// The gradient that training follows is that of the same loss, except for MSE,
+// where it is the gradient of HALF of it: dL/dy = (y - t) / outputs. With one
+// output this is the tutorial's delta = (y - t) with no factor 2, which is
+// what makes its learning rate 0.1 behave as in the tutorial (the seed
+// experiment in tests/engine/seed_experiment_test.cc). L2 adds l2 * W to the
+// weights' gradient (l2/2 * |W|^2 to the objective; never to the reported
+// loss). Accuracy (CE, BCE only): argmax against the target class; for BCE
+// the 0.5 threshold, per output (the share of right outputs per sample).
+//
+// Stopping rules, checked after every epoch in this order: the epoch loss at
+// or under target_loss (TARGET_LOSS); early stopping (EARLY_STOPPING); the
+// callback returning false (CANCELLED). should_stop is polled before a batch
+// whenever at least 64 samples have been trained since the last poll, and
+// before each epoch's first batch: every batch for batch_size >= 64, every 64
+// samples below that (for batch 1, one poll per 64 steps keeps a ~100 ns step
+// cheap while a cancellation still lands within microseconds). A stop through
+// should_stop drops the running epoch from the figures (TrainResult counts
+// completed epochs) but keeps its updates in the weights.
+//
+// Early stopping monitors the validation loss when there is a validation
+// split, the training loss otherwise; after `patience` epochs without a
+// strict improvement it stops and RESTORES the weights of the best epoch.
+//
+// Divergence: a batch or epoch loss that is NaN/Inf, or weights that are not
+// finite at the end of an epoch, end training with DIVERGED and the weights of
+// the last epoch that ended finite (the starting weights if none did).
+//
+// Randomness: shuffling and the validation split come from one
+// std::mt19937_64 seeded with options.seed; the validation rows are a seeded
+// random subset, fixed for the whole run, and both subsets keep the data's
+// order when shuffle is off. Same network, data and options give bitwise
+// identical weights on one machine (the BLAS partitioning does not split the
+// inner dimension, so the thread count does not change results either).
+//
+// Threads: the large products run on OpenBLAS's pool, whose size is the
+// process-wide SetComputeThreads (network.h).
+//
 // Thread-safety: Train mutates only the network it is given; callers must not
 // share that network with other threads while it runs.
 #ifndef MLP_SERVER_ENGINE_TRAIN_H_
@@ -81,8 +123,9 @@ struct TrainResult {
 // Called every report_every epochs and after the last epoch. Returning false
 // stops training (StopReason::kCancelled).
 using EpochCallback = std::function<bool(const EpochStats&)>;
-// Polled between batches; returning true stops training within one batch
-// (StopReason::kCancelled).
+// Polled between batches (see "Stopping rules" above: at least every 64
+// samples, every batch for batch_size >= 64); returning true stops training
+// (StopReason::kCancelled). Must be cheap: an atomic load is ideal.
 using StopPredicate = std::function<bool()>;
 
 // Trains `network` in place.
@@ -93,7 +136,10 @@ using StopPredicate = std::function<bool()>;
 // NaN/Inf values or bad class indices; the network is untouched then.
 // A loss that becomes NaN/Inf ends with kDiverged and the weights of the last
 // epoch that ended finite (the starting weights if none did).
-// Callbacks may be empty.
+// Callbacks may be empty. They run on the calling thread.
+// Allocates its buffers once (a Trainer, server/engine/trainer.h, plus one
+// batch of gathered columns and copies of the weights for divergence and
+// early stopping); nothing is allocated after the first batch.
 absl::StatusOr<TrainResult> Train(Network& network,
                                   const Eigen::Ref<const Matrix>& inputs,
                                   const Eigen::Ref<const Matrix>& targets,

@@ -40,9 +40,11 @@ void ExpectSame(const Network& a, const Network& b) {
                           a.layers()[l].weights.size() * sizeof(float)),
               0);
     ASSERT_EQ(a.layers()[l].bias.size(), b.layers()[l].bias.size());
-    EXPECT_EQ(std::memcmp(a.layers()[l].bias.data(), b.layers()[l].bias.data(),
-                          a.layers()[l].bias.size() * sizeof(float)),
-              0);
+    if (a.layers()[l].bias.size() > 0) {  // data() is null when empty
+      EXPECT_EQ(std::memcmp(a.layers()[l].bias.data(), b.layers()[l].bias.data(),
+                            a.layers()[l].bias.size() * sizeof(float)),
+                0);
+    }
   }
 }
 
