@@ -12,6 +12,7 @@
 #   CELL_SECONDS=2              measured seconds per cell and target
 #   WARMUP_SECONDS=0.5          unmeasured warm-up per cell and target
 #   LOG_LEVELS="warning info"   server log levels to run the matrix at
+#   SERVER_BIN=...              another mlp-server binary (before/after runs)
 #
 # Prints: server RSS (idle, with the two models, after the load), one table per
 # log level (service_load: Predict vs echo, same message sizes) and one h2load
@@ -25,7 +26,7 @@ CELL_SECONDS=${CELL_SECONDS:-2}
 WARMUP_SECONDS=${WARMUP_SECONDS:-0.5}
 LOG_LEVELS=${LOG_LEVELS:-"warning info"}
 
-SERVER_BIN=$BUILD/server/mlp-server
+SERVER_BIN=${SERVER_BIN:-$BUILD/server/mlp-server}
 ECHO_BIN=$BUILD/bench/service/echo_server
 LOAD_BIN=$BUILD/bench/service/service_load
 for bin in "$SERVER_BIN" "$ECHO_BIN" "$LOAD_BIN"; do
@@ -102,23 +103,8 @@ echo "RSS: mlp-server idle, no models: $(mb "$idle_rss");" \
   "with the two models after one Predict each: $(mb "$models_rss");" \
   "echo_server idle: $(mb "$echo_rss")"
 
-for level in $LOG_LEVELS; do
-  if [[ $level != "$first_level" ]]; then
-    stop "$server_pid"
-    start_server "$level"  # same data directory: the models load from disk
-  fi
-  load --server="127.0.0.1:$server_port" --echo="127.0.0.1:$echo_port" \
-    --seconds="$CELL_SECONDS" --warmup_seconds="$WARMUP_SECONDS" \
-    --server_pid="$server_pid" --echo_pid="$echo_pid" \
-    --label="mlp-server --log_level=$level"
-  echo
-  echo "RSS after the load ($level): $(mb "$(rss_kb "$server_pid")"), peak $(mb "$(hwm_kb "$server_pid")")"
-done
-
-if ! command -v h2load >/dev/null; then
-  echo "h2load not found (apt-get install nghttp2-client): skipped"
-  exit 0
-fi
+have_h2load=1
+command -v h2load >/dev/null || have_h2load=0
 
 # h2load: N unary calls, 1 connection, 64 streams in flight. It counts HTTP
 # statuses, not grpc-status, so every body is first checked by a real Predict
@@ -139,24 +125,50 @@ h2() {  # h2 PATH BODY N -> "req/s mean_latency"
   echo "$rps $mean"
 }
 
-echo
-echo "h2load -n N -c 1 -m 64 (unary, 64 in flight), mlp-server --log_level=$level"
-echo
-echo "| model | batch | N | Predict req/s | Predict mean | echo req/s | echo mean | req/s ratio |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-for model in seed mnist; do
-  for batch in 1 256; do
-    n=20000
-    [[ $model == mnist && $batch == 256 ]] && n=2000
-    load --server="127.0.0.1:$server_port" --write_h2load_body="$tmp/p.bin" \
-      --body_model=$model --body_batch=$batch --body_target=predict >/dev/null
-    load --server="127.0.0.1:$server_port" --write_h2load_body="$tmp/e.bin" \
-      --body_model=$model --body_batch=$batch --body_target=echo >/dev/null
-    p_res=$(h2 "http://127.0.0.1:$server_port/mlp.v1.ModelService/Predict" "$tmp/p.bin" $n)
-    e_res=$(h2 "http://127.0.0.1:$echo_port/mlp.bench.Echo/Echo" "$tmp/e.bin" $n)
-    read -r p_rps p_mean <<<"$p_res"
-    read -r e_rps e_mean <<<"$e_res"
-    ratio=$(awk -v p="$p_rps" -v e="$e_rps" 'BEGIN {printf "%.2f", p / e}')
-    echo "| $model | $batch | $n | ${p_rps%.*} | $p_mean | ${e_rps%.*} | $e_mean | $ratio |"
+h2load_table() {  # h2load_table LEVEL
+  echo
+  echo "h2load -n N -c 1 -m 64 (unary, 64 in flight), mlp-server --log_level=$1"
+  echo
+  echo "| model | batch | N | Predict req/s | Predict mean | echo req/s | echo mean | req/s ratio |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  for model in seed mnist; do
+    for batch in 1 256; do
+      case $model/$batch in  # about 1-3 s each here
+        seed/1) n=100000 ;;
+        seed/256) n=60000 ;;
+        mnist/1) n=40000 ;;
+        *) n=2000 ;;
+      esac
+      load --server="127.0.0.1:$server_port" --write_h2load_body="$tmp/p.bin" \
+        --body_model=$model --body_batch=$batch --body_target=predict >/dev/null
+      load --server="127.0.0.1:$server_port" --write_h2load_body="$tmp/e.bin" \
+        --body_model=$model --body_batch=$batch --body_target=echo >/dev/null
+      p_res=$(h2 "http://127.0.0.1:$server_port/mlp.v1.ModelService/Predict" "$tmp/p.bin" $n)
+      e_res=$(h2 "http://127.0.0.1:$echo_port/mlp.bench.Echo/Echo" "$tmp/e.bin" $n)
+      read -r p_rps p_mean <<<"$p_res"
+      read -r e_rps e_mean <<<"$e_res"
+      ratio=$(awk -v p="$p_rps" -v e="$e_rps" 'BEGIN {printf "%.2f", p / e}')
+      echo "| $model | $batch | $n | ${p_rps%.*} | $p_mean | ${e_rps%.*} | $e_mean | $ratio |"
+    done
   done
+}
+
+for level in $LOG_LEVELS; do
+  if [[ $level != "$first_level" ]]; then
+    stop "$server_pid"
+    start_server "$level"  # same data directory: the models load from disk
+  fi
+  load --server="127.0.0.1:$server_port" --echo="127.0.0.1:$echo_port" \
+    --seconds="$CELL_SECONDS" --warmup_seconds="$WARMUP_SECONDS" \
+    --server_pid="$server_pid" --echo_pid="$echo_pid" \
+    --label="mlp-server --log_level=$level"
+  echo
+  if ((have_h2load)); then
+    h2load_table "$level"
+  else
+    echo "h2load not found (apt-get install nghttp2-client): skipped"
+  fi
+  echo
+  echo "RSS after the load ($level): $(mb "$(rss_kb "$server_pid")"), peak $(mb "$(hwm_kb "$server_pid")")"
 done
+
