@@ -123,6 +123,15 @@ if [ -n "${CONTAINER_ENGINE:-}" ]; then
   ENGINE=$CONTAINER_ENGINE
 elif command -v docker >/dev/null 2>&1 && timeout 20 docker info >/dev/null 2>&1; then
   ENGINE=docker
+  # A "docker" that is Podman underneath (podman-docker, or Podman's Docker
+  # API) builds OCI images, which drop HEALTHCHECK, and runs no health checks
+  # without systemd: use the podman CLI itself when it is here.
+  server=$(timeout 20 docker version --format '{{range .Server.Components}}{{.Name}} {{end}}' 2>/dev/null || true)
+  client=$(docker --version 2>/dev/null || true)
+  if [[ "$server $client" == *[Pp]odman* ]] && command -v podman >/dev/null 2>&1; then
+    log "docker answers but is Podman underneath; using the podman CLI"
+    ENGINE=podman
+  fi
 elif command -v podman >/dev/null 2>&1; then
   ENGINE=podman
 else
