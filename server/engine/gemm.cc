@@ -13,10 +13,12 @@ namespace mlp::engine {
 namespace internal {
 namespace {
 
-// 128 x 128 x 64: below this, OpenBLAS's fixed cost per call (thread wake-up,
-// packing) outweighs its faster kernel; measured with BM_Gemm in
-// bench/engine/engine_bench.cc (see docs/performance.md).
-std::atomic<int64_t> g_blas_threshold{int64_t{128} * 128 * 64};
+// 32 x 32 x 32: OpenBLAS 0.3.21 (with its small-matrix kernels) beats
+// Eigen's kernel on square products from 16^3 up on an AVX2/AVX-512 machine;
+// below 32^3 the difference is a few hundred nanoseconds per call at most, and
+// Eigen avoids a library call. Measured with BM_GemmCrossover in
+// bench/engine/engine_bench.cc (docs/performance.md).
+std::atomic<int64_t> g_blas_threshold{int64_t{32} * 32 * 32};
 
 }  // namespace
 
@@ -35,7 +37,7 @@ bool HaveBlas() {
 }
 
 template <>
-void Gemm<float>(Trans ta, Trans tb, int m, int n, int k, float alpha,
+void GemmNotTiny<float>(Trans ta, Trans tb, int m, int n, int k, float alpha,
                  const float* a, int lda, const float* b, int ldb, float beta,
                  float* c, int ldc) {
 #ifdef MLP_HAVE_OPENBLAS

@@ -25,9 +25,67 @@ enum class Trans { kNo, kYes };
 // buffers exist (Eigen's blocking space stays under its stack limit for
 // products small enough to be kept in Eigen, and OpenBLAS uses its own
 // preallocated buffer pool).
+// Plain loops for tiny products (the seed network's 4 x 3 layers): at these
+// sizes the call overhead of Eigen's dynamic-size product dispatch, not
+// arithmetic, is the cost. Instantiated per transpose pair so that the loops
+// carry no branches.
+template <typename S, bool kTransA, bool kTransB>
+void TinyGemmImpl(int m, int n, int k, S alpha, const S* a, int lda,
+                  const S* b, int ldb, S beta, S* c, int ldc) {
+  if (k == 1) {  // outer product: the weight update of a batch of 1
+    for (int j = 0; j < n; ++j) {
+      S* cj = c + j * ldc;
+      const S bj = alpha * (kTransB ? b[j] : b[j * ldb]);
+      if (beta == S(0)) {
+        for (int i = 0; i < m; ++i) cj[i] = (kTransA ? a[i * lda] : a[i]) * bj;
+      } else {
+        for (int i = 0; i < m; ++i) {
+          cj[i] = (kTransA ? a[i * lda] : a[i]) * bj + beta * cj[i];
+        }
+      }
+    }
+    return;
+  }
+  for (int j = 0; j < n; ++j) {
+    S* cj = c + j * ldc;
+    for (int i = 0; i < m; ++i) {
+      S sum = S(0);
+      for (int p = 0; p < k; ++p) {
+        const S av = kTransA ? a[p + i * lda] : a[i + p * lda];
+        const S bv = kTransB ? b[j + p * ldb] : b[p + j * ldb];
+        sum += av * bv;
+      }
+      cj[i] = beta == S(0) ? alpha * sum : alpha * sum + beta * cj[i];
+    }
+  }
+}
+
+template <typename S>
+void TinyGemm(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a,
+              int lda, const S* b, int ldb, S beta, S* c, int ldc) {
+  if (ta == Trans::kNo) {
+    if (tb == Trans::kNo) {
+      TinyGemmImpl<S, false, false>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    } else {
+      TinyGemmImpl<S, false, true>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+  } else if (tb == Trans::kNo) {
+    TinyGemmImpl<S, true, false>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  } else {
+    TinyGemmImpl<S, true, true>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+}
+
+// Products with m * n * k at or under this use TinyGemm.
+inline constexpr int64_t kTinyGemmFlops = 256;
+
 template <typename S>
 void EigenGemm(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a,
                int lda, const S* b, int ldb, S beta, S* c, int ldc) {
+  if (int64_t{m} * n * k <= kTinyGemmFlops) {
+    TinyGemm<S>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
   using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
   using ConstMap = Eigen::Map<const M, 0, Eigen::OuterStride<>>;
   using MutMap = Eigen::Map<M, 0, Eigen::OuterStride<>>;
@@ -38,6 +96,18 @@ void EigenGemm(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a,
     cm *= beta;
   }
   if (k == 0 || alpha == S(0)) return;
+  if (k == 1) {
+    // Outer product (the weight update of a batch of 1): one vectorised axpy
+    // per column, where Eigen's GEMM would pack both operands first.
+    using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+    using StridedVec = Eigen::Map<const Vec, 0, Eigen::InnerStride<>>;
+    const StridedVec av(a, m, Eigen::InnerStride<>(ta == Trans::kNo ? 1 : lda));
+    for (int j = 0; j < n; ++j) {
+      const S bj = alpha * (tb == Trans::kNo ? b[j * ldb] : b[j]);
+      cm.col(j) += bj * av;
+    }
+    return;
+  }
   const ConstMap am(a, ta == Trans::kNo ? m : k, ta == Trans::kNo ? k : m,
                     Eigen::OuterStride<>(lda));
   const ConstMap bm(b, tb == Trans::kNo ? k : n, tb == Trans::kNo ? n : k,
@@ -53,18 +123,30 @@ void EigenGemm(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a,
   }
 }
 
-// The engine's product. The generic version (double: gradient checks) is
-// Eigen's; the float specialisation (gemm.cc) dispatches by size.
+// Products past the tiny size: the generic version (double: gradient checks)
+// is Eigen's; the float specialisation (gemm.cc) dispatches by size between
+// Eigen and OpenBLAS.
 template <typename S>
-void Gemm(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a,
-          int lda, const S* b, int ldb, S beta, S* c, int ldc) {
+void GemmNotTiny(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a,
+                 int lda, const S* b, int ldb, S beta, S* c, int ldc) {
   EigenGemm<S>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 template <>
-void Gemm<float>(Trans ta, Trans tb, int m, int n, int k, float alpha,
-                 const float* a, int lda, const float* b, int ldb, float beta,
-                 float* c, int ldc);
+void GemmNotTiny<float>(Trans ta, Trans tb, int m, int n, int k, float alpha,
+                        const float* a, int lda, const float* b, int ldb,
+                        float beta, float* c, int ldc);
+
+// The engine's product (inline, so that tiny products cost no calls).
+template <typename S>
+inline void Gemm(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a,
+                 int lda, const S* b, int ldb, S beta, S* c, int ldc) {
+  if (int64_t{m} * n * k <= kTinyGemmFlops) {
+    TinyGemm<S>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  GemmNotTiny<S>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
 
 // Products with m * n * k at or above this go to OpenBLAS (when the engine was
 // built with it), and so do those too large for Eigen's stack blocking space;
