@@ -25,8 +25,12 @@ ABSL_FLAG(std::string, port_file, "",
           "If set, write the bound port here once serving");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest request or response message, in bytes");
-ABSL_FLAG(int64_t, max_parameters, 50'000'000,
-          "Largest model, in weights plus biases");
+ABSL_FLAG(int64_t, max_parameters, 10'000'000,
+          "Largest model, in weights plus biases; its weights must fit in "
+          "--max_message_bytes (4 bytes each)");
+ABSL_FLAG(int64_t, max_batch_values, int64_t{1} << 28,
+          "Largest training batch, in float values of buffers (a batch of B "
+          "rows needs B * (inputs + 4 * all units))");
 ABSL_FLAG(uint64_t, max_dataset_rows, 10'000'000, "Largest dataset, in rows");
 ABSL_FLAG(int, max_concurrent_trainings, 2,
           "Trainings that may run at once (one thread each)");
@@ -56,6 +60,20 @@ int Run() {
                  absl::GetFlag(FLAGS_max_message_bytes));
     return 2;
   }
+  // GetWeights returns a whole model in one message.
+  const int64_t weight_bytes = absl::GetFlag(FLAGS_max_parameters) * 4;
+  if (weight_bytes + (1 << 20) > absl::GetFlag(FLAGS_max_message_bytes)) {
+    std::fprintf(stderr,
+                 "--max_parameters=%lld needs --max_message_bytes >= %lld so "
+                 "that a model's weights fit in one GetWeights response\n",
+                 static_cast<long long>(absl::GetFlag(FLAGS_max_parameters)),
+                 static_cast<long long>(weight_bytes + (1 << 20)));
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_max_batch_values) < 1) {
+    std::fprintf(stderr, "--max_batch_values must be >= 1\n");
+    return 2;
+  }
 
   if (absl::GetFlag(FLAGS_compute_threads) < 0) {
     std::fprintf(stderr, "--compute_threads must be >= 0, got %d\n",
@@ -70,6 +88,7 @@ int Run() {
   options.address = absl::GetFlag(FLAGS_address);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.max_batch_values = absl::GetFlag(FLAGS_max_batch_values);
   options.limits.max_parameters = absl::GetFlag(FLAGS_max_parameters);
   options.limits.max_dataset_rows = absl::GetFlag(FLAGS_max_dataset_rows);
   options.limits.max_concurrent_trainings =

@@ -35,7 +35,7 @@
 namespace mlp::registry {
 
 struct Limits {
-  int64_t max_parameters = 50'000'000;
+  int64_t max_parameters = 10'000'000;
   uint64_t max_dataset_rows = 10'000'000;
   int max_concurrent_trainings = 2;
   int keep_versions = 5;  // committed versions kept per model, >= 1

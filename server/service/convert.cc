@@ -340,6 +340,63 @@ absl::Status CheckDatasetFits(const store::DatasetMeta& dataset,
   return absl::OkStatus();
 }
 
+absl::Status CheckTrainingFits(const engine::NetworkSpec& spec,
+                               int64_t batch_rows, int64_t max_values) {
+  int64_t per_row = spec.input_size;
+  // Pre-activations, activations and deltas of every layer, and a spare.
+  for (const engine::LayerSpec& layer : spec.layers) per_row += 4 * layer.units;
+  // batch_rows <= rows of a validated request or dataset: no overflow.
+  if (batch_rows > max_values / per_row) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("options.batch_size: a batch of ", batch_rows,
+                     " rows needs ", batch_rows * per_row,
+                     " values of buffers for this model, over the "
+                     "server's limit of ",
+                     max_values, " (--max_batch_values)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckResponseFits(absl::string_view what, int64_t values,
+                               int64_t max_message_bytes) {
+  // Headroom for shapes, field tags and the rest of the message.
+  constexpr int64_t kOverhead = 64 << 10;
+  const int64_t bytes = values * int64_t{sizeof(float)} + kOverhead;
+  if (bytes > max_message_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        what, " would take ", bytes, " bytes, over the server's limit of ",
+        max_message_bytes, " (--max_message_bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PredictInto(const engine::Network& network,
+                         const Eigen::Ref<const engine::Matrix>& inputs,
+                         v1::Tensor* outputs) {
+  // About 4 MB of intermediate values per slice.
+  constexpr int64_t kSliceValues = 1 << 20;
+  int64_t width = network.input_size();
+  for (const engine::LayerSpec& layer : network.spec().layers) {
+    width = std::max<int64_t>(width, layer.units);
+  }
+  const int64_t slice = std::max<int64_t>(1, kSliceValues / width);
+  const int64_t n = inputs.cols();
+  const int64_t k = network.output_size();
+  outputs->add_shape(n);
+  outputs->add_shape(k);
+  outputs->mutable_values()->Resize(static_cast<int>(n * k), 0.0f);
+  float* out = outputs->mutable_values()->mutable_data();
+  for (int64_t begin = 0; begin < n; begin += slice) {
+    const int64_t count = std::min(slice, n - begin);
+    // [k x count], column-major: the rows [begin, begin + count) of the
+    // row-major [n, k] response.
+    MLP_ASSIGN_OR_RETURN(engine::Matrix y,
+                         network.Predict(inputs.middleCols(begin, count)));
+    std::copy_n(y.data(), y.size(), out + begin * k);
+  }
+  return absl::OkStatus();
+}
+
 void MatrixToTensor(const engine::Matrix& m, v1::Tensor* tensor) {
   tensor->add_shape(m.cols());
   tensor->add_shape(m.rows());

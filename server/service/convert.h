@@ -60,6 +60,23 @@ absl::StatusOr<MatrixView> TargetsView(const v1::Tensor& tensor,
 absl::Status CheckDatasetFits(const store::DatasetMeta& dataset,
                               const engine::NetworkSpec& spec);
 
+// RESOURCE_EXHAUSTED if a training batch of `batch_rows` rows needs more
+// than `max_values` floats of buffers for this network.
+absl::Status CheckTrainingFits(const engine::NetworkSpec& spec,
+                               int64_t batch_rows, int64_t max_values);
+
+// RESOURCE_EXHAUSTED naming `what` if a response carrying `values` floats
+// would exceed `max_message_bytes`.
+absl::Status CheckResponseFits(absl::string_view what, int64_t values,
+                               int64_t max_message_bytes);
+
+// The forward pass of `inputs` ([F x N]) written straight into `outputs` as
+// a [N, outputs] tensor. Runs in slices of columns so that intermediate
+// results stay small whatever N is.
+absl::Status PredictInto(const engine::Network& network,
+                         const Eigen::Ref<const engine::Matrix>& inputs,
+                         v1::Tensor* outputs);
+
 // [rows x cols] row-major tensor from a column-major [cols x rows] matrix
 // (the same bytes).
 void MatrixToTensor(const engine::Matrix& m, v1::Tensor* tensor);

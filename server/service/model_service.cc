@@ -59,23 +59,24 @@ void StatsToProto(const engine::EpochStats& stats, v1::TrainProgress* p) {
   p->set_elapsed_seconds(stats.elapsed_seconds);
 }
 
-// The training data of a request: views into the request's inline tensors or
-// into a shared, loaded dataset (kept alive by `dataset`).
-struct TrainingData {
-  std::shared_ptr<const engine::Dataset> dataset;
-  std::optional<MatrixView> inputs;
-  std::optional<MatrixView> targets;
-};
-
-// Streams one training. Lifetime: gRPC deletes it in OnDone, which follows
-// Finish; Finish is called exactly once, by Pump, after the training task
-// has handed over its final status, and nothing touches the reactor after.
+// Streams one training.
+//
+// Threads: Start and the gRPC reactions (OnWriteDone, OnCancel) run on gRPC's
+// threads; Run runs on the training pool. Every gRPC call on the stream
+// (StartWrite, Finish) is decided under mu_ by NextLocked and made outside
+// it by Act, in the same function, so two threads never both act.
+//
+// Lifetime: gRPC deletes the reactor in OnDone, after Finish. Finish needs
+// the final status, which only the training side sets (Complete, its last
+// touch of the reactor), and no write in flight; a thread that decided to
+// StartWrite therefore still owns the reactor while it makes that call.
 class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
  public:
   TrainReactor(registry::Registry* registry, ThreadPool* pool,
-               const v1::TrainRequest* request)
+               const ServiceLimits& limits, const v1::TrainRequest* request)
       : registry_(registry),
         pool_(pool),
+        limits_(limits),
         request_(request),
         log_("Train", request->model()) {}
 
@@ -83,13 +84,16 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
   void Start() {
     absl::Status status = Prepare();
     if (!status.ok()) {
-      Complete(status);
+      lease_.reset();
+      Complete(status, std::nullopt);
       return;
     }
     pool_->Schedule([this] { Run(); });
   }
 
   void OnWriteDone(bool ok) override {
+    Action action;
+    grpc::Status status;
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
@@ -98,14 +102,17 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
         caller_cancelled_.store(true);
         queue_.clear();
       }
+      action = NextLocked(&status);
     }
-    Pump();
+    Act(action, std::move(status));
   }
 
   void OnCancel() override { caller_cancelled_.store(true); }
   void OnDone() override { delete this; }
 
  private:
+  enum class Action { kNone, kWrite, kFinish };
+  // Progress messages waiting for a slow reader before the training blocks.
   static constexpr size_t kMaxQueued = 256;
 
   absl::Status Prepare() {
@@ -113,6 +120,7 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
                          registry_->GetVersion(request_->model(), 0));
     const engine::NetworkSpec& spec = latest->network->spec();
     MLP_ASSIGN_OR_RETURN(options_, OptionsFromProto(request_->options()));
+    int64_t rows = 0;
     switch (request_->data_case()) {
       case v1::TrainRequest::kInlineData: {
         const v1::TrainingData& data = request_->inline_data();
@@ -123,28 +131,25 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
             MatrixView targets,
             TargetsView(data.targets(), "inline_data.targets", inputs.cols(),
                         spec.layers.back().units, spec.loss));
-        data_.inputs.emplace(inputs);
-        data_.targets.emplace(targets);
+        inputs_.emplace(inputs);
+        targets_.emplace(targets);
+        rows = inputs.cols();
         break;
       }
       case v1::TrainRequest::kDataset: {
         MLP_ASSIGN_OR_RETURN(store::DatasetMeta meta,
                              registry_->GetDataset(request_->dataset()));
         MLP_RETURN_IF_ERROR(CheckDatasetFits(meta, spec));
-        MLP_ASSIGN_OR_RETURN(data_.dataset,
-                             registry_->LoadDataset(request_->dataset()));
-        data_.inputs.emplace(data_.dataset->inputs.data(),
-                             data_.dataset->inputs.rows(),
-                             data_.dataset->inputs.cols());
-        data_.targets.emplace(data_.dataset->targets.data(),
-                              data_.dataset->targets.rows(),
-                              data_.dataset->targets.cols());
-        break;
+        rows = static_cast<int64_t>(meta.rows);
+        break;  // loaded by Run, on the training pool
       }
       default:
         return absl::InvalidArgumentError(
             "data is not set: expected inline_data or dataset");
     }
+    MLP_RETURN_IF_ERROR(
+        CheckTrainingFits(spec, std::min<int64_t>(options_.batch_size, rows),
+                          limits_.max_batch_values));
     MLP_ASSIGN_OR_RETURN(lease_, registry_->BeginTraining(request_->model()));
     lease_cancel_ = lease_->cancel_flag();
     return absl::OkStatus();
@@ -152,41 +157,58 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
 
   // Runs on the training pool.
   void Run() {
-    absl::StatusOr<engine::Network> network =
-        request_->options().reinitialize()
-            ? engine::Network::Create(lease_->base()->network->spec())
-            : absl::StatusOr<engine::Network>(*lease_->base()->network);
-    if (!network.ok()) {
-      lease_.reset();
-      Complete(network.status());
-      return;
+    absl::StatusOr<v1::TrainProgress> done = Train();
+    lease_.reset();  // READY before the caller reads `done`
+    if (done.ok()) {
+      Complete(absl::OkStatus(), *std::move(done));
+    } else {
+      Complete(done.status(), std::nullopt);
     }
+  }
+
+  // Trains and commits; the `done` message, or the call's error.
+  absl::StatusOr<v1::TrainProgress> Train() {
+    if (request_->data_case() == v1::TrainRequest::kDataset) {
+      MLP_ASSIGN_OR_RETURN(dataset_,
+                           registry_->LoadDataset(request_->dataset()));
+      inputs_.emplace(dataset_->inputs.data(), dataset_->inputs.rows(),
+                      dataset_->inputs.cols());
+      targets_.emplace(dataset_->targets.data(), dataset_->targets.rows(),
+                       dataset_->targets.cols());
+    }
+    const engine::Network& base = *lease_->base()->network;
+    MLP_ASSIGN_OR_RETURN(engine::Network network,
+                         request_->options().reinitialize()
+                             ? engine::Network::Create(base.spec())
+                             : absl::StatusOr<engine::Network>(base));
     std::optional<engine::EpochStats> final_stats;
-    absl::StatusOr<engine::TrainResult> result = engine::Train(
-        *network, *data_.inputs, *data_.targets, options_,
-        [this, &final_stats](const engine::EpochStats& stats) {
-          if (stats.final) {
-            final_stats = stats;  // sent as the `done` message
-          } else {
-            v1::TrainProgress progress;
-            StatsToProto(stats, &progress);
-            Send(std::move(progress));
-          }
-          return true;
-        },
-        [this] {
-          return caller_cancelled_.load(std::memory_order_relaxed) ||
-                 lease_cancel_->load(std::memory_order_relaxed);
-        });
-    if (!result.ok()) {
-      lease_.reset();
-      Complete(result.status());
-      return;
+    absl::StatusOr<engine::TrainResult> result;
+    try {
+      result = engine::Train(
+          network, *inputs_, *targets_, options_,
+          [this, &final_stats](const engine::EpochStats& stats) {
+            if (stats.final) {
+              final_stats = stats;  // sent as the `done` message
+            } else {
+              v1::TrainProgress progress;
+              StatsToProto(stats, &progress);
+              Send(std::move(progress));
+            }
+            return true;
+          },
+          [this] {
+            return caller_cancelled_.load(std::memory_order_relaxed) ||
+                   lease_cancel_->load(std::memory_order_relaxed);
+          });
+    } catch (const std::bad_alloc&) {
+      // CheckTrainingFits bounds the buffers; this is the machine running
+      // out of memory for other reasons.
+      return absl::ResourceExhaustedError(
+          "out of memory while training; try a smaller batch_size");
     }
+    MLP_RETURN_IF_ERROR(result.status());
     if (caller_cancelled_.load()) {
-      lease_.reset();
-      Complete(absl::CancelledError("training cancelled by the caller"));
-      return;
+      return absl::CancelledError("training cancelled by the caller");
     }
     v1::TrainProgress done;
     StatsToProto(final_stats.value_or(result->last), &done);
@@ -194,33 +216,30 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
     if (lease_->cancelled()) {
       // Deleted, or the server is stopping: nothing to commit.
       done.set_stop_reason(v1::CANCELLED);
-    } else {
-      done.set_stop_reason(StopReasonToProto(result->stop_reason));
-      store::TrainingSummary summary;
-      summary.epochs = static_cast<uint32_t>(result->epochs);
-      summary.final_loss = result->final_loss;
-      summary.stop_reason = result->stop_reason;
-      absl::StatusOr<uint64_t> version =
-          lease_->Commit(*std::move(network), summary);
-      if (version.ok()) {
-        done.set_version(*version);
-      } else if (absl::IsCancelled(version.status())) {
-        done.set_stop_reason(v1::CANCELLED);
-      } else {
-        lease_.reset();
-        Complete(version.status());
-        return;
-      }
+      return done;
     }
-    lease_.reset();  // READY before the caller reads `done`
-    Send(std::move(done));
-    Complete(absl::OkStatus());
+    done.set_stop_reason(StopReasonToProto(result->stop_reason));
+    store::TrainingSummary summary;
+    summary.epochs = static_cast<uint32_t>(result->epochs);
+    summary.final_loss = result->final_loss;
+    summary.stop_reason = result->stop_reason;
+    absl::StatusOr<uint64_t> version =
+        lease_->Commit(std::move(network), summary);
+    if (absl::IsCancelled(version.status())) {
+      done.set_stop_reason(v1::CANCELLED);  // deleted while committing
+      return done;
+    }
+    MLP_RETURN_IF_ERROR(version.status());
+    done.set_version(*version);
+    return done;
   }
 
   // Queues a progress message. Blocks the training while kMaxQueued
   // messages wait for a slow reader, so a fast training on a small data set
   // cannot fill memory; a cancellation (caller, deletion, shutdown) unblocks.
   void Send(v1::TrainProgress progress) {
+    Action action;
+    grpc::Status status;
     {
       absl::MutexLock lock(&mu_);
       const std::atomic<bool>* lease_cancel = lease_cancel_.get();
@@ -235,54 +254,66 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
       }
       if (caller_cancelled_.load()) return;
       queue_.push_back(std::move(progress));
+      action = NextLocked(&status);
     }
-    Pump();
+    Act(action, std::move(status));
   }
 
-  // Hands over the final status. The caller must not touch `this` after.
-  void Complete(const absl::Status& status) {
-    {
-      absl::MutexLock lock(&mu_);
-      final_status_ = status;
-      if (!status.ok()) queue_.clear();
-    }
-    Pump();
-  }
-
-  // Starts the next write, or finishes once everything is written. gRPC
-  // calls are made outside mu_: they may run reactions inline.
-  void Pump() {
-    bool write = false;
-    bool finish = false;
+  // Hands over the final status and, on success, the `done` message (queued
+  // without waiting for room: the training no longer holds a pool thread
+  // hostage to a slow reader). The training side's last touch of `this`.
+  void Complete(const absl::Status& final_status,
+                std::optional<v1::TrainProgress> done) {
+    Action action;
     grpc::Status status;
     {
       absl::MutexLock lock(&mu_);
-      if (writing_ || finished_) return;
-      if (!queue_.empty()) {
-        current_ = std::move(queue_.front());
-        queue_.pop_front();
-        writing_ = true;
-        write = true;
-      } else if (final_status_.has_value()) {
-        finished_ = true;
-        finish = true;
-        log_.Done(*final_status_);
-        status = ToGrpcStatus(*final_status_);
+      final_status_ = final_status;
+      if (!final_status.ok()) queue_.clear();
+      if (done.has_value() && !caller_cancelled_.load()) {
+        queue_.push_back(*std::move(done));
       }
+      action = NextLocked(&status);
     }
-    if (write) StartWrite(&current_);
-    if (finish) Finish(std::move(status));
+    Act(action, std::move(status));
+  }
+
+  // The next gRPC call on the stream: a write of the next queued message, or
+  // Finish once everything is written and the final status is known.
+  Action NextLocked(grpc::Status* status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_) return Action::kNone;
+    if (!queue_.empty()) {
+      current_ = std::move(queue_.front());
+      queue_.pop_front();
+      writing_ = true;
+      return Action::kWrite;
+    }
+    if (!final_status_.has_value()) return Action::kNone;
+    finished_ = true;
+    log_.Done(*final_status_);
+    *status = ToGrpcStatus(*final_status_);
+    return Action::kFinish;
+  }
+
+  // Makes the call NextLocked decided, outside mu_: gRPC may run reactions
+  // inline. After kFinish the reactor may be deleted at any moment.
+  void Act(Action action, grpc::Status status) {
+    if (action == Action::kWrite) StartWrite(&current_);
+    if (action == Action::kFinish) Finish(std::move(status));
   }
 
   // Constant after construction.
   registry::Registry* const registry_;
   ThreadPool* const pool_;
+  const ServiceLimits limits_;
   const v1::TrainRequest* const request_;
   const RequestLog log_;
 
-  // Set by Prepare, then used by Run only.
+  // Set by Prepare (or, for a dataset, by Train), then used by Run only.
   engine::TrainOptions options_;
-  TrainingData data_;
+  std::shared_ptr<const engine::Dataset> dataset_;
+  std::optional<MatrixView> inputs_;   // [input_size x N]
+  std::optional<MatrixView> targets_;  // [outputs x N] or [1 x N] indices
   std::unique_ptr<registry::TrainingLease> lease_;
   // The lease's cancel flag; outlives the lease, which Run drops before the
   // last message so the model is READY when the caller sees `done`.
@@ -292,7 +323,7 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
 
   absl::Mutex mu_;
   std::deque<v1::TrainProgress> queue_ ABSL_GUARDED_BY(mu_);
-  v1::TrainProgress current_;  // being written; owned by the write in flight
+  v1::TrainProgress current_;  // owned by the write in flight
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<absl::Status> final_status_ ABSL_GUARDED_BY(mu_);
@@ -403,8 +434,9 @@ class UploadReactor final
 }  // namespace
 
 ModelServiceImpl::ModelServiceImpl(registry::Registry* registry,
-                                   int training_threads)
-    : registry_(registry), training_pool_(training_threads) {}
+                                   int training_threads,
+                                   const ServiceLimits& limits)
+    : registry_(registry), limits_(limits), training_pool_(training_threads) {}
 
 ModelServiceImpl::~ModelServiceImpl() = default;
 
@@ -453,7 +485,8 @@ grpc::ServerUnaryReactor* ModelServiceImpl::DeleteModel(
 
 grpc::ServerWriteReactor<v1::TrainProgress>* ModelServiceImpl::Train(
     grpc::CallbackServerContext* context, const v1::TrainRequest* request) {
-  auto* reactor = new TrainReactor(registry_, &training_pool_, request);
+  auto* reactor =
+      new TrainReactor(registry_, &training_pool_, limits_, request);
   reactor->Start();
   return reactor;
 }
@@ -470,8 +503,11 @@ grpc::ServerUnaryReactor* ModelServiceImpl::Predict(
     MLP_ASSIGN_OR_RETURN(
         MatrixView inputs,
         InputsView(request->inputs(), "inputs", network.input_size()));
-    MLP_ASSIGN_OR_RETURN(engine::Matrix outputs, network.Predict(inputs));
-    MatrixToTensor(outputs, response->mutable_outputs());
+    MLP_RETURN_IF_ERROR(CheckResponseFits(
+        "outputs", inputs.cols() * int64_t{network.output_size()},
+        limits_.max_message_bytes));
+    MLP_RETURN_IF_ERROR(
+        PredictInto(network, inputs, response->mutable_outputs()));
     response->set_version(version->version);
     return absl::OkStatus();
   }();
@@ -482,13 +518,18 @@ grpc::ServerUnaryReactor* ModelServiceImpl::GetWeights(
     grpc::CallbackServerContext* context, const v1::GetWeightsRequest* request,
     v1::GetWeightsResponse* response) {
   const RequestLog log("GetWeights", request->model());
-  absl::StatusOr<std::shared_ptr<const store::VersionRecord>> version =
-      registry_->GetVersion(request->model(), request->version());
-  if (version.ok()) {
-    response->set_version((*version)->version);
-    LayersToProto(*(*version)->network, response);
-  }
-  return Respond(context, log, version.status());
+  absl::Status status = [&]() -> absl::Status {
+    MLP_ASSIGN_OR_RETURN(
+        std::shared_ptr<const store::VersionRecord> version,
+        registry_->GetVersion(request->model(), request->version()));
+    MLP_RETURN_IF_ERROR(CheckResponseFits("weights",
+                                          version->network->parameter_count(),
+                                          limits_.max_message_bytes));
+    response->set_version(version->version);
+    LayersToProto(*version->network, response);
+    return absl::OkStatus();
+  }();
+  return Respond(context, log, status);
 }
 
 grpc::ServerReadReactor<v1::UploadDatasetRequest>*

@@ -17,11 +17,23 @@
 
 namespace mlp::service {
 
+// Bounds on what one call may make the server allocate or send.
+struct ServiceLimits {
+  // Largest response; Predict and GetWeights refuse answers that would not
+  // fit (RESOURCE_EXHAUSTED) instead of failing on the wire.
+  int64_t max_message_bytes = 64 << 20;
+  // Largest number of float values the buffers of one training batch may
+  // hold (every layer's pre-activations, activations and deltas plus the
+  // gathered inputs); a larger batch_size is RESOURCE_EXHAUSTED.
+  int64_t max_batch_values = int64_t{1} << 28;
+};
+
 class ModelServiceImpl final : public v1::ModelService::CallbackService {
  public:
   // `registry` must outlive the service. `training_threads` >= 1 workers run
   // trainings (the registry's limit decides how many may be admitted).
-  ModelServiceImpl(registry::Registry* registry, int training_threads);
+  ModelServiceImpl(registry::Registry* registry, int training_threads,
+                   const ServiceLimits& limits);
   // Joins the training pool: call after the gRPC server has shut down.
   ~ModelServiceImpl() override;
 
@@ -62,6 +74,7 @@ class ModelServiceImpl final : public v1::ModelService::CallbackService {
 
  private:
   registry::Registry* const registry_;
+  const ServiceLimits limits_;
   ThreadPool training_pool_;
 };
 

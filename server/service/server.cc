@@ -30,8 +30,11 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
   MLP_ASSIGN_OR_RETURN(
       std::unique_ptr<registry::Registry> registry,
       registry::Registry::Open(options.data_dir, options.limits));
+  ServiceLimits service_limits;
+  service_limits.max_message_bytes = options.max_message_bytes;
+  service_limits.max_batch_values = options.max_batch_values;
   auto service = std::make_unique<ModelServiceImpl>(
-      registry.get(), options.limits.max_concurrent_trainings);
+      registry.get(), options.limits.max_concurrent_trainings, service_limits);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -24,6 +24,7 @@ struct ServerOptions {
   std::string data_dir = "./mlp-data";
   registry::Limits limits;
   int max_message_bytes = 64 << 20;
+  int64_t max_batch_values = int64_t{1} << 28;
 };
 
 class MlpServer {

@@ -28,12 +28,14 @@ class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override { StartServer(); }
 
-  void StartServer(registry::Limits limits = {}) {
+  void StartServer(registry::Limits limits = {},
+                   int max_message_bytes = 64 << 20) {
     server_.reset();
     service::ServerOptions options;
     options.address = "127.0.0.1:0";
     options.data_dir = dir_.path();
     options.limits = limits;
+    options.max_message_bytes = max_message_bytes;
     absl::StatusOr<std::unique_ptr<service::MlpServer>> server =
         service::MlpServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -356,6 +358,111 @@ TEST_F(ServiceTest, ConcurrentTrainingLimit) {
   while (reader->Read(&progress)) {
   }
   reader->Finish();
+}
+
+// 1 -> `hidden` ReLU -> `outputs` linear, MSE.
+v1::ModelSpec WideSpec(uint32_t hidden, uint32_t outputs) {
+  v1::ModelSpec spec;
+  spec.set_input_size(1);
+  spec.add_layers()->set_units(hidden);
+  spec.mutable_layers(0)->set_activation(v1::RELU);
+  spec.add_layers()->set_units(outputs);
+  spec.mutable_layers(1)->set_activation(v1::LINEAR);
+  spec.set_loss(v1::MSE);
+  spec.set_seed(1);
+  return spec;
+}
+
+TEST_F(ServiceTest, OversizedBatchIsRefusedBeforeAllocation) {
+  // 3M parameters is a legal model; a batch of 100k rows through its
+  // million-wide layer would need terabytes of buffers.
+  ASSERT_TRUE(Create("wide", WideSpec(1000000, 1)).ok());
+  const int rows = 100000;
+  v1::TrainRequest request;
+  request.set_model("wide");
+  *request.mutable_inline_data()->mutable_inputs() =
+      MakeTensor({rows, 1}, std::vector<float>(rows, 0.5f));
+  *request.mutable_inline_data()->mutable_targets() =
+      MakeTensor({rows, 1}, std::vector<float>(rows, 1.0f));
+  request.mutable_options()->set_batch_size(rows);
+  std::vector<v1::TrainProgress> messages;
+  grpc::Status status = TrainAll(request, &messages);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("options.batch_size"));
+  EXPECT_THAT(status.error_message(), HasSubstr("--max_batch_values"));
+  EXPECT_TRUE(messages.empty());
+
+  // Many rows through the wide layer still predict, in bounded memory.
+  v1::PredictResponse response;
+  ASSERT_TRUE(
+      Predict("wide", std::vector<float>(300, 0.25f), 300, &response).ok());
+  ASSERT_EQ(response.outputs().values_size(), 300);
+  EXPECT_EQ(response.outputs().values(0), response.outputs().values(299));
+}
+
+TEST_F(ServiceTest, ResponsesOverTheMessageLimitAreRefusedByName) {
+  StartServer({}, 1 << 20);
+  // Weights of 600k floats (2.4 MB) and outputs of 300 x 1000 floats (1.2 MB)
+  // cannot travel in 1 MiB messages.
+  ASSERT_TRUE(Create("big", WideSpec(300000, 1)).ok());
+  v1::GetWeightsRequest request;
+  request.set_model("big");
+  v1::GetWeightsResponse weights;
+  grpc::Status status =
+      stub_->GetWeights(ContextWithDeadline().get(), request, &weights);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("weights would take"));
+  EXPECT_THAT(status.error_message(), HasSubstr("--max_message_bytes"));
+
+  ASSERT_TRUE(Create("many-outputs", WideSpec(4, 1000)).ok());
+  v1::PredictResponse response;
+  status =
+      Predict("many-outputs", std::vector<float>(300, 1.0f), 300, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("outputs would take"));
+  EXPECT_TRUE(
+      Predict("many-outputs", std::vector<float>(100, 1.0f), 100, &response)
+          .ok());
+}
+
+// Many short streams race the training thread's last message against gRPC's
+// write completions; under ASan this catches a reactor touched after Finish.
+TEST_F(ServiceTest, ManyShortTrainingsStreamAndCommitCleanly) {
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 40;
+  registry::Limits limits;
+  limits.max_concurrent_trainings = kThreads;
+  StartServer(limits);
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_TRUE(Create("short-" + std::to_string(t), SeedSpec(t + 1)).ok());
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = testing::MakeStub(address_);
+      for (int round = 0; round < kRounds; ++round) {
+        v1::TrainRequest request =
+            SeedTrainRequest("short-" + std::to_string(t), 3);
+        request.mutable_options()->set_target_loss(0);
+        auto context = ContextWithDeadline(60);
+        auto reader = stub->Train(context.get(), request);
+        v1::TrainProgress progress;
+        int messages = 0;
+        bool done = false;
+        while (reader->Read(&progress)) {
+          ++messages;
+          done = progress.done();
+        }
+        if (!reader->Finish().ok() || messages != 3 || !done ||
+            progress.version() != uint64_t(round + 2)) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 TEST_F(ServiceTest, ListsAndVersions) {
