@@ -2,10 +2,14 @@
 //
 // main() only parses flags, starts the server and waits for SIGTERM/SIGINT,
 // on which it drains (see MlpServer::Shutdown) and exits 0.
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -44,6 +48,38 @@ ABSL_FLAG(std::string, log_level, "info",
           "Lowest level logged: debug, info, warning or error");
 
 namespace {
+
+// Self-pipe: the handler writes the signal number, main reads it. Further
+// signals while draining are written too and ignored.
+int stop_pipe[2] = {-1, -1};
+
+extern "C" void OnStopSignal(int signal_number) {
+  const int saved_errno = errno;
+  const char byte = static_cast<char>(signal_number);
+  ssize_t ignored = ::write(stop_pipe[1], &byte, 1);
+  (void)ignored;
+  errno = saved_errno;
+}
+
+bool InstallStopSignalHandlers() {
+  if (::pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+  // Reads block; only the write end must never block in the handler.
+  ::fcntl(stop_pipe[0], F_SETFL, 0);
+  struct sigaction action = {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  return ::sigaction(SIGTERM, &action, nullptr) == 0 &&
+         ::sigaction(SIGINT, &action, nullptr) == 0;
+}
+
+int WaitForStopSignal() {
+  char byte = 0;
+  while (::read(stop_pipe[0], &byte, 1) != 1) {
+    if (errno != EINTR) return SIGTERM;
+  }
+  return byte;
+}
 
 int Run() {
   mlp::LogLevel level;
@@ -95,12 +131,13 @@ int Run() {
       absl::GetFlag(FLAGS_max_concurrent_trainings);
   options.limits.keep_versions = absl::GetFlag(FLAGS_keep_versions);
 
-  // Block the stop signals in every thread; one waits for them below.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // From here on a stop signal, on whichever thread it lands (libraries
+  // start threads before main), is recorded; it is acted on once serving.
+  if (!InstallStopSignalHandlers()) {
+    MLP_LOG(ERROR) << "cannot install signal handlers: "
+                   << std::strerror(errno);
+    return 1;
+  }
 
   absl::StatusOr<std::unique_ptr<mlp::service::MlpServer>> server =
       mlp::service::MlpServer::Start(options);
@@ -118,8 +155,7 @@ int Run() {
     }
   }
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  const int signal_number = WaitForStopSignal();
   MLP_LOG(INFO) << "received "
                 << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
                 << ", shutting down";

@@ -85,6 +85,20 @@ TEST(ProcessTest, SigtermDrainsAndExitsZero) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 }
 
+TEST(ProcessTest, RepeatedStopSignalsStillExitZero) {
+  TempDir dir;
+  auto server = ServerProcess::Start(dir.path() + "/data");
+  ASSERT_TRUE(server.ok()) << server.status();
+  // An impatient operator: Ctrl-C, then SIGTERM, while it drains.
+  (*server)->Signal(SIGINT);
+  (*server)->Signal(SIGTERM);
+  (*server)->Signal(SIGINT);
+  const int status = (*server)->Wait(5);
+  ASSERT_NE(status, -1);
+  EXPECT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
 TEST(ProcessTest, TwoServersCannotShareADataDirectory) {
   TempDir dir;
   auto first = ServerProcess::Start(dir.path() + "/data");
