@@ -38,7 +38,9 @@ constexpr int kDataColumns = 8192;
 NetworkSpec MlpSpec() {
   NetworkSpec spec;
   spec.input_size = 784;
-  spec.layers = {{256, Activation::kRelu}, {128, Activation::kRelu}, {10, Activation::kSoftmax}};
+  spec.layers = {{256, Activation::kRelu},
+                 {128, Activation::kRelu},
+                 {10, Activation::kSoftmax}};
   spec.loss = Loss::kCrossEntropy;
   spec.seed = 1;
   return spec;
@@ -57,7 +59,8 @@ void MlpData(int cols, Matrix* x, Matrix* t) {
 class Settings {
  public:
   Settings(int threads, int64_t blas_threshold)
-      : saved_threshold_(internal::BlasThreshold()), saved_threads_(ComputeThreads()) {
+      : saved_threshold_(internal::BlasThreshold()),
+        saved_threads_(ComputeThreads()) {
     SetComputeThreads(threads);
     internal::SetBlasThreshold(blas_threshold);
   }
@@ -97,17 +100,19 @@ void BM_Sgemm(benchmark::State& state) {
   Matrix c(m, n);
   for (auto _ : state) {
     if (eigen) {
-      internal::EigenGemm<float>(internal::Trans::kNo, internal::Trans::kNo, m, n, k, 1.0f,
-                                 a.data(), m, b.data(), k, 0.0f, c.data(), m);
+      internal::EigenGemm<float>(internal::Trans::kNo, internal::Trans::kNo, m,
+                                 n, k, 1.0f, a.data(), m, b.data(), k, 0.0f,
+                                 c.data(), m);
     } else {
-      internal::Gemm<float>(internal::Trans::kNo, internal::Trans::kNo, m, n, k, 1.0f,
-                            a.data(), m, b.data(), k, 0.0f, c.data(), m);
+      internal::Gemm<float>(internal::Trans::kNo, internal::Trans::kNo, m, n, k,
+                            1.0f, a.data(), m, b.data(), k, 0.0f, c.data(), m);
     }
     benchmark::DoNotOptimize(c.data());
     benchmark::ClobberMemory();
   }
   state.counters["GFLOP/s"] = benchmark::Counter(
-      2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+      2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate,
+      benchmark::Counter::kIs1000);
 }
 // Peak on a large square product, then the shapes of a batch-128 step.
 BENCHMARK(BM_Sgemm)
@@ -115,10 +120,10 @@ BENCHMARK(BM_Sgemm)
     ->Args({1024, 1024, 1024, 1, 0})
     ->Args({1024, 1024, 1024, 2, 0})
     ->Args({1024, 1024, 1024, 1, 1})
-    ->Args({256, 128, 784, 1, 0})   // forward, layer 1
+    ->Args({256, 128, 784, 1, 0})  // forward, layer 1
     ->Args({256, 128, 784, 2, 0})
     ->Args({256, 128, 784, 1, 1})
-    ->Args({256, 784, 128, 1, 0})   // weight gradient, layer 1
+    ->Args({256, 784, 128, 1, 0})  // weight gradient, layer 1
     ->Args({256, 784, 128, 2, 0})
     ->Args({256, 784, 128, 1, 1})
     ->UseRealTime();
@@ -136,17 +141,18 @@ void BM_GemmCrossover(benchmark::State& state) {
   Matrix c(s, s);
   for (auto _ : state) {
     if (eigen) {
-      internal::EigenGemm<float>(internal::Trans::kNo, internal::Trans::kNo, s, s, s, 1.0f,
-                                 a.data(), s, b.data(), s, 0.0f, c.data(), s);
+      internal::EigenGemm<float>(internal::Trans::kNo, internal::Trans::kNo, s,
+                                 s, s, 1.0f, a.data(), s, b.data(), s, 0.0f,
+                                 c.data(), s);
     } else {
-      internal::Gemm<float>(internal::Trans::kNo, internal::Trans::kNo, s, s, s, 1.0f,
-                            a.data(), s, b.data(), s, 0.0f, c.data(), s);
+      internal::Gemm<float>(internal::Trans::kNo, internal::Trans::kNo, s, s, s,
+                            1.0f, a.data(), s, b.data(), s, 0.0f, c.data(), s);
     }
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * s * s * s,
-                                                 benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * s * s * s, benchmark::Counter::kIsIterationInvariantRate,
+      benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_GemmCrossover)
     ->ArgNames({"size", "eigen"})
@@ -155,7 +161,8 @@ BENCHMARK(BM_GemmCrossover)
 
 void BM_Train(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
-  Settings settings(static_cast<int>(state.range(1)), ThresholdForMode(static_cast<int>(state.range(2))));
+  Settings settings(static_cast<int>(state.range(1)),
+                    ThresholdForMode(static_cast<int>(state.range(2))));
   Network network = Network::Create(MlpSpec()).value();
   Matrix x, t;
   MlpData(kDataColumns, &x, &t);
@@ -165,18 +172,19 @@ void BM_Train(benchmark::State& state) {
   int begin = 0;
   for (auto _ : state) {
     if (begin + batch > kDataColumns) begin = 0;
-    const Trainer::Figures f =
-        trainer.Step(network, x.middleCols(begin, batch), t.middleCols(begin, batch));
+    const Trainer::Figures f = trainer.Step(network, x.middleCols(begin, batch),
+                                            t.middleCols(begin, batch));
     benchmark::DoNotOptimize(f.loss_sum);
     begin += batch;
   }
   const double params = static_cast<double>(network.parameter_count());
   state.SetItemsProcessed(state.iterations() * batch);
-  state.counters["samples/s"] = benchmark::Counter(
-      static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["GFLOP/s"] = benchmark::Counter(6.0 * params * batch,
-                                                 benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1000);
+  state.counters["samples/s"] =
+      benchmark::Counter(static_cast<double>(batch),
+                         benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      6.0 * params * batch, benchmark::Counter::kIsIterationInvariantRate,
+      benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_Train)
     ->ArgNames({"batch", "threads", "mode"})
@@ -190,7 +198,8 @@ BENCHMARK(BM_Train)
 
 void BM_TrainEpoch(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
-  Settings settings(static_cast<int>(state.range(1)), internal::BlasThreshold());
+  Settings settings(static_cast<int>(state.range(1)),
+                    internal::BlasThreshold());
   Matrix x, t;
   MlpData(16384, &x, &t);
   Network network = Network::Create(MlpSpec()).value();
@@ -202,8 +211,8 @@ void BM_TrainEpoch(benchmark::State& state) {
   for (auto _ : state) {
     benchmark::DoNotOptimize(Train(network, x, t, options).value().final_loss);
   }
-  state.counters["samples/s"] =
-      benchmark::Counter(16384.0, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["samples/s"] = benchmark::Counter(
+      16384.0, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_TrainEpoch)
     ->ArgNames({"batch", "threads"})
@@ -213,7 +222,8 @@ BENCHMARK(BM_TrainEpoch)
 
 void BM_Predict(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
-  Settings settings(static_cast<int>(state.range(1)), internal::BlasThreshold());
+  Settings settings(static_cast<int>(state.range(1)),
+                    internal::BlasThreshold());
   const Network network = Network::Create(MlpSpec()).value();
   Matrix x, t;
   MlpData(batch, &x, &t);
@@ -221,8 +231,9 @@ void BM_Predict(benchmark::State& state) {
     absl::StatusOr<Matrix> y = network.Predict(x);
     benchmark::DoNotOptimize(y->data());
   }
-  state.counters["samples/s"] = benchmark::Counter(
-      static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["samples/s"] =
+      benchmark::Counter(static_cast<double>(batch),
+                         benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Predict)
     ->ArgNames({"batch", "threads"})
@@ -284,9 +295,11 @@ void BM_SeedTrain(benchmark::State& state) {
   // 4 samples x 1000 epochs per iteration; time per sample = 1 / this rate.
   state.counters["samples/s"] =
       benchmark::Counter(4000.0, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["ns/sample"] = benchmark::Counter(
-      4000.0, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert,
-      benchmark::Counter::kIs1000);
+  state.counters["ns/sample"] =
+      benchmark::Counter(4000.0,
+                         benchmark::Counter::kIsIterationInvariantRate |
+                             benchmark::Counter::kInvert,
+                         benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_SeedTrain)->Unit(benchmark::kMicrosecond);
 

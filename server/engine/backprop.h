@@ -4,7 +4,7 @@
 //
 // Shapes (one sample per column, B = samples in the batch):
 //   x        [inputs_0 x B]           acts[l]   [units_l x B]  (A_l; Z_l first)
-//   W_l      [units_l x inputs_l]     deltas[l] [units_l x B]  (dObjective/dZ_l)
+//   W_l      [units_l x inputs_l]     deltas[l] [units_l x B] (dObjective/dZ_l)
 // Buffers are allocated for a maximum batch and used through .leftCols(B), so
 // no step allocates once they exist.
 //
@@ -21,10 +21,9 @@
 #ifndef MLP_SERVER_ENGINE_BACKPROP_H_
 #define MLP_SERVER_ENGINE_BACKPROP_H_
 
+#include <Eigen/Core>
 #include <cmath>
 #include <vector>
-
-#include <Eigen/Core>
 
 #include "server/engine/gemm.h"
 #include "server/engine/network.h"
@@ -46,7 +45,9 @@ struct LayerT {
 };
 
 // 1/2 for MSE (see the header comment), 1 otherwise.
-inline double ObjectiveScale(Loss loss) { return loss == Loss::kMse ? 0.5 : 1.0; }
+inline double ObjectiveScale(Loss loss) {
+  return loss == Loss::kMse ? 0.5 : 1.0;
+}
 
 // a := act(a), elementwise or per column. a: [units x B]. Softmax subtracts
 // each column's maximum first, so it never overflows.
@@ -78,8 +79,7 @@ void ActivateInPlace(Activation act, Eigen::Ref<MatrixT<S>> a) {
 // only thing kept. For softmax this is the Jacobian-vector product
 // d_j := a_j .* (d_j - a_j . d_j) per column. a, d: [units x B].
 template <typename S>
-void MultiplyByDerivative(Activation act,
-                          const Eigen::Ref<const MatrixT<S>>& a,
+void MultiplyByDerivative(Activation act, const Eigen::Ref<const MatrixT<S>>& a,
                           Eigen::Ref<MatrixT<S>> d) {
   switch (act) {
     case Activation::kLinear:
@@ -132,7 +132,8 @@ BatchFigures OutputForward(Activation act, Loss loss, bool class_indices,
         f.loss_sum += lse - double(a(target, j));
       } else {
         t.col(j).maxCoeff(&target);
-        f.loss_sum += lse * double(t.col(j).sum()) - double(t.col(j).dot(a.col(j)));
+        f.loss_sum +=
+            lse * double(t.col(j).sum()) - double(t.col(j).dot(a.col(j)));
       }
       if (predicted == target) f.correct += 1.0;
       a.col(j) = ((a.col(j).array() - m).exp() / sum).matrix();
@@ -144,8 +145,7 @@ BatchFigures OutputForward(Activation act, Loss loss, bool class_indices,
                         (-a.array().abs()).exp().log1p())
                            .sum();
     f.loss_sum = sum / double(k);
-    const double right =
-        ((a.array() >= S(0)) == (t.array() >= S(0.5))).count();
+    const double right = ((a.array() >= S(0)) == (t.array() >= S(0.5))).count();
     f.correct = right / double(k);
     ActivateInPlace<S>(act, a);
     return f;
@@ -215,7 +215,8 @@ BatchFigures ForwardBatch(const std::vector<L>& layers, Loss loss,
   const size_t n = layers.size();
   for (size_t l = 0; l < n; ++l) {
     const S* in = l == 0 ? x.data() : acts[l - 1].data();
-    const int ld = static_cast<int>(l == 0 ? x.outerStride() : acts[l - 1].rows());
+    const int ld =
+        static_cast<int>(l == 0 ? x.outerStride() : acts[l - 1].rows());
     LayerForward<L, S>(layers[l], in, ld, batch, acts[l].leftCols(batch),
                        l + 1 < n);
   }
@@ -284,10 +285,11 @@ double ObjectiveAndGradient(const std::vector<LayerT<S>>& layers, Loss loss,
   std::vector<MatrixT<S>> acts, deltas;
   const int batch = static_cast<int>(x.cols());
   AllocateBuffers<LayerT<S>, S>(layers, batch, acts, deltas);
-  const BatchFigures f = ForwardBatch<LayerT<S>, S>(layers, loss, class_indices,
-                                                    x, t, acts);
+  const BatchFigures f =
+      ForwardBatch<LayerT<S>, S>(layers, loss, class_indices, x, t, acts);
   double penalty = 0.0;
-  for (const LayerT<S>& layer : layers) penalty += double(layer.weights.squaredNorm());
+  for (const LayerT<S>& layer : layers)
+    penalty += double(layer.weights.squaredNorm());
   const double objective =
       ObjectiveScale(loss) * f.loss_sum / batch + 0.5 * l2 * penalty;
   if (grads == nullptr) return objective;

@@ -22,7 +22,8 @@ struct Field {
   int column = 1;
 };
 
-void SplitLine(absl::string_view line, char delimiter, std::vector<Field>& out) {
+void SplitLine(absl::string_view line, char delimiter,
+               std::vector<Field>& out) {
   out.clear();
   size_t start = 0;
   while (true) {
@@ -111,8 +112,8 @@ absl::StatusOr<Dataset> ReadCsv(const std::string& path,
               columns - 1, " for ", columns, " columns"));
         }
         if (is_target[static_cast<size_t>(c)] >= 0) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(path, ": target_columns[", i, "] repeats column ", c));
+          return absl::InvalidArgumentError(absl::StrCat(
+              path, ": target_columns[", i, "] repeats column ", c));
         }
         is_target[static_cast<size_t>(c)] = static_cast<int>(i);
       }
@@ -163,12 +164,14 @@ absl::StatusOr<Dataset> ReadCsv(const std::string& path,
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": has no data rows, expected at least 1"));
   }
-  const Eigen::Index n_targets = static_cast<Eigen::Index>(options.target_columns.size());
+  const Eigen::Index n_targets =
+      static_cast<Eigen::Index>(options.target_columns.size());
   const Eigen::Index n_inputs = columns - n_targets;
   Dataset data;
   // Values were appended sample by sample: column-major [features x rows].
   data.inputs = Eigen::Map<const Matrix>(input_values.data(), n_inputs, rows);
-  data.targets = Eigen::Map<const Matrix>(target_values.data(), n_targets, rows);
+  data.targets =
+      Eigen::Map<const Matrix>(target_values.data(), n_targets, rows);
   return data;
 }
 
@@ -181,7 +184,8 @@ absl::StatusOr<Matrix> ReadIdx(const std::string& path, bool scale) {
   std::string bytes;
   char chunk[1 << 16];
   int got = 0;
-  while ((got = gzread(file, chunk, sizeof(chunk))) > 0) bytes.append(chunk, static_cast<size_t>(got));
+  while ((got = gzread(file, chunk, sizeof(chunk))) > 0)
+    bytes.append(chunk, static_cast<size_t>(got));
   int err = Z_OK;
   const char* message = gzerror(file, &err);
   const bool failed = got < 0 || (err != Z_OK && err != Z_STREAM_END);
@@ -199,9 +203,10 @@ absl::StatusOr<Matrix> ReadIdx(const std::string& path, bool scale) {
   const int dims = byte(3);
   if (byte(0) != 0 || byte(1) != 0 || byte(2) != 0x08 || dims < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": magic is 0x", absl::Hex(uint32_t{byte(0)} << 24 | uint32_t{byte(1)} << 16 |
-                                              uint32_t{byte(2)} << 8 | uint32_t{byte(3)},
-                                          absl::kZeroPad8),
+        path, ": magic is 0x",
+        absl::Hex(uint32_t{byte(0)} << 24 | uint32_t{byte(1)} << 16 |
+                      uint32_t{byte(2)} << 8 | uint32_t{byte(3)},
+                  absl::kZeroPad8),
         ", expected 0x0000080N (unsigned bytes, N >= 1 dimensions)"));
   }
   const size_t header = 4 + 4 * static_cast<size_t>(dims);
@@ -213,12 +218,13 @@ absl::StatusOr<Matrix> ReadIdx(const std::string& path, bool scale) {
   uint64_t per_item = 1;
   for (int d = 0; d < dims; ++d) {
     const size_t o = 4 + 4 * static_cast<size_t>(d);
-    sizes[static_cast<size_t>(d)] = uint64_t{byte(o)} << 24 | uint64_t{byte(o + 1)} << 16 |
-                                    uint64_t{byte(o + 2)} << 8 | uint64_t{byte(o + 3)};
+    sizes[static_cast<size_t>(d)] =
+        uint64_t{byte(o)} << 24 | uint64_t{byte(o + 1)} << 16 |
+        uint64_t{byte(o + 2)} << 8 | uint64_t{byte(o + 3)};
     if (d > 0) per_item *= sizes[static_cast<size_t>(d)];
     if (per_item > (uint64_t{1} << 31)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": item size overflows, expected under 2^31 values"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": item size overflows, expected under 2^31 values"));
     }
   }
   const uint64_t items = sizes[0];
@@ -228,11 +234,13 @@ absl::StatusOr<Matrix> ReadIdx(const std::string& path, bool scale) {
         path, ": has ", bytes.size() - header, " bytes of data, expected ",
         expected, " (", items, " items of ", per_item, ")"));
   }
-  Matrix out(static_cast<Eigen::Index>(per_item), static_cast<Eigen::Index>(items));
+  Matrix out(static_cast<Eigen::Index>(per_item),
+             static_cast<Eigen::Index>(items));
   const float factor = scale ? 1.0f / 255.0f : 1.0f;
   float* dst = out.data();
   const uint8_t* src = reinterpret_cast<const uint8_t*>(bytes.data() + header);
-  for (uint64_t i = 0; i < expected; ++i) dst[i] = static_cast<float>(src[i]) * factor;
+  for (uint64_t i = 0; i < expected; ++i)
+    dst[i] = static_cast<float>(src[i]) * factor;
   return out;
 }
 
@@ -243,9 +251,9 @@ absl::StatusOr<Dataset> ReadIdxDataset(const std::string& images_path,
   absl::StatusOr<Matrix> labels = ReadIdx(labels_path, /*scale=*/false);
   if (!labels.ok()) return labels.status();
   if (labels->rows() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        labels_path, ": has items of ", labels->rows(),
-        " values, expected 1 label per item"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(labels_path, ": has items of ", labels->rows(),
+                     " values, expected 1 label per item"));
   }
   if (labels->cols() != images->cols()) {
     return absl::InvalidArgumentError(absl::StrCat(

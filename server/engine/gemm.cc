@@ -22,7 +22,9 @@ std::atomic<int64_t> g_blas_threshold{int64_t{32} * 32 * 32};
 
 }  // namespace
 
-int64_t BlasThreshold() { return g_blas_threshold.load(std::memory_order_relaxed); }
+int64_t BlasThreshold() {
+  return g_blas_threshold.load(std::memory_order_relaxed);
+}
 
 void SetBlasThreshold(int64_t threshold) {
   g_blas_threshold.store(threshold, std::memory_order_relaxed);
@@ -38,8 +40,8 @@ bool HaveBlas() {
 
 template <>
 void GemmNotTiny<float>(Trans ta, Trans tb, int m, int n, int k, float alpha,
-                 const float* a, int lda, const float* b, int ldb, float beta,
-                 float* c, int ldc) {
+                        const float* a, int lda, const float* b, int ldb,
+                        float beta, float* c, int ldc) {
 #ifdef MLP_HAVE_OPENBLAS
   // n == 1 is a matrix-vector product: Eigen's GEMV is several times faster
   // than OpenBLAS's call overhead at these sizes.

@@ -9,9 +9,8 @@
 #ifndef MLP_SERVER_ENGINE_GEMM_H_
 #define MLP_SERVER_ENGINE_GEMM_H_
 
-#include <cstdint>
-
 #include <Eigen/Core>
+#include <cstdint>
 
 namespace mlp::engine::internal {
 
@@ -30,8 +29,8 @@ enum class Trans { kNo, kYes };
 // arithmetic, is the cost. Instantiated per transpose pair so that the loops
 // carry no branches.
 template <typename S, bool kTransA, bool kTransB>
-void TinyGemmImpl(int m, int n, int k, S alpha, const S* a, int lda,
-                  const S* b, int ldb, S beta, S* c, int ldc) {
+void TinyGemmImpl(int m, int n, int k, S alpha, const S* a, int lda, const S* b,
+                  int ldb, S beta, S* c, int ldc) {
   if (k == 1) {  // outer product: the weight update of a batch of 1
     for (int j = 0; j < n; ++j) {
       S* cj = c + j * ldc;
@@ -65,9 +64,11 @@ void TinyGemm(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a,
               int lda, const S* b, int ldb, S beta, S* c, int ldc) {
   if (ta == Trans::kNo) {
     if (tb == Trans::kNo) {
-      TinyGemmImpl<S, false, false>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      TinyGemmImpl<S, false, false>(m, n, k, alpha, a, lda, b, ldb, beta, c,
+                                    ldc);
     } else {
-      TinyGemmImpl<S, false, true>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      TinyGemmImpl<S, false, true>(m, n, k, alpha, a, lda, b, ldb, beta, c,
+                                   ldc);
     }
   } else if (tb == Trans::kNo) {
     TinyGemmImpl<S, true, false>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

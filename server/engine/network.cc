@@ -59,9 +59,8 @@ bool KnownActivation(Activation a) {
 
 absl::Status ValidateSpec(const NetworkSpec& spec) {
   if (spec.input_size < 1 || spec.input_size > kMaxLayerWidth) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("input_size is ", spec.input_size, ", expected 1 to ",
-                     kMaxLayerWidth));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "input_size is ", spec.input_size, ", expected 1 to ", kMaxLayerWidth));
   }
   if (spec.layers.empty() || spec.layers.size() > size_t{kMaxLayers}) {
     return absl::InvalidArgumentError(
@@ -76,10 +75,9 @@ absl::Status ValidateSpec(const NetworkSpec& spec) {
                        ", expected 1 to ", kMaxLayerWidth));
     }
     if (!KnownActivation(layer.activation)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("layers[", i, "].activation is ",
-                       static_cast<int>(layer.activation),
-                       ", expected linear, relu, sigmoid, tanh or softmax"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "layers[", i, "].activation is ", static_cast<int>(layer.activation),
+          ", expected linear, relu, sigmoid, tanh or softmax"));
     }
     if (layer.activation == Activation::kSoftmax &&
         i + 1 != spec.layers.size()) {
@@ -109,9 +107,9 @@ absl::Status ValidateSpec(const NetworkSpec& spec) {
       }
       break;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("loss is ", static_cast<int>(spec.loss),
-                       ", expected mse, cross_entropy or binary_cross_entropy"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "loss is ", static_cast<int>(spec.loss),
+          ", expected mse, cross_entropy or binary_cross_entropy"));
   }
   switch (spec.init) {
     case Init::kAuto:
@@ -160,7 +158,8 @@ absl::StatusOr<Network> Network::Create(const NetworkSpec& spec) {
     }
     switch (init) {
       case Init::kUniform01:
-        for (Eigen::Index i = 0; i < size; ++i) w[i] = internal::UniformFloat(gen);
+        for (Eigen::Index i = 0; i < size; ++i)
+          w[i] = internal::UniformFloat(gen);
         break;
       case Init::kXavierUniform: {
         // U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)).
@@ -232,8 +231,8 @@ absl::StatusOr<Matrix> Network::Predict(
     const Eigen::Ref<const Matrix>& inputs) const {
   if (inputs.rows() != spec_.input_size) {
     return absl::InvalidArgumentError(
-        absl::StrCat("inputs has ", inputs.rows(), " rows, expected input_size ",
-                     spec_.input_size));
+        absl::StrCat("inputs has ", inputs.rows(),
+                     " rows, expected input_size ", spec_.input_size));
   }
   if (inputs.cols() < 1) {
     return absl::InvalidArgumentError(

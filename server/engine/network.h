@@ -18,11 +18,10 @@
 #ifndef MLP_SERVER_ENGINE_NETWORK_H_
 #define MLP_SERVER_ENGINE_NETWORK_H_
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <Eigen/Core>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -57,12 +56,12 @@ struct LayerSpec {
 };
 
 struct NetworkSpec {
-  int input_size = 0;              // >= 1
-  std::vector<LayerSpec> layers;   // input side first; >= 1 layer
+  int input_size = 0;             // >= 1
+  std::vector<LayerSpec> layers;  // input side first; >= 1 layer
   Loss loss = Loss::kMse;
   bool bias = true;
   Init init = Init::kAuto;
-  uint64_t seed = 1;               // seeds the initial weights
+  uint64_t seed = 1;  // seeds the initial weights
 };
 
 // Upper bounds that keep a spec's sizes far from integer overflow.

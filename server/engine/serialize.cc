@@ -29,10 +29,12 @@ constexpr uint32_t kFormatVersion = 1;
 //   u32 crc32 (zlib) of every byte before it
 
 void PutU32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  for (int i = 0; i < 4; ++i)
+    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 void PutU64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  for (int i = 0; i < 8; ++i)
+    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 void PutFloats(std::string& out, const float* data, Eigen::Index count) {
   if (count == 0) return;  // data() of an empty vector is null
@@ -136,9 +138,9 @@ absl::StatusOr<Network> ParseNetwork(absl::string_view bytes) {
   crc_reader.U32(&stored_crc);
   const uint32_t actual_crc = Crc(bytes.data(), body);
   if (stored_crc != actual_crc) {
-    return absl::DataLossError(absl::StrCat(
-        "serialized network checksum is ", actual_crc, ", expected ",
-        stored_crc, " (corrupt or truncated)"));
+    return absl::DataLossError(
+        absl::StrCat("serialized network checksum is ", actual_crc,
+                     ", expected ", stored_crc, " (corrupt or truncated)"));
   }
   Reader r(bytes.substr(4, body - 4));
   uint32_t version = 0;
@@ -152,10 +154,9 @@ absl::StatusOr<Network> ParseNetwork(absl::string_view bytes) {
   uint32_t input_size = 0, count = 0;
   if (!r.U32(&input_size) || !r.U32(&count)) return Truncated("the spec");
   if (input_size > uint32_t{kMaxLayerWidth} || count > uint32_t{kMaxLayers}) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("serialized network has input_size ", input_size, " and ",
-                     count, " layers, expected at most ", kMaxLayerWidth,
-                     " and ", kMaxLayers));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "serialized network has input_size ", input_size, " and ", count,
+        " layers, expected at most ", kMaxLayerWidth, " and ", kMaxLayers));
   }
   spec.input_size = static_cast<int>(input_size);
   spec.layers.resize(count);
@@ -176,9 +177,9 @@ absl::StatusOr<Network> ParseNetwork(absl::string_view bytes) {
     return Truncated("the spec");
   }
   if (loss > 64 || init > 64 || bias > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "serialized spec has loss ", loss, ", bias ", int{bias}, ", init ",
-        init, ", expected known values"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("serialized spec has loss ", loss, ", bias ", int{bias},
+                     ", init ", init, ", expected known values"));
   }
   spec.loss = static_cast<Loss>(loss);
   spec.bias = bias != 0;
@@ -187,9 +188,9 @@ absl::StatusOr<Network> ParseNetwork(absl::string_view bytes) {
   // Check the size before allocating anything it implies.
   const uint64_t expected = static_cast<uint64_t>(ParameterCount(spec)) * 4;
   if (r.remaining() != expected) {
-    return absl::DataLossError(absl::StrCat(
-        "serialized network has ", r.remaining(), " bytes of weights, expected ",
-        expected));
+    return absl::DataLossError(
+        absl::StrCat("serialized network has ", r.remaining(),
+                     " bytes of weights, expected ", expected));
   }
   std::vector<Layer> layers(spec.layers.size());
   int inputs = spec.input_size;

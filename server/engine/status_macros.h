@@ -11,10 +11,10 @@
 #include "absl/status/statusor.h"
 
 // Returns from the current function with the status if it is not OK.
-#define MLP_RETURN_IF_ERROR(expr)                  \
-  do {                                             \
-    ::absl::Status mlp_status_ = (expr);           \
-    if (!mlp_status_.ok()) return mlp_status_;     \
+#define MLP_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::absl::Status mlp_status_ = (expr);       \
+    if (!mlp_status_.ok()) return mlp_status_; \
   } while (0)
 
 #define MLP_STATUS_CONCAT_INNER_(a, b) a##b
@@ -22,8 +22,9 @@
 
 // `MLP_ASSIGN_OR_RETURN(T x, MakeT());` declares (or assigns) `x` from the
 // value of a StatusOr, or returns its status from the current function.
-#define MLP_ASSIGN_OR_RETURN(lhs, expr) \
-  MLP_ASSIGN_OR_RETURN_IMPL_(MLP_STATUS_CONCAT_(mlp_statusor_, __LINE__), lhs, expr)
+#define MLP_ASSIGN_OR_RETURN(lhs, expr)                                        \
+  MLP_ASSIGN_OR_RETURN_IMPL_(MLP_STATUS_CONCAT_(mlp_statusor_, __LINE__), lhs, \
+                             expr)
 
 #define MLP_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
   auto statusor = (expr);                               \

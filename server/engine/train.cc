@@ -59,12 +59,12 @@ absl::Status ValidateOptions(const TrainOptions& o) {
         "learning_rate is ", o.learning_rate, ", expected a finite value > 0"));
   }
   if (o.batch_size < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "batch_size is ", o.batch_size, ", expected at least 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch_size is ", o.batch_size, ", expected at least 1"));
   }
   if (o.max_epochs < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_epochs is ", o.max_epochs, ", expected at least 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_epochs is ", o.max_epochs, ", expected at least 1"));
   }
   if (!std::isfinite(o.target_loss)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -123,20 +123,20 @@ absl::Status CheckData(const Network& network,
   const int outputs = network.output_size();
   if (inputs.rows() != spec.input_size) {
     return absl::InvalidArgumentError(
-        absl::StrCat("inputs has ", inputs.rows(), " rows, expected input_size ",
-                     spec.input_size));
+        absl::StrCat("inputs has ", inputs.rows(),
+                     " rows, expected input_size ", spec.input_size));
   }
   if (inputs.cols() < 1) {
     return absl::InvalidArgumentError(
         "inputs has 0 samples (columns), expected at least 1");
   }
   if (targets.cols() != inputs.cols()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("targets has ", targets.cols(), " samples (columns), expected ",
-                     inputs.cols(), " as in inputs"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "targets has ", targets.cols(), " samples (columns), expected ",
+        inputs.cols(), " as in inputs"));
   }
-  *class_indices = spec.loss == Loss::kCrossEntropy && targets.rows() == 1 &&
-                   outputs > 1;
+  *class_indices =
+      spec.loss == Loss::kCrossEntropy && targets.rows() == 1 && outputs > 1;
   if (!*class_indices && targets.rows() != outputs) {
     return absl::InvalidArgumentError(absl::StrCat(
         "targets has ", targets.rows(), " rows, expected output_size ", outputs,
@@ -160,11 +160,13 @@ absl::Status CheckData(const Network& network,
             absl::StrCat("targets[", j, ", ", i, "] (sample, output) is ", t,
                          ", expected a finite value"));
       }
-      if (*class_indices &&
-          (t < 0.0f || t >= static_cast<float>(outputs) || t != std::floor(t))) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "targets[", j, "] is ", t, ", expected a class index (a whole "
-            "number in [0, ", outputs, "))"));
+      if (*class_indices && (t < 0.0f || t >= static_cast<float>(outputs) ||
+                             t != std::floor(t))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("targets[", j, "] is ", t,
+                         ", expected a class index (a whole "
+                         "number in [0, ",
+                         outputs, "))"));
       }
     }
   }
@@ -188,8 +190,9 @@ void CopyLayers(const std::vector<Layer>& src, std::vector<Layer>& dst) {
 
 // Copies the columns `idx[begin, begin + count)` of src into the first count
 // columns of dst.
-void Gather(const Eigen::Ref<const Matrix>& src, const std::vector<int64_t>& idx,
-            size_t begin, int count, Matrix& dst) {
+void Gather(const Eigen::Ref<const Matrix>& src,
+            const std::vector<int64_t>& idx, size_t begin, int count,
+            Matrix& dst) {
   for (int c = 0; c < count; ++c) dst.col(c) = src.col(idx[begin + c]);
 }
 
@@ -214,8 +217,8 @@ absl::StatusOr<TrainResult> Train(Network& network,
   int64_t n_val = 0;
   if (options.validation_fraction > 0.0f) {
     n_val = std::max<int64_t>(
-        1, static_cast<int64_t>(std::floor(double(options.validation_fraction) *
-                                           double(n))));
+        1, static_cast<int64_t>(
+               std::floor(double(options.validation_fraction) * double(n))));
     if (n_val >= n) {
       return absl::InvalidArgumentError(absl::StrCat(
           "validation_fraction ", options.validation_fraction, " of ", n,
@@ -235,8 +238,9 @@ absl::StatusOr<TrainResult> Train(Network& network,
   const int max_batch =
       static_cast<int>(std::min<int64_t>(options.batch_size, n_train));
   // Validation reuses the training buffers, in chunks of max_batch.
-  MLP_ASSIGN_OR_RETURN(Trainer trainer,
-                       Trainer::Create(network, options, max_batch, class_indices));
+  MLP_ASSIGN_OR_RETURN(
+      Trainer trainer,
+      Trainer::Create(network, options, max_batch, class_indices));
   Matrix xb(inputs.rows(), max_batch);
   Matrix tb(targets.rows(), max_batch);
   std::vector<Layer> last_good = network.layers();
@@ -272,7 +276,8 @@ absl::StatusOr<TrainResult> Train(Network& network,
           break;
         }
       }
-      const int count = static_cast<int>(std::min<int64_t>(max_batch, n_train - begin));
+      const int count =
+          static_cast<int>(std::min<int64_t>(max_batch, n_train - begin));
       Gather(inputs, train_idx, static_cast<size_t>(begin), count, xb);
       Gather(targets, train_idx, static_cast<size_t>(begin), count, tb);
       const Trainer::Figures f =
@@ -288,7 +293,8 @@ absl::StatusOr<TrainResult> Train(Network& network,
     if (stopped) break;  // cancelled mid-epoch: the partial epoch is dropped
     const Clock::time_point train_end = Clock::now();
     const double epoch_loss = loss_sum / double(n_train);
-    if (diverged || !std::isfinite(epoch_loss) || !AllFinite(network.layers())) {
+    if (diverged || !std::isfinite(epoch_loss) ||
+        !AllFinite(network.layers())) {
       CopyLayers(last_good, network.mutable_layers());
       result.stop_reason = StopReason::kDiverged;
       break;
@@ -304,7 +310,8 @@ absl::StatusOr<TrainResult> Train(Network& network,
       double vloss = 0.0;
       double vcorrect = 0.0;
       for (int64_t begin = 0; begin < n_val; begin += max_batch) {
-        const int count = static_cast<int>(std::min<int64_t>(max_batch, n_val - begin));
+        const int count =
+            static_cast<int>(std::min<int64_t>(max_batch, n_val - begin));
         Gather(inputs, val_idx, static_cast<size_t>(begin), count, xb);
         Gather(targets, val_idx, static_cast<size_t>(begin), count, tb);
         const Trainer::Figures f =
@@ -339,7 +346,8 @@ absl::StatusOr<TrainResult> Train(Network& network,
         best_monitor = monitor;
         epochs_without_improvement = 0;
         CopyLayers(network.layers(), best);
-      } else if (++epochs_without_improvement >= options.early_stopping_patience &&
+      } else if (++epochs_without_improvement >=
+                     options.early_stopping_patience &&
                  !stopped) {
         result.stop_reason = StopReason::kEarlyStopping;
         stopped = true;

@@ -77,17 +77,17 @@ absl::string_view StopReasonName(StopReason reason);
 
 struct TrainOptions {
   Optimizer optimizer = Optimizer::kSgd;
-  float learning_rate = 0.01f;      // > 0
-  int batch_size = 32;              // >= 1; 1 = online SGD
-  int max_epochs = 10;              // >= 1
-  float target_loss = 0.0f;         // stop at epoch loss <= this; <= 0 = off
-  bool shuffle = false;             // reshuffle the rows every epoch
-  uint64_t seed = 1;                // shuffling and validation split
-  float validation_fraction = 0.0f; // [0, 1)
-  int early_stopping_patience = 0;  // epochs without improvement; 0 = off
-  float l2 = 0.0f;                  // weight decay on weights (not biases)
-  int report_every = 1;             // callback every this many epochs
-  float momentum = 0.9f;            // kMomentum
+  float learning_rate = 0.01f;       // > 0
+  int batch_size = 32;               // >= 1; 1 = online SGD
+  int max_epochs = 10;               // >= 1
+  float target_loss = 0.0f;          // stop at epoch loss <= this; <= 0 = off
+  bool shuffle = false;              // reshuffle the rows every epoch
+  uint64_t seed = 1;                 // shuffling and validation split
+  float validation_fraction = 0.0f;  // [0, 1)
+  int early_stopping_patience = 0;   // epochs without improvement; 0 = off
+  float l2 = 0.0f;                   // weight decay on weights (not biases)
+  int report_every = 1;              // callback every this many epochs
+  float momentum = 0.9f;             // kMomentum
   float adam_beta1 = 0.9f;
   float adam_beta2 = 0.999f;
   float adam_epsilon = 1e-8f;
@@ -98,15 +98,15 @@ absl::Status ValidateOptions(const TrainOptions& options);
 
 // Figures of one epoch, as streamed to callers.
 struct EpochStats {
-  int epoch = 0;                     // 1-based
-  double loss = 0.0;                 // mean per-sample training loss
-  double accuracy = 0.0;             // classification losses only
+  int epoch = 0;          // 1-based
+  double loss = 0.0;      // mean per-sample training loss
+  double accuracy = 0.0;  // classification losses only
   bool has_accuracy = false;
   double validation_loss = 0.0;
   double validation_accuracy = 0.0;
   bool has_validation = false;
-  double samples_per_second = 0.0;   // training samples of this epoch
-  double elapsed_seconds = 0.0;      // since Train started
+  double samples_per_second = 0.0;  // training samples of this epoch
+  double elapsed_seconds = 0.0;     // since Train started
   // True when no epoch follows this one (max_epochs, target loss, early
   // stopping or divergence decided after this epoch). The service sends this
   // epoch's message as the stream's last, `done` one.
@@ -114,10 +114,10 @@ struct EpochStats {
 };
 
 struct TrainResult {
-  int epochs = 0;                    // epochs completed
-  double final_loss = 0.0;           // loss of the last completed epoch
+  int epochs = 0;           // epochs completed
+  double final_loss = 0.0;  // loss of the last completed epoch
   StopReason stop_reason = StopReason::kMaxEpochs;
-  EpochStats last;                   // figures of the last completed epoch
+  EpochStats last;  // figures of the last completed epoch
 };
 
 // Called every report_every epochs and after the last epoch. Returning false

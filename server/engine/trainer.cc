@@ -22,7 +22,8 @@ absl::StatusOr<Trainer> Trainer::Create(const Network& network,
   t.class_indices_ = class_indices;
   t.max_batch_ = max_batch;
   const std::vector<Layer>& layers = network.layers();
-  internal::AllocateBuffers<Layer, float>(layers, max_batch, t.acts_, t.deltas_);
+  internal::AllocateBuffers<Layer, float>(layers, max_batch, t.acts_,
+                                          t.deltas_);
   const bool fused = options.optimizer == Optimizer::kSgd;
   const size_t n = layers.size();
   if (!fused) {

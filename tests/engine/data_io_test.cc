@@ -81,13 +81,15 @@ TEST_F(DataIoTest, CsvErrorsNameFileLineAndColumn) {
 
   const std::string ragged = Write("ragged.csv", "1,2,3\n4,5\n");
   s = ReadCsv(ragged, CsvOptions()).status();
-  EXPECT_EQ(s.message(), ragged + ":2:1: row has 2 fields, expected 3 as on line 1");
+  EXPECT_EQ(s.message(),
+            ragged + ":2:1: row has 2 fields, expected 3 as on line 1");
 
   const std::string nan = Write("nan.csv", "1,nan,3\n");
   CsvOptions absent;
   absent.header = CsvOptions::Header::kAbsent;
   s = ReadCsv(nan, absent).status();
-  EXPECT_EQ(s.message(), nan + ":1:3: field 2 is 'nan', expected a finite number");
+  EXPECT_EQ(s.message(),
+            nan + ":1:3: field 2 is 'nan', expected a finite number");
 
   const std::string empty = Write("empty.csv", "\n\n");
   EXPECT_THAT(std::string(ReadCsv(empty, CsvOptions()).status().message()),
@@ -99,16 +101,19 @@ TEST_F(DataIoTest, CsvErrorsNameFileLineAndColumn) {
   CsvOptions far;
   far.target_columns = {5};
   const std::string ok = Write("ok.csv", "1,2,3\n");
-  EXPECT_EQ(ReadCsv(ok, far).status().message(),
-            ok + ":1:1: target_columns[0] is 5, expected -3 to 2 for 3 columns");
+  EXPECT_EQ(
+      ReadCsv(ok, far).status().message(),
+      ok + ":1:1: target_columns[0] is 5, expected -3 to 2 for 3 columns");
   EXPECT_EQ(ReadCsv(dir_ + "/missing.csv", CsvOptions()).status().code(),
             absl::StatusCode::kNotFound);
 }
 
-std::string IdxBytes(std::vector<uint32_t> dims, const std::vector<uint8_t>& data) {
+std::string IdxBytes(std::vector<uint32_t> dims,
+                     const std::vector<uint8_t>& data) {
   std::string s = {0, 0, 8, static_cast<char>(dims.size())};
   for (uint32_t d : dims) {
-    for (int i = 3; i >= 0; --i) s.push_back(static_cast<char>((d >> (8 * i)) & 0xff));
+    for (int i = 3; i >= 0; --i)
+      s.push_back(static_cast<char>((d >> (8 * i)) & 0xff));
   }
   s.append(data.begin(), data.end());
   return s;
@@ -116,9 +121,11 @@ std::string IdxBytes(std::vector<uint32_t> dims, const std::vector<uint8_t>& dat
 
 TEST_F(DataIoTest, IdxPlainAndGzip) {
   std::vector<uint8_t> pixels;
-  for (int i = 0; i < 3 * 2 * 2; ++i) pixels.push_back(static_cast<uint8_t>(i * 20));
+  for (int i = 0; i < 3 * 2 * 2; ++i)
+    pixels.push_back(static_cast<uint8_t>(i * 20));
   const std::string bytes = IdxBytes({3, 2, 2}, pixels);
-  for (const std::string& path : {Write("i.idx", bytes), WriteGz("i.idx.gz", bytes)}) {
+  for (const std::string& path :
+       {Write("i.idx", bytes), WriteGz("i.idx.gz", bytes)}) {
     SCOPED_TRACE(path);
     const Matrix m = ReadIdx(path, false).value();
     ASSERT_EQ(m.rows(), 4);
@@ -135,19 +142,23 @@ TEST_F(DataIoTest, IdxPlainAndGzip) {
 }
 
 TEST_F(DataIoTest, IdxErrors) {
-  const std::string truncated = Write("t.idx", IdxBytes({3, 2}, {1, 2, 3, 4, 5}));
+  const std::string truncated =
+      Write("t.idx", IdxBytes({3, 2}, {1, 2, 3, 4, 5}));
   EXPECT_EQ(ReadIdx(truncated, false).status().message(),
             truncated + ": has 5 bytes of data, expected 6 (3 items of 2)");
   std::string wrong = IdxBytes({1}, {1});
   wrong[2] = 0x0d;  // float data
   const std::string magic = Write("m.idx", wrong);
   EXPECT_EQ(ReadIdx(magic, false).status().message(),
-            magic + ": magic is 0x00000d01, expected 0x0000080N (unsigned bytes, N >= 1 dimensions)");
+            magic +
+                ": magic is 0x00000d01, expected 0x0000080N (unsigned bytes, N "
+                ">= 1 dimensions)");
   const std::string images = Write("i.idx", IdxBytes({2, 1}, {1, 2}));
   const std::string labels = Write("l.idx", IdxBytes({3}, {1, 2, 3}));
   EXPECT_EQ(ReadIdxDataset(images, labels).status().message(),
             labels + ": has 3 labels, expected 2 as images in " + images);
-  EXPECT_EQ(ReadIdx(dir_ + "/none.idx", false).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ReadIdx(dir_ + "/none.idx", false).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // 784-256-128-10 ReLU/softmax trained with Adam on Fashion-MNIST (Debian
 // package dataset-fashion-mnist) reaches >= 0.88 test accuracy.
-#include <string>
 #include <sys/stat.h>
+
+#include <string>
 
 #include "gtest/gtest.h"
 #include "server/engine/data_io.h"
@@ -20,8 +21,9 @@ bool Exists(const std::string& path) {
 
 TEST(FashionMnistTest, AdamReachesEightyEightPercent) {
   const std::string dir = kDir;
-  for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}) {
+  for (const char* f :
+       {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}) {
     if (!Exists(dir + f)) GTEST_SKIP() << dir << f << " is missing";
   }
   const Dataset train = ReadIdxDataset(dir + "train-images-idx3-ubyte.gz",
@@ -36,7 +38,9 @@ TEST(FashionMnistTest, AdamReachesEightyEightPercent) {
 
   NetworkSpec spec;
   spec.input_size = 784;
-  spec.layers = {{256, Activation::kRelu}, {128, Activation::kRelu}, {10, Activation::kSoftmax}};
+  spec.layers = {{256, Activation::kRelu},
+                 {128, Activation::kRelu},
+                 {10, Activation::kSoftmax}};
   spec.loss = Loss::kCrossEntropy;
   spec.seed = 1;
   Network network = Network::Create(spec).value();
@@ -52,12 +56,16 @@ TEST(FashionMnistTest, AdamReachesEightyEightPercent) {
   options.validation_fraction = 1.0f / 12.0f;
   options.early_stopping_patience = 4;
   const TrainResult result =
-      Train(network, train.inputs, train.targets, options, [](const EpochStats& s) {
-        std::printf("epoch %d loss %.4f accuracy %.4f validation %.4f / %.4f, %.0f samples/s\n",
-                    s.epoch, s.loss, s.accuracy, s.validation_loss, s.validation_accuracy,
-                    s.samples_per_second);
-        return true;
-      }).value();
+      Train(network, train.inputs, train.targets, options,
+            [](const EpochStats& s) {
+              std::printf(
+                  "epoch %d loss %.4f accuracy %.4f validation %.4f / %.4f, "
+                  "%.0f samples/s\n",
+                  s.epoch, s.loss, s.accuracy, s.validation_loss,
+                  s.validation_accuracy, s.samples_per_second);
+              return true;
+            })
+          .value();
   EXPECT_TRUE(result.stop_reason == StopReason::kMaxEpochs ||
               result.stop_reason == StopReason::kEarlyStopping);
 

@@ -25,7 +25,8 @@ void ExpectInvalid(const NetworkSpec& spec, const std::string& message) {
   const absl::Status s = ValidateSpec(spec);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << message;
   EXPECT_EQ(s.message(), message);
-  EXPECT_EQ(Network::Create(spec).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Network::Create(spec).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(NetworkTest, ValidateSpecNamesFieldAndValues) {
@@ -41,15 +42,19 @@ TEST(NetworkTest, ValidateSpecNamesFieldAndValues) {
   ExpectInvalid(s, "layers[0].units is 0, expected 1 to 1048576");
   s = Spec();
   s.layers[0].activation = Activation::kSoftmax;
-  ExpectInvalid(s,
-                "layers[0].activation is softmax, expected softmax on the output "
-                "layer only (layer 1)");
+  ExpectInvalid(
+      s,
+      "layers[0].activation is softmax, expected softmax on the output "
+      "layer only (layer 1)");
   s = Spec();
   s.layers[1].activation = Activation::kSigmoid;
-  ExpectInvalid(s, "loss cross_entropy expects a softmax output layer, got sigmoid");
+  ExpectInvalid(
+      s, "loss cross_entropy expects a softmax output layer, got sigmoid");
   s = Spec();
   s.loss = Loss::kBinaryCrossEntropy;
-  ExpectInvalid(s, "loss binary_cross_entropy expects a sigmoid output layer, got softmax");
+  ExpectInvalid(
+      s,
+      "loss binary_cross_entropy expects a sigmoid output layer, got softmax");
   s = Spec();
   s.loss = static_cast<Loss>(17);
   EXPECT_EQ(ValidateSpec(s).code(), absl::StatusCode::kInvalidArgument);
@@ -62,7 +67,9 @@ TEST(NetworkTest, ParameterCount) {
   EXPECT_EQ(ParameterCount(s), 3 * 4 + 4 * 2);
   s.input_size = 784;
   s.bias = true;
-  s.layers = {{256, Activation::kRelu}, {128, Activation::kRelu}, {10, Activation::kSoftmax}};
+  s.layers = {{256, Activation::kRelu},
+              {128, Activation::kRelu},
+              {10, Activation::kSoftmax}};
   EXPECT_EQ(Network::Create(s).value().parameter_count(), 235146);
 }
 
@@ -99,7 +106,9 @@ TEST(NetworkTest, InitialisationsHaveTheirScale) {
   EXPECT_TRUE(n.layers()[0].bias.isZero());
   // Same seed, same bits; another seed, other weights.
   const Network again = Network::Create(s).value();
-  EXPECT_EQ(std::memcmp(again.layers()[0].weights.data(), he.data(), he.size() * 4), 0);
+  EXPECT_EQ(
+      std::memcmp(again.layers()[0].weights.data(), he.data(), he.size() * 4),
+      0);
   s.seed = 12;
   EXPECT_NE(Network::Create(s).value().layers()[0].weights, he);
 }
@@ -122,7 +131,8 @@ TEST(NetworkTest, PredictComputesTheForwardPass) {
   ASSERT_EQ(y.rows(), 2);
   ASSERT_EQ(y.cols(), 2);
   for (int j = 0; j < 2; ++j) {
-    const Vector h = ((layers[0].weights * x.col(j)) + layers[0].bias).cwiseMax(0.0f);
+    const Vector h =
+        ((layers[0].weights * x.col(j)) + layers[0].bias).cwiseMax(0.0f);
     const Vector z = layers[1].weights * h;
     const Vector p = z.array().exp() / z.array().exp().sum();
     EXPECT_TRUE(y.col(j).isApprox(p, 1e-6f)) << j;
@@ -148,7 +158,8 @@ TEST(NetworkTest, FromLayersChecksShapesAndValues) {
   layers[0].weights.resize(4, 2);
   absl::Status s = Network::FromLayers(Spec(), layers).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(s.message(), "layers[0].weights is [2, 4] (inputs, units), expected [3, 4]");
+  EXPECT_EQ(s.message(),
+            "layers[0].weights is [2, 4] (inputs, units), expected [3, 4]");
   layers = n.layers();
   layers[1].bias.resize(3);
   EXPECT_EQ(Network::FromLayers(Spec(), layers).status().message(),

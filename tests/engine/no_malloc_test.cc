@@ -70,8 +70,10 @@ TEST(NoMallocTest, TrainerStepsDoNotAllocate) {
        Spec(3, {{4, Activation::kRelu}, {1, Activation::kLinear}}, Loss::kMse),
        Optimizer::kSgd, 1, false},
       {"mlp, batch 32, adam, class indices",
-       Spec(784, {{256, Activation::kRelu}, {128, Activation::kRelu},
-                  {10, Activation::kSoftmax}},
+       Spec(784,
+            {{256, Activation::kRelu},
+             {128, Activation::kRelu},
+             {10, Activation::kSoftmax}},
             Loss::kCrossEntropy),
        Optimizer::kAdam, 32, true},
       {"mlp, batch 7 of 16, momentum, bce",
@@ -79,7 +81,8 @@ TEST(NoMallocTest, TrainerStepsDoNotAllocate) {
             Loss::kBinaryCrossEntropy),
        Optimizer::kMomentum, 16, false},
       {"mlp, batch 128, sgd, softmax mse",
-       Spec(64, {{100, Activation::kSigmoid}, {5, Activation::kSoftmax}}, Loss::kMse),
+       Spec(64, {{100, Activation::kSigmoid}, {5, Activation::kSoftmax}},
+            Loss::kMse),
        Optimizer::kSgd, 128, false},
   };
   for (const Case& c : cases) {
@@ -92,11 +95,14 @@ TEST(NoMallocTest, TrainerStepsDoNotAllocate) {
         Trainer::Create(network, options, c.batch, c.class_indices).value();
     std::mt19937_64 gen(1);
     std::uniform_real_distribution<float> u(0.0f, 1.0f);
-    const Matrix x = Matrix::NullaryExpr(c.spec.input_size, c.batch, [&] { return u(gen); });
-    Matrix t = Matrix::NullaryExpr(c.class_indices ? 1 : network.output_size(), c.batch,
+    const Matrix x =
+        Matrix::NullaryExpr(c.spec.input_size, c.batch, [&] { return u(gen); });
+    Matrix t = Matrix::NullaryExpr(c.class_indices ? 1 : network.output_size(),
+                                   c.batch,
                                    [&] { return u(gen) < 0.5f ? 0.0f : 1.0f; });
     if (c.class_indices) {
-      for (int j = 0; j < c.batch; ++j) t(0, j) = static_cast<float>(j % network.output_size());
+      for (int j = 0; j < c.batch; ++j)
+        t(0, j) = static_cast<float>(j % network.output_size());
     }
     trainer.Step(network, x, t);  // the first batch may allocate (BLAS pool)
     const int small = std::max(1, c.batch / 2 - 1);
@@ -104,7 +110,8 @@ TEST(NoMallocTest, TrainerStepsDoNotAllocate) {
       NoMallocScope scope;
       for (int i = 0; i < 5; ++i) {
         trainer.Step(network, x, t);
-        trainer.Step(network, x.leftCols(small), t.leftCols(small));  // last, short batch
+        trainer.Step(network, x.leftCols(small),
+                     t.leftCols(small));  // last, short batch
         trainer.Evaluate(network, x, t);
       }
       EXPECT_EQ(scope.news(), 0);
@@ -117,7 +124,8 @@ TEST(NoMallocTest, TrainerStepsDoNotAllocate) {
 // shuffles, validation passes and callbacks.
 TEST(NoMallocTest, TrainLoopDoesNotAllocateAfterSetup) {
   const NetworkSpec spec =
-      Spec(30, {{40, Activation::kRelu}, {3, Activation::kSoftmax}}, Loss::kCrossEntropy);
+      Spec(30, {{40, Activation::kRelu}, {3, Activation::kSoftmax}},
+           Loss::kCrossEntropy);
   Network network = Network::Create(spec).value();
   std::mt19937_64 gen(2);
   std::uniform_real_distribution<float> u(0.0f, 1.0f);
@@ -147,7 +155,8 @@ TEST(NoMallocTest, TrainLoopDoesNotAllocateAfterSetup) {
   };
   TrainResult result;
   {
-    absl::StatusOr<TrainResult> r = Train(network, x, t, options, on_epoch, should_stop);
+    absl::StatusOr<TrainResult> r =
+        Train(network, x, t, options, on_epoch, should_stop);
     Eigen::internal::set_is_malloc_allowed(true);
     const long news = g_news.load() - before;
     ASSERT_TRUE(r.ok()) << r.status();

@@ -65,12 +65,10 @@ TEST(SeedExperimentTest, NoHiddenLayerNeverGetsEverySampleRight) {
     options.target_loss = 0.0f;
     bool ever_all_right = false;
     const TrainResult result =
-        Train(network, Inputs(), Targets(), options,
-              [&](const EpochStats&) {
-                if (AllWithinHalf(network)) ever_all_right = true;
-                return true;
-              })
-            .value();
+        Train(network, Inputs(), Targets(), options, [&](const EpochStats&) {
+          if (AllWithinHalf(network)) ever_all_right = true;
+          return true;
+        }).value();
     EXPECT_FALSE(ever_all_right) << "seed " << seed;
     EXPECT_EQ(result.stop_reason, StopReason::kMaxEpochs);
     EXPECT_EQ(result.epochs, 2000);
@@ -83,9 +81,10 @@ TEST(SeedExperimentTest, HiddenReluLayerConvergesForMostSeeds) {
   std::vector<int> converged_epochs;
   int stalled = 0;
   for (uint64_t seed = 1; seed <= 100; ++seed) {
-    Network network = Network::Create(
-                          SeedSpec({{4, Activation::kRelu}, {1, Activation::kLinear}}, seed))
-                          .value();
+    Network network =
+        Network::Create(
+            SeedSpec({{4, Activation::kRelu}, {1, Activation::kLinear}}, seed))
+            .value();
     const TrainResult result =
         Train(network, Inputs(), Targets(), TutorialOptions(1000)).value();
     ASSERT_TRUE(std::isfinite(result.final_loss)) << "seed " << seed;
@@ -109,7 +108,8 @@ TEST(SeedExperimentTest, HiddenReluLayerConvergesForMostSeeds) {
   RecordProperty("median_epochs", median);
   RecordProperty("slowest_epochs", converged_epochs.back());
   std::printf("converged %zu/100, median %d epochs, slowest %d, stalled %d\n",
-              converged_epochs.size(), median, converged_epochs.back(), stalled);
+              converged_epochs.size(), median, converged_epochs.back(),
+              stalled);
 }
 
 }  // namespace

@@ -14,7 +14,9 @@ namespace {
 Network Sample(bool bias) {
   NetworkSpec spec;
   spec.input_size = 5;
-  spec.layers = {{6, Activation::kTanh}, {4, Activation::kRelu}, {3, Activation::kSoftmax}};
+  spec.layers = {{6, Activation::kTanh},
+                 {4, Activation::kRelu},
+                 {3, Activation::kSoftmax}};
   spec.loss = Loss::kCrossEntropy;
   spec.bias = bias;
   spec.init = Init::kXavierUniform;
@@ -36,14 +38,16 @@ void ExpectSame(const Network& a, const Network& b) {
     EXPECT_EQ(a.layers()[l].activation, b.layers()[l].activation);
     ASSERT_EQ(a.layers()[l].weights.rows(), b.layers()[l].weights.rows());
     ASSERT_EQ(a.layers()[l].weights.cols(), b.layers()[l].weights.cols());
-    EXPECT_EQ(std::memcmp(a.layers()[l].weights.data(), b.layers()[l].weights.data(),
-                          a.layers()[l].weights.size() * sizeof(float)),
-              0);
+    EXPECT_EQ(
+        std::memcmp(a.layers()[l].weights.data(), b.layers()[l].weights.data(),
+                    a.layers()[l].weights.size() * sizeof(float)),
+        0);
     ASSERT_EQ(a.layers()[l].bias.size(), b.layers()[l].bias.size());
     if (a.layers()[l].bias.size() > 0) {  // data() is null when empty
-      EXPECT_EQ(std::memcmp(a.layers()[l].bias.data(), b.layers()[l].bias.data(),
-                            a.layers()[l].bias.size() * sizeof(float)),
-                0);
+      EXPECT_EQ(
+          std::memcmp(a.layers()[l].bias.data(), b.layers()[l].bias.data(),
+                      a.layers()[l].bias.size() * sizeof(float)),
+          0);
     }
   }
 }
@@ -62,8 +66,9 @@ TEST(SerializeTest, RoundTripsBitForBit) {
 TEST(SerializeTest, EveryTruncationIsDataLoss) {
   const std::string bytes = SerializeNetwork(Sample(true));
   for (size_t len = 0; len < bytes.size(); ++len) {
-    EXPECT_EQ(ParseNetwork(absl::string_view(bytes).substr(0, len)).status().code(),
-              absl::StatusCode::kDataLoss)
+    EXPECT_EQ(
+        ParseNetwork(absl::string_view(bytes).substr(0, len)).status().code(),
+        absl::StatusCode::kDataLoss)
         << "length " << len;
   }
 }
@@ -73,9 +78,11 @@ TEST(SerializeTest, EveryFlippedByteIsDataLoss) {
   for (size_t i = 0; i < bytes.size(); ++i) {
     std::string bad = bytes;
     bad[i] = static_cast<char>(bad[i] ^ 0x40);
-    EXPECT_EQ(ParseNetwork(bad).status().code(), absl::StatusCode::kDataLoss) << "byte " << i;
+    EXPECT_EQ(ParseNetwork(bad).status().code(), absl::StatusCode::kDataLoss)
+        << "byte " << i;
   }
-  EXPECT_EQ(ParseNetwork(bytes + "x").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ParseNetwork(bytes + "x").status().code(),
+            absl::StatusCode::kDataLoss);
   EXPECT_EQ(ParseNetwork("not a network at all").status().code(),
             absl::StatusCode::kDataLoss);
 }
@@ -87,9 +94,11 @@ TEST(SerializeTest, InvalidSpecWithGoodChecksumIsInvalidArgument) {
   // Layer 0's activation (offset 4 magic + 4 version + 4 input + 4 count + 4
   // units) becomes softmax on a hidden layer.
   bytes[20] = static_cast<char>(Activation::kSoftmax);
-  const uLong crc = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()),
-                          static_cast<uInt>(bytes.size()));
-  for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  const uLong crc =
+      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()),
+            static_cast<uInt>(bytes.size()));
+  for (int i = 0; i < 4; ++i)
+    bytes.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
   const absl::Status s = ParseNetwork(bytes).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
 }

@@ -43,7 +43,8 @@ NetworkSpec BlobSpec() {
 TEST(TrainTest, EveryOptimizerLearnsBlobs) {
   Matrix x, t;
   Blobs(600, 1, &x, &t);
-  for (Optimizer opt : {Optimizer::kSgd, Optimizer::kMomentum, Optimizer::kAdam}) {
+  for (Optimizer opt :
+       {Optimizer::kSgd, Optimizer::kMomentum, Optimizer::kAdam}) {
     SCOPED_TRACE(OptimizerName(opt));
     Network n = Network::Create(BlobSpec()).value();
     TrainOptions o;
@@ -247,8 +248,9 @@ TEST(TrainTest, CallbackSeesEveryFieldAndCanStop) {
 
   Network m = Network::Create(BlobSpec()).value();
   o.report_every = 1;
-  const TrainResult stopped =
-      Train(m, x, t, o, [](const EpochStats& s) { return s.epoch < 4; }).value();
+  const TrainResult stopped = Train(m, x, t, o, [](const EpochStats& s) {
+                                return s.epoch < 4;
+                              }).value();
   EXPECT_EQ(stopped.stop_reason, StopReason::kCancelled);
   EXPECT_EQ(stopped.epochs, 4);
 }
@@ -262,11 +264,13 @@ TEST(TrainTest, ShouldStopCancelsWithinOneBatch) {
   o.max_epochs = 50;
   int polls = 0;
   bool called = false;
-  const TrainResult r = Train(n, x, t, o, [&](const EpochStats&) {
-                          called = true;
-                          return true;
-                        },
-                              [&] { return ++polls == 4; })
+  const TrainResult r = Train(
+                            n, x, t, o,
+                            [&](const EpochStats&) {
+                              called = true;
+                              return true;
+                            },
+                            [&] { return ++polls == 4; })
                             .value();
   EXPECT_EQ(r.stop_reason, StopReason::kCancelled);
   EXPECT_EQ(r.epochs, 0);
@@ -297,17 +301,25 @@ TEST(TrainTest, BadInputsAreInvalidArgumentAndLeaveTheNetworkAlone) {
     std::string message;
   };
   std::vector<Bad> bad;
-  bad.push_back({Matrix::Zero(3, 30), t, o, "inputs has 3 rows, expected input_size 2"});
-  bad.push_back({Matrix::Zero(2, 0), Matrix::Zero(1, 0), o, "inputs has 0 samples"});
-  bad.push_back({x, t.leftCols(29), o, "targets has 29 samples (columns), expected 30"});
+  bad.push_back(
+      {Matrix::Zero(3, 30), t, o, "inputs has 3 rows, expected input_size 2"});
+  bad.push_back(
+      {Matrix::Zero(2, 0), Matrix::Zero(1, 0), o, "inputs has 0 samples"});
+  bad.push_back(
+      {x, t.leftCols(29), o, "targets has 29 samples (columns), expected 30"});
   bad.push_back({x, Matrix::Zero(2, 30), o,
-                 "targets has 2 rows, expected output_size 3 (one-hot) or 1 (class indices)"});
+                 "targets has 2 rows, expected output_size 3 (one-hot) or 1 "
+                 "(class indices)"});
   Matrix nan_x = x;
   nan_x(1, 4) = NAN;
-  bad.push_back({nan_x, t, o, "inputs[4, 1] (sample, feature) is nan, expected a finite value"});
+  bad.push_back(
+      {nan_x, t, o,
+       "inputs[4, 1] (sample, feature) is nan, expected a finite value"});
   Matrix bad_t = t;
   bad_t(0, 2) = 3.0f;
-  bad.push_back({x, bad_t, o, "targets[2] is 3, expected a class index (a whole number in [0, 3))"});
+  bad.push_back(
+      {x, bad_t, o,
+       "targets[2] is 3, expected a class index (a whole number in [0, 3))"});
   bad_t(0, 2) = 0.5f;
   bad.push_back({x, bad_t, o, "targets[2] is 0.5, expected a class index"});
   TrainOptions lr = o;
@@ -318,7 +330,8 @@ TEST(TrainTest, BadInputsAreInvalidArgumentAndLeaveTheNetworkAlone) {
   bad.push_back({x, t, bs, "batch_size is 0, expected at least 1"});
   TrainOptions vf = o;
   vf.validation_fraction = 1.0f;
-  bad.push_back({x, t, vf, "validation_fraction is 1, expected a value in [0, 1)"});
+  bad.push_back(
+      {x, t, vf, "validation_fraction is 1, expected a value in [0, 1)"});
   TrainOptions me = o;
   me.max_epochs = 0;
   bad.push_back({x, t, me, "max_epochs is 0, expected at least 1"});
@@ -326,13 +339,15 @@ TEST(TrainTest, BadInputsAreInvalidArgumentAndLeaveTheNetworkAlone) {
     const absl::Status s = Train(n, b.x, b.t, b.o).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << b.message;
     EXPECT_THAT(std::string(s.message()), HasSubstr(b.message));
-    EXPECT_TRUE(std::islower(static_cast<unsigned char>(s.message()[0])) || s.message()[0] == '[');
+    EXPECT_TRUE(std::islower(static_cast<unsigned char>(s.message()[0])) ||
+                s.message()[0] == '[');
   }
   EXPECT_EQ(SerializeNetwork(n), before);
   // One sample and any validation split leaves nothing to train on.
   o.validation_fraction = 0.5f;
-  EXPECT_THAT(std::string(Train(n, x.leftCols(1), t.leftCols(1), o).status().message()),
-              HasSubstr("leaves no training samples"));
+  EXPECT_THAT(
+      std::string(Train(n, x.leftCols(1), t.leftCols(1), o).status().message()),
+      HasSubstr("leaves no training samples"));
 }
 
 TEST(TrainTest, BinaryCrossEntropyAccuracyAndMse) {
