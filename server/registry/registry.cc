@@ -303,22 +303,19 @@ absl::Status Registry::DeleteModel(const std::string& name) {
   }
   absl::Status status;
   {
+    // Under commit_mu no Commit can interleave; the training is cancelled
+    // only once the files are gone, so a failed delete changes nothing.
     absl::MutexLock commit_lock(&entry->commit_mu);
-    {
+    status = model_store_->DeleteModel(name);
+    if (status.ok()) {
       absl::MutexLock lock(&entry->mu);
       entry->deleted = true;
       if (entry->training_cancel) entry->training_cancel->store(true);
     }
-    status = model_store_->DeleteModel(name);
   }
   absl::MutexLock lock(&mu_);
   busy_model_names_.erase(name);
-  if (!status.ok()) {
-    // The files are still there: keep serving the model.
-    absl::MutexLock entry_lock(&entry->mu);
-    entry->deleted = false;
-    models_.emplace(name, entry);
-  }
+  if (!status.ok()) models_.emplace(name, entry);  // still on disk: keep it
   return status;
 }
 

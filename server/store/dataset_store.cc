@@ -148,7 +148,7 @@ absl::StatusOr<DatasetMeta> DatasetWriter::Commit() {
   }
   committed_ = true;
   ::unlink(tmp_path_.c_str());
-  MLP_RETURN_IF_ERROR(SyncDirectory(dir_));
+  SyncDirectoryAfterCommit(dir_);
   DatasetMeta meta;
   meta.name = name_;
   meta.rows = rows_;
@@ -166,11 +166,12 @@ absl::StatusOr<std::unique_ptr<DatasetStore>> DatasetStore::Open(
       (fs::path(data_dir) / "quarantine").string();
   MLP_RETURN_IF_ERROR(EnsureDirectory(dir));
   MLP_RETURN_IF_ERROR(EnsureDirectory(quarantine_dir));
-  std::error_code error;
-  for (const fs::directory_entry& entry : fs::directory_iterator(dir, error)) {
+  MLP_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirectory(dir));
+  for (const std::string& name : names) {
     // Interrupted uploads were never committed.
-    if (absl::StartsWith(entry.path().filename().string(), ".")) {
-      fs::remove(entry.path(), error);
+    if (absl::StartsWith(name, ".")) {
+      std::error_code error;
+      fs::remove(fs::path(dir) / name, error);
     }
   }
   return std::unique_ptr<DatasetStore>(new DatasetStore(dir, quarantine_dir));
@@ -182,11 +183,14 @@ std::string DatasetStore::PathOf(const std::string& name) const {
 
 std::vector<DatasetMeta> DatasetStore::LoadAll() {
   std::vector<std::string> paths;
-  std::error_code error;
-  for (const fs::directory_entry& entry : fs::directory_iterator(dir_, error)) {
-    const std::string file = entry.path().filename().string();
+  absl::StatusOr<std::vector<std::string>> names = ListDirectory(dir_);
+  if (!names.ok()) {
+    MLP_LOG(ERROR) << names.status().message();
+    return {};
+  }
+  for (const std::string& file : *names) {
     if (!absl::StartsWith(file, ".") && absl::EndsWith(file, kExtension)) {
-      paths.push_back(entry.path().string());
+      paths.push_back((fs::path(dir_) / file).string());
     }
   }
   std::sort(paths.begin(), paths.end());
@@ -216,7 +220,8 @@ std::vector<DatasetMeta> DatasetStore::LoadAll() {
 absl::StatusOr<std::unique_ptr<DatasetWriter>> DatasetStore::BeginWrite(
     const std::string& name, uint32_t input_size, uint32_t target_size) {
   const std::string final_path = PathOf(name);
-  if (fs::exists(final_path)) {
+  std::error_code exists_error;
+  if (fs::exists(final_path, exists_error)) {
     return absl::AlreadyExistsError(
         absl::StrCat("dataset '", name, "' already exists"));
   }
@@ -256,7 +261,8 @@ absl::Status DatasetStore::Delete(const std::string& name) {
     }
     return ErrnoStatus("remove", path, errno);
   }
-  return SyncDirectory(dir_);
+  SyncDirectoryAfterCommit(dir_);
+  return absl::OkStatus();
 }
 
 }  // namespace mlp::store

@@ -59,15 +59,11 @@ absl::Status ErrnoStatus(absl::string_view what, const std::string& path,
   switch (err) {
     case ENOENT:
       return absl::NotFoundError(message);
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      return absl::PermissionDeniedError(message);
     case ENOSPC:
     case EDQUOT:
       return absl::ResourceExhaustedError(message);
     default:
-      return absl::UnavailableError(message);
+      return absl::InternalError(message);
   }
 }
 
@@ -91,7 +87,8 @@ absl::Status WriteFileAtomically(const std::string& path,
     ::unlink(tmp.c_str());
     return status;
   }
-  return SyncDirectory(Dirname(path));
+  SyncDirectoryAfterCommit(Dirname(path));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -122,9 +119,34 @@ absl::Status SyncDirectory(const std::string& dir) {
 
 absl::Status EnsureDirectory(const std::string& dir) {
   std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) return ErrnoStatus("create directory", dir, error.value());
-  return absl::OkStatus();
+  if (!std::filesystem::create_directories(dir, error)) {
+    if (error) return ErrnoStatus("create directory", dir, error.value());
+    return absl::OkStatus();  // it existed
+  }
+  return SyncDirectory(Dirname(dir));
+}
+
+absl::StatusOr<std::vector<std::string>> ListDirectory(const std::string& dir) {
+  std::error_code error;
+  std::vector<std::string> names;
+  for (std::filesystem::directory_iterator it(dir, error), end;
+       !error && it != end; it.increment(error)) {
+    names.push_back(it->path().filename().string());
+  }
+  if (error) return ErrnoStatus("list", dir, error.value());
+  return names;
+}
+
+bool IsDirectory(const std::string& path) {
+  std::error_code error;
+  return std::filesystem::is_directory(path, error);
+}
+
+void SyncDirectoryAfterCommit(const std::string& dir) {
+  if (absl::Status s = SyncDirectory(dir); !s.ok()) {
+    MLP_LOG(WARNING) << s.message() << " (the change is made but may not "
+                     << "survive a power loss)";
+  }
 }
 
 void MoveToQuarantine(const std::string& path,
@@ -144,7 +166,8 @@ void MoveToQuarantine(const std::string& path,
                    << "; left in place";
     return;
   }
-  (void)SyncDirectory(Dirname(path));
+  SyncDirectoryAfterCommit(Dirname(path));
+  SyncDirectoryAfterCommit(quarantine_dir);
   MLP_LOG(ERROR) << "cannot read '" << path << "': " << why.message()
                  << "; moved to '" << target << "'";
 }

@@ -5,14 +5,15 @@
 // a crash (SIGKILL, power loss) a reader sees either the old file or the new
 // one, never a torn one.
 //
-// Errors: I/O failures map to the closest canonical code (NOT_FOUND for a
-// missing file, PERMISSION_DENIED, RESOURCE_EXHAUSTED for a full disk,
-// otherwise UNAVAILABLE) with the path and strerror in the message.
+// Errors: NOT_FOUND for a missing file, RESOURCE_EXHAUSTED for a full disk,
+// INTERNAL for any other I/O failure (a server fault, not the caller's),
+// always with the path and strerror in the message.
 #ifndef MLP_SERVER_STORE_FILE_UTIL_H_
 #define MLP_SERVER_STORE_FILE_UTIL_H_
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -35,8 +36,19 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // fsync of a directory, so that a rename or unlink in it is durable.
 absl::Status SyncDirectory(const std::string& dir);
 
-// Creates the directory (and parents) if missing.
+// Creates the directory (and parents) if missing, durably.
 absl::Status EnsureDirectory(const std::string& dir);
+
+// Names of the entries of `dir` (not "." or ".."), without throwing.
+absl::StatusOr<std::vector<std::string>> ListDirectory(const std::string& dir);
+
+// Whether `path` is a directory (false on any error).
+bool IsDirectory(const std::string& path);
+
+// For fsyncs after an operation's commit point (a rename, link or unlink
+// that has happened and cannot be undone): the operation stands, so a sync
+// failure is logged rather than reported as the operation failing.
+void SyncDirectoryAfterCommit(const std::string& dir);
 
 // Moves an unreadable file or directory into `quarantine_dir` (named after
 // the time, its parent and itself) and logs why; logs if it cannot be moved.
@@ -62,7 +74,7 @@ class DirectoryLock {
   const int fd_;
 };
 
-// A name unlikely to collide, for temporary files: "<prefix><pid>-<counter>".
+// A name unlikely to collide, for temporary files: "<pid>-<counter>".
 std::string UniqueSuffix();
 
 }  // namespace mlp::store

@@ -132,24 +132,22 @@ absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(
   MLP_RETURN_IF_ERROR(EnsureDirectory(quarantine_dir));
   // Leftovers of interrupted creations, deletions and writes: by construction
   // none of them was ever committed.
-  std::error_code error;
-  for (const fs::directory_entry& entry :
-       fs::directory_iterator(models_dir, error)) {
-    const std::string name = entry.path().filename().string();
+  MLP_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                       ListDirectory(models_dir));
+  for (const std::string& name : names) {
+    const fs::path path = fs::path(models_dir) / name;
     if (IsTemporaryModelDir(name)) {
-      RemoveTreeQuietly(entry.path());
+      RemoveTreeQuietly(path);
       continue;
     }
-    if (!entry.is_directory()) continue;
-    std::error_code inner_error;
-    for (const fs::directory_entry& file :
-         fs::directory_iterator(entry.path(), inner_error)) {
-      if (IsTemporaryModelFile(file.path().filename().string())) {
-        RemoveTreeQuietly(file.path());
-      }
+    if (!IsDirectory(path.string())) continue;
+    absl::StatusOr<std::vector<std::string>> files =
+        ListDirectory(path.string());
+    if (!files.ok()) continue;  // LoadAll reports unreadable models
+    for (const std::string& file : *files) {
+      if (IsTemporaryModelFile(file)) RemoveTreeQuietly(path / file);
     }
   }
-  if (error) return ErrnoStatus("list", models_dir, error.value());
   return std::unique_ptr<ModelStore>(
       new ModelStore(models_dir, quarantine_dir));
 }
@@ -177,12 +175,16 @@ std::optional<ModelRecord> ModelStore::LoadModel(const std::string& name) {
   absl::StatusOr<absl::Time> created_at =
       meta_bytes.ok() ? DecodeMeta(*meta_bytes, meta_path)
                       : absl::StatusOr<absl::Time>(meta_bytes.status());
-  std::error_code error;
   std::vector<std::pair<uint64_t, std::string>> files;
-  for (const fs::directory_entry& entry : fs::directory_iterator(dir, error)) {
-    const std::string file = entry.path().filename().string();
+  absl::StatusOr<std::vector<std::string>> names = ListDirectory(dir);
+  if (!names.ok()) {
+    MLP_LOG(ERROR) << names.status().message() << "; model '" << name
+                   << "' not loaded";
+    return std::nullopt;
+  }
+  for (const std::string& file : *names) {
     if (std::optional<uint64_t> v = ParseVersionFile(file)) {
-      files.emplace_back(*v, entry.path().string());
+      files.emplace_back(*v, (fs::path(dir) / file).string());
     }
   }
   std::sort(files.begin(), files.end());
@@ -218,17 +220,15 @@ std::optional<ModelRecord> ModelStore::LoadModel(const std::string& name) {
 
 std::vector<ModelRecord> ModelStore::LoadAll() {
   std::vector<std::string> names;
-  std::error_code error;
-  for (const fs::directory_entry& entry :
-       fs::directory_iterator(models_dir_, error)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_directory() && !IsTemporaryModelDir(name)) {
+  absl::StatusOr<std::vector<std::string>> entries = ListDirectory(models_dir_);
+  if (!entries.ok()) {
+    MLP_LOG(ERROR) << entries.status().message();
+    return {};
+  }
+  for (const std::string& name : *entries) {
+    if (!IsTemporaryModelDir(name) && IsDirectory(ModelDir(name))) {
       names.push_back(name);
     }
-  }
-  if (error) {
-    MLP_LOG(ERROR) << "cannot list '" << models_dir_
-                   << "': " << error.message();
   }
   std::sort(names.begin(), names.end());
   std::vector<ModelRecord> models;
@@ -251,7 +251,8 @@ absl::Status ModelStore::CreateModel(const std::string& name,
                                      absl::Time created_at,
                                      const VersionRecord& first) {
   const std::string final_dir = ModelDir(name);
-  if (fs::exists(final_dir)) {
+  std::error_code exists_error;
+  if (fs::exists(final_dir, exists_error) || exists_error) {
     return absl::AlreadyExistsError(
         absl::StrCat("model directory '", final_dir, "' exists"));
   }
@@ -269,7 +270,8 @@ absl::Status ModelStore::CreateModel(const std::string& name,
     RemoveTreeQuietly(tmp_dir);
     return status;
   }
-  return SyncDirectory(models_dir_);
+  SyncDirectoryAfterCommit(models_dir_);
+  return absl::OkStatus();
 }
 
 absl::Status ModelStore::WriteVersion(const std::string& name,
@@ -283,7 +285,8 @@ absl::Status ModelStore::DeleteVersion(const std::string& name,
   if (std::remove(path.c_str()) != 0 && errno != ENOENT) {
     return ErrnoStatus("remove", path, errno);
   }
-  return SyncDirectory(ModelDir(name));
+  SyncDirectoryAfterCommit(ModelDir(name));
+  return absl::OkStatus();
 }
 
 absl::Status ModelStore::DeleteModel(const std::string& name) {
@@ -294,7 +297,7 @@ absl::Status ModelStore::DeleteModel(const std::string& name) {
   if (std::rename(dir.c_str(), trash.c_str()) != 0) {
     return ErrnoStatus("rename", dir, errno);
   }
-  MLP_RETURN_IF_ERROR(SyncDirectory(models_dir_));
+  SyncDirectoryAfterCommit(models_dir_);
   RemoveTreeQuietly(trash);
   return absl::OkStatus();
 }

@@ -157,15 +157,17 @@ TEST(UniqueSuffixTest, DiffersBetweenCalls) {
   EXPECT_NE(UniqueSuffix(), UniqueSuffix());
 }
 
+// PERMISSION_DENIED and UNAVAILABLE mean "your credentials" and "retry" to a
+// gRPC caller; a server-side disk fault is neither.
 TEST(ErrnoStatusTest, MapsCommonErrors) {
   EXPECT_EQ(ErrnoStatus("open", "p", ENOENT).code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(ErrnoStatus("open", "p", EACCES).code(),
-            absl::StatusCode::kPermissionDenied);
+            absl::StatusCode::kInternal);
   EXPECT_EQ(ErrnoStatus("write", "p", ENOSPC).code(),
             absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(ErrnoStatus("write", "p", EIO).code(),
-            absl::StatusCode::kUnavailable);
+            absl::StatusCode::kInternal);
   EXPECT_THAT(ErrnoStatus("write", "/x/y", EIO).message(), HasSubstr("/x/y"));
 }
 
