@@ -1,9 +1,12 @@
 #include "server/store/dataset_store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
+#include <functional>
 #include <system_error>
 
 #include "absl/strings/match.h"
@@ -41,16 +44,48 @@ std::string EncodeTrailer(const Trailer& t) {
   return std::move(w).Finish();
 }
 
-// Checks the trailer and the CRC of the rows; returns the trailer.
-absl::StatusOr<Trailer> Verify(absl::string_view file,
-                               const std::string& path) {
-  if (file.size() < kTrailerSize) {
+// Reads a dataset file in bounded memory: the trailer first (passed to
+// `on_trailer`, e.g. to size the destination), then the rows in chunks of
+// about 1 MB (passed to `on_rows` with the index of their first row), while
+// checking the rows' CRC. DATA_LOSS for a trailer or size that does not check
+// out or a CRC mismatch (then whatever on_rows received must be discarded).
+absl::StatusOr<Trailer> ScanFile(
+    const std::string& path, uint64_t* file_size,
+    const std::function<void(const Trailer&)>& on_trailer,
+    const std::function<void(const float*, uint64_t, uint64_t)>& on_rows) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("open", path, errno);
+  const std::unique_ptr<int, void (*)(int*)> closer(new int(fd), [](int* f) {
+    ::close(*f);
+    delete f;
+  });
+  struct stat info;
+  if (::fstat(fd, &info) != 0) return ErrnoStatus("stat", path, errno);
+  const uint64_t size = static_cast<uint64_t>(info.st_size);
+  *file_size = size;
+  if (size < kTrailerSize) {
     return absl::DataLossError(
-        absl::StrCat(path, ": truncated (", file.size(), " bytes)"));
+        absl::StrCat(path, ": truncated (", size, " bytes)"));
   }
+  auto read_at = [&](char* buffer, size_t n, uint64_t offset) -> absl::Status {
+    size_t done = 0;
+    while (done < n) {
+      const ssize_t got = ::pread(fd, buffer + done, n - done,
+                                  static_cast<off_t>(offset + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) return ErrnoStatus("read", path, errno);
+      if (got == 0)
+        return absl::DataLossError(absl::StrCat(path, ": truncated"));
+      done += static_cast<size_t>(got);
+    }
+    return absl::OkStatus();
+  };
+  char trailer_bytes[kTrailerSize];
+  MLP_RETURN_IF_ERROR(
+      read_at(trailer_bytes, kTrailerSize, size - kTrailerSize));
   MLP_ASSIGN_OR_RETURN(
       RecordReader r,
-      RecordReader::Open(file.substr(file.size() - kTrailerSize), kMagic,
+      RecordReader::Open(absl::string_view(trailer_bytes, kTrailerSize), kMagic,
                          kFormat, path));
   Trailer t;
   MLP_RETURN_IF_ERROR(r.Get(&t.input_size));
@@ -59,16 +94,27 @@ absl::StatusOr<Trailer> Verify(absl::string_view file,
   MLP_RETURN_IF_ERROR(r.Get(&t.created_at_nanos));
   MLP_RETURN_IF_ERROR(r.Get(&t.rows_crc));
   MLP_RETURN_IF_ERROR(r.ExpectEnd());
-  const absl::string_view rows = file.substr(0, file.size() - kTrailerSize);
+  const uint64_t rows_bytes = size - kTrailerSize;
   const uint64_t row_bytes =
       (uint64_t{t.input_size} + t.target_size) * sizeof(float);
-  if (t.input_size == 0 || t.target_size == 0 || row_bytes == 0 ||
-      rows.size() % row_bytes != 0 || rows.size() / row_bytes != t.rows) {
+  if (t.input_size == 0 || t.target_size == 0 || rows_bytes % row_bytes != 0 ||
+      rows_bytes / row_bytes != t.rows) {
     return absl::DataLossError(absl::StrCat(
-        path, ": ", rows.size(), " bytes of rows do not match ", t.rows,
+        path, ": ", rows_bytes, " bytes of rows do not match ", t.rows,
         " rows of ", t.input_size, "+", t.target_size, " values"));
   }
-  if (Crc32(rows) != t.rows_crc) {
+  if (on_trailer) on_trailer(t);
+  const uint64_t chunk_rows = std::max<uint64_t>(1, (1 << 20) / row_bytes);
+  std::vector<float> chunk(chunk_rows * (row_bytes / sizeof(float)));
+  uint32_t crc = 0;
+  for (uint64_t first = 0; first < t.rows; first += chunk_rows) {
+    const uint64_t count = std::min(chunk_rows, t.rows - first);
+    char* bytes = reinterpret_cast<char*>(chunk.data());
+    MLP_RETURN_IF_ERROR(read_at(bytes, count * row_bytes, first * row_bytes));
+    crc = Crc32(absl::string_view(bytes, count * row_bytes), crc);
+    if (on_rows) on_rows(chunk.data(), first, count);
+  }
+  if (crc != t.rows_crc) {
     return absl::DataLossError(absl::StrCat(path, ": checksum mismatch"));
   }
   return t;
@@ -196,10 +242,8 @@ std::vector<DatasetMeta> DatasetStore::LoadAll() {
   std::sort(paths.begin(), paths.end());
   std::vector<DatasetMeta> out;
   for (const std::string& path : paths) {
-    absl::StatusOr<std::string> bytes = ReadFile(path);
-    absl::StatusOr<Trailer> trailer =
-        bytes.ok() ? Verify(*bytes, path)
-                   : absl::StatusOr<Trailer>(bytes.status());
+    uint64_t size = 0;
+    absl::StatusOr<Trailer> trailer = ScanFile(path, &size, {}, {});
     if (!trailer.ok()) {
       MoveToQuarantine(path, quarantine_dir_, trailer.status());
       continue;
@@ -211,7 +255,7 @@ std::vector<DatasetMeta> DatasetStore::LoadAll() {
     meta.input_size = trailer->input_size;
     meta.target_size = trailer->target_size;
     meta.created_at = absl::FromUnixNanos(trailer->created_at_nanos);
-    meta.size_bytes = bytes->size();
+    meta.size_bytes = size;
     out.push_back(std::move(meta));
   }
   return out;
@@ -236,19 +280,27 @@ absl::StatusOr<std::unique_ptr<DatasetWriter>> DatasetStore::BeginWrite(
 
 absl::StatusOr<engine::Dataset> DatasetStore::Read(
     const std::string& name) const {
-  const std::string path = PathOf(name);
-  MLP_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
-  MLP_ASSIGN_OR_RETURN(Trailer t, Verify(bytes, path));
   engine::Dataset out;
-  const Eigen::Index n = static_cast<Eigen::Index>(t.rows);
-  out.inputs.resize(t.input_size, n);
-  out.targets.resize(t.target_size, n);
-  const float* row = reinterpret_cast<const float*>(bytes.data());
-  for (Eigen::Index i = 0; i < n; ++i) {
-    std::copy_n(row, t.input_size, out.inputs.col(i).data());
-    std::copy_n(row + t.input_size, t.target_size, out.targets.col(i).data());
-    row += t.input_size + t.target_size;
-  }
+  uint64_t size = 0;
+  MLP_RETURN_IF_ERROR(
+      ScanFile(
+          PathOf(name), &size,
+          [&out](const Trailer& t) {
+            out.inputs.resize(t.input_size, static_cast<Eigen::Index>(t.rows));
+            out.targets.resize(t.target_size,
+                               static_cast<Eigen::Index>(t.rows));
+          },
+          [&out](const float* rows, uint64_t first, uint64_t count) {
+            const Eigen::Index f = out.inputs.rows();
+            const Eigen::Index k = out.targets.rows();
+            for (uint64_t i = 0; i < count; ++i) {
+              const Eigen::Index col = static_cast<Eigen::Index>(first + i);
+              std::copy_n(rows, f, out.inputs.col(col).data());
+              std::copy_n(rows + f, k, out.targets.col(col).data());
+              rows += f + k;
+            }
+          })
+          .status());
   return out;
 }
 
