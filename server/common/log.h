@@ -3,7 +3,8 @@
 // Debian 12's Abseil has no absl/log; this is the small subset the server
 // needs. Lines look like:
 //   I 2026-11-29T20:31:07.123Z registry.cc:88] loaded 3 models
-// Thread-safe: each line is written with a single write(2).
+// Thread-safe: each line is written with a single write(2), so lines from
+// different threads do not interleave (up to PIPE_BUF bytes on a pipe).
 #ifndef MLP_SERVER_COMMON_LOG_H_
 #define MLP_SERVER_COMMON_LOG_H_
 

@@ -9,7 +9,11 @@
 // Limits::max_concurrent_trainings in total.
 //
 // Thread-safety: all methods are safe to call concurrently.
-// Lock order: Registry::mu_, then ModelEntry::commit_mu, then ModelEntry::mu.
+// Locks: Registry::mu_ may be held while taking a ModelEntry::mu, never the
+// other way round. ModelEntry::commit_mu is never taken under either; it is
+// held across disk I/O (a commit's fsync, a deletion's file removal) and
+// taken before ModelEntry::mu. TrainingLease and DatasetUpload call back
+// into the registry from their destructors: they must not outlive it.
 #ifndef MLP_SERVER_REGISTRY_REGISTRY_H_
 #define MLP_SERVER_REGISTRY_REGISTRY_H_
 

@@ -265,7 +265,8 @@ v1::StopReason StopReasonToProto(engine::StopReason reason) {
 
 absl::StatusOr<MatrixView> InputsView(const v1::Tensor& tensor,
                                       absl::string_view field,
-                                      int64_t input_size) {
+                                      int64_t input_size,
+                                      absl::string_view expected_name) {
   if (tensor.shape_size() != 2) {
     return Invalid(field, absl::StrCat(".shape must be [N, ", input_size,
                                        "], got ", ShapeString(tensor)));
@@ -277,9 +278,8 @@ absl::StatusOr<MatrixView> InputsView(const v1::Tensor& tensor,
                    absl::StrCat(".shape[0] (rows) must be >= 1, got ", rows));
   }
   if (cols != input_size) {
-    return Invalid(
-        field, absl::StrCat(".shape[1] is ", cols,
-                            ", expected the model's input_size ", input_size));
+    return Invalid(field, absl::StrCat(".shape[1] is ", cols, ", expected ",
+                                       expected_name, " ", input_size));
   }
   MLP_RETURN_IF_ERROR(CheckValues(tensor, field, rows, cols));
   return MatrixView(tensor.values().data(), cols, rows);

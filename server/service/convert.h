@@ -41,11 +41,12 @@ absl::StatusOr<engine::TrainOptions> OptionsFromProto(
 
 v1::StopReason StopReasonToProto(engine::StopReason reason);
 
-// Request inputs [N, F] as an [F x N] view. F must equal `input_size`, N >= 1,
-// values finite and exactly N * F of them.
-absl::StatusOr<MatrixView> InputsView(const v1::Tensor& tensor,
-                                      absl::string_view field,
-                                      int64_t input_size);
+// Request rows [N, F] as an [F x N] view. F must equal `input_size` (called
+// `expected_name` in messages), N >= 1, values finite and exactly N * F of
+// them.
+absl::StatusOr<MatrixView> InputsView(
+    const v1::Tensor& tensor, absl::string_view field, int64_t input_size,
+    absl::string_view expected_name = "the model's input_size");
 
 // Training targets for a model with `outputs` outputs and loss `loss`, for
 // `rows` samples: [N, outputs] as [outputs x N]; for CROSS_ENTROPY with more

@@ -347,15 +347,15 @@ class UploadReactor final
     if (!ok) {
       // End of the stream: a half-close commits, a cancellation does not.
       if (cancelled_.load() || context_->IsCancelled()) {
-        Fail(absl::CancelledError("upload cancelled by the caller"));
+        End(absl::CancelledError("upload cancelled by the caller"));
       } else {
-        Fail(Commit());
+        End(Commit());
       }
       return;
     }
     absl::Status status = Handle();
     if (!status.ok()) {
-      Fail(status);
+      End(status);
       return;
     }
     StartRead(&request_);
@@ -389,10 +389,12 @@ class UploadReactor final
     const std::string field = absl::StrCat("chunk ", chunks_);
     MLP_ASSIGN_OR_RETURN(
         MatrixView inputs,
-        InputsView(chunk.inputs(), field + " inputs", upload_->input_size()));
-    MLP_ASSIGN_OR_RETURN(MatrixView targets,
-                         InputsView(chunk.targets(), field + " targets",
-                                    upload_->target_size()));
+        InputsView(chunk.inputs(), field + " inputs", upload_->input_size(),
+                   "header.input_size"));
+    MLP_ASSIGN_OR_RETURN(
+        MatrixView targets,
+        InputsView(chunk.targets(), field + " targets", upload_->target_size(),
+                   "header.target_size"));
     if (targets.cols() != inputs.cols()) {
       return absl::InvalidArgumentError(
           absl::StrCat(field, " has ", inputs.cols(), " input rows but ",
@@ -412,7 +414,8 @@ class UploadReactor final
     return absl::OkStatus();
   }
 
-  void Fail(const absl::Status& status) {
+  // Ends the call with `status`: an error drops the upload's temporary file.
+  void End(const absl::Status& status) {
     upload_.reset();
     log_.Done(status);
     Finish(ToGrpcStatus(status));

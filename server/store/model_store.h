@@ -8,8 +8,9 @@
 // Every file is written atomically (file_util.h). A model is created by
 // writing a complete directory under a temporary name (".new-...") and
 // renaming it; it is deleted by renaming it to ".del-..." before removing it.
-// Temporary names start with '.', which no model name can, and are removed
-// when the store opens. Files that exist under a final name but cannot be
+// Temporary directories start with '.', which no model name can, and files
+// being written are named "<final>.tmp.<pid>-<n>"; both are removed when the
+// store opens. Files that exist under a final name but cannot be
 // read are moved to <data_dir>/quarantine/ and reported, never deleted.
 //
 // Thread-safety: the store itself keeps no state beyond its paths; callers

@@ -758,8 +758,10 @@ TEST_F(ServiceTest, BadUploadsLeaveNothing) {
     writer->WritesDone();
     grpc::Status status = writer->Finish();
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_THAT(status.error_message(),
-                HasSubstr("chunk 1 inputs.shape[1] is 2, expected"));
+    EXPECT_THAT(
+        status.error_message(),
+        HasSubstr(
+            "chunk 1 inputs.shape[1] is 2, expected header.input_size 3"));
   }
   {
     // A cancelled upload.
