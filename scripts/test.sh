@@ -11,8 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
-echo "== format and layering checks"
-scripts/check-layering.sh
+echo "== style and layering checks"
+scripts/check-style.sh
 
 echo "== release build"
 BUILD_DIR=build scripts/build.sh -DMLP_WERROR=ON
