@@ -7,6 +7,7 @@
 //                        (eigen=0) or Eigen's own kernel (eigen=1): the
 //                        machine's sgemm peak beside the training figures
 //   BM_GemmCrossover/<size>/<eigen?>  square products around the BLAS cutoff
+//                        (one thread)
 //   BM_Train/<batch>/<threads>/<mode>  one optimiser step (SGD, lr 0.01) of
 //                        784-256-128-10 ReLU/softmax/cross-entropy through
 //                        Trainer::Step; mode 0 = the engine's dispatch
@@ -135,7 +136,7 @@ void BM_GemmCrossover(benchmark::State& state) {
     state.SkipWithError("built without OpenBLAS");
     return;
   }
-  Settings settings(ComputeThreads(), 0);
+  Settings settings(1, 0);  // one thread: the cutoff, not the pool
   const Matrix a = Matrix::Random(s, s);
   const Matrix b = Matrix::Random(s, s);
   Matrix c(s, s);
