@@ -2,8 +2,11 @@
 // MNIST / Fashion-MNIST format, plain or gzip-compressed).
 //
 // Results use the engine's layout: one sample per column.
-// Errors name the file, and for CSV the line and column:
-//   "data.csv:7:3: expected a number, got 'abc'".
+// Errors name the file, and for CSV the line and the 1-based character column
+// where the offending field starts, then the field's 1-based index:
+//   "data.csv:7:5: field 3 is 'abc', expected a number".
+//
+// Thread-safety: free functions with no shared state.
 #ifndef MLP_SERVER_ENGINE_DATA_IO_H_
 #define MLP_SERVER_ENGINE_DATA_IO_H_
 
@@ -30,14 +33,21 @@ struct CsvOptions {
   char delimiter = ',';
 };
 
+// Blank lines are skipped, "\r\n" endings accepted, fields trimmed of spaces
+// and tabs; numbers are read locale-independently (std::from_chars).
 // NOT_FOUND if the file cannot be opened; INVALID_ARGUMENT with
-// file:line:column for ragged rows, non-numbers, NaN/Inf, bad target columns
-// or an empty file.
+// file:line:column for ragged rows (against the first line's width),
+// non-numbers, NaN/Inf, bad or repeated target columns, no input column left,
+// or no data rows.
 absl::StatusOr<Dataset> ReadCsv(const std::string& path,
                                 const CsvOptions& options);
 
-// An IDX file of unsigned bytes (magic 0x0000080N), .gz or plain, as a
-// [prod(dims[1:]) x dims[0]] matrix. scale = true maps 0..255 to [0, 1].
+// An IDX file of unsigned bytes (magic 0x0000080N), .gz or plain (zlib reads
+// both), as a [prod(dims[1:]) x dims[0]] matrix: one item per column, e.g.
+// [784 x 60000] for MNIST images, [1 x 60000] for its labels. scale = true
+// maps 0..255 to [0, 1]. NOT_FOUND if the file cannot be opened;
+// INVALID_ARGUMENT naming the file for a bad magic, a short header, a data
+// size that disagrees with the dimensions, or a corrupt gzip stream.
 absl::StatusOr<Matrix> ReadIdx(const std::string& path, bool scale);
 
 // An IDX images file and its labels file as a dataset whose targets are
