@@ -38,9 +38,10 @@ ABSL_FLAG(int64_t, max_batch_values, int64_t{1} << 28,
 ABSL_FLAG(uint64_t, max_dataset_rows, 10'000'000, "Largest dataset, in rows");
 ABSL_FLAG(int, max_concurrent_trainings, 2,
           "Trainings that may run at once (one thread each)");
-ABSL_FLAG(int, compute_threads, 0,
-          "Threads for the engine's large matrix products, shared by all "
-          "trainings and predictions (0 = one per core)");
+ABSL_FLAG(int, compute_threads, 1,
+          "Threads for the engine's large matrix products, one pool shared "
+          "by all trainings and predictions (0 = one per core); 1 leaves the "
+          "other cores to concurrent trainings and requests");
 ABSL_FLAG(int, keep_versions, 5, "Committed versions kept per model");
 ABSL_FLAG(double, shutdown_grace_seconds, 3.0,
           "On SIGTERM/SIGINT, how long calls in flight may take to finish");
