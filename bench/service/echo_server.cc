@@ -8,14 +8,13 @@
 //   echo_server --address=127.0.0.1:0 --port_file=FILE
 //
 // Serves until SIGTERM/SIGINT, then exits 0.
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"

@@ -8,9 +8,9 @@
 //                   (MatrixToTensor)
 // Subtracting the first from the second gives the service layer's own cost;
 // adding the first to the echo floor's CPU time per call predicts Predict's.
-#include <random>
-
 #include <benchmark/benchmark.h>
+
+#include <random>
 
 #include "mlp/v1/mlp.pb.h"
 #include "server/engine/network.h"

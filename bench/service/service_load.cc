@@ -18,6 +18,9 @@
 //
 // Loopback only: the addresses must be 127.0.0.1. Every call has a deadline.
 // Exit status 0 when every call succeeded, 1 otherwise.
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -31,10 +34,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <unistd.h>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -56,7 +55,8 @@ ABSL_FLAG(std::string, models, "seed,mnist",
 ABSL_FLAG(std::string, batches, "1,256", "Rows per Predict request");
 ABSL_FLAG(std::string, concurrency, "1,8,64", "Calls kept in flight");
 ABSL_FLAG(double, seconds, 2.0, "Measured time per cell and target");
-ABSL_FLAG(double, warmup_seconds, 0.5, "Unmeasured warm-up per cell and target");
+ABSL_FLAG(double, warmup_seconds, 0.5,
+          "Unmeasured warm-up per cell and target");
 ABSL_FLAG(std::string, label, "", "Printed in the table's heading");
 ABSL_FLAG(int, server_pid, 0,
           "If set, the mlp-server process: its CPU time per call is reported");
@@ -102,9 +102,9 @@ ModelDef SeedModel() {
 ModelDef MnistModel() {
   ModelDef m{"mnist", "bench-mnist", {}};
   m.spec.set_input_size(784);
-  for (auto [units, act] : {std::pair{256u, mlp::v1::RELU},
-                            std::pair{128u, mlp::v1::RELU},
-                            std::pair{10u, mlp::v1::SOFTMAX}}) {
+  for (auto [units, act] :
+       {std::pair{256u, mlp::v1::RELU}, std::pair{128u, mlp::v1::RELU},
+        std::pair{10u, mlp::v1::SOFTMAX}}) {
     auto* l = m.spec.add_layers();
     l->set_units(units);
     l->set_activation(act);
@@ -140,7 +140,8 @@ std::vector<int> ParseInts(const std::string& text, const char* flag) {
 
 void CheckLoopback(const std::string& address, const char* flag) {
   if (!absl::StartsWith(address, "127.0.0.1:")) {
-    std::fprintf(stderr, "--%s must be 127.0.0.1:PORT (loopback only), got '%s'\n",
+    std::fprintf(stderr,
+                 "--%s must be 127.0.0.1:PORT (loopback only), got '%s'\n",
                  flag, address.c_str());
     std::exit(2);
   }
@@ -265,8 +266,9 @@ struct Result {
 template <typename Request, typename Response>
 class ClosedLoop {
  public:
-  using Start = std::function<void(grpc::ClientContext*, const Request*,
-                                   Response*, std::function<void(grpc::Status)>)>;
+  using Start =
+      std::function<void(grpc::ClientContext*, const Request*, Response*,
+                         std::function<void(grpc::Status)>)>;
 
   // `server_pid` (0 = none): the server whose CPU time is sampled at the
   // start and the end of the measured window.
@@ -330,9 +332,9 @@ class ClosedLoop {
   };
 
   static double Percentile(std::vector<double>* values, double q) {
-    const size_t k = std::min(
-        values->size() - 1,
-        static_cast<size_t>(q * static_cast<double>(values->size())));
+    const size_t k =
+        std::min(values->size() - 1,
+                 static_cast<size_t>(q * static_cast<double>(values->size())));
     std::nth_element(values->begin(), values->begin() + static_cast<long>(k),
                      values->end());
     return (*values)[k];
@@ -351,8 +353,8 @@ class ClosedLoop {
     const Clock::time_point now = Clock::now();
     if (!status.ok()) {
       if (slot->errors++ == 0) {
-        slot->first_error = absl::StrCat(status.error_code(), ": ",
-                                         status.error_message());
+        slot->first_error =
+            absl::StrCat(status.error_code(), ": ", status.error_message());
       }
     } else if (now >= measure_begin_ && now <= measure_end_) {
       slot->latencies_us.push_back(
@@ -396,12 +398,10 @@ void PrintRow(const std::string& model, int batch, int concurrency,
     absl::StrAppendFormat(
         &row, " %s | %s | %s | %.0f | %s | %.2f | %.2f | %.2f |",
         Us(e->mean_us), Us(e->p50_us), Us(e->p99_us), e->calls_per_second(),
-        Us(e->cpu_us_per_call()),
-        e->mean_us > 0 ? p.mean_us / e->mean_us : 0,
+        Us(e->cpu_us_per_call()), e->mean_us > 0 ? p.mean_us / e->mean_us : 0,
         e->p50_us > 0 ? p.p50_us / e->p50_us : 0,
-        e->calls_per_second() > 0
-            ? p.calls_per_second() / e->calls_per_second()
-            : 0);
+        e->calls_per_second() > 0 ? p.calls_per_second() / e->calls_per_second()
+                                  : 0);
   }
   std::printf("%s\n", row.c_str());
   std::fflush(stdout);
@@ -520,12 +520,14 @@ int Run() {
   const double seconds = absl::GetFlag(FLAGS_seconds);
   const double warmup = absl::GetFlag(FLAGS_warmup_seconds);
 
-  std::printf("\nPredict vs echo%s%s: %.1f s measured per cell after %.1f s "
-              "warm-up; latencies and server CPU time per call in us\n\n",
-              absl::GetFlag(FLAGS_label).empty() ? "" : ", ",
-              absl::GetFlag(FLAGS_label).c_str(), seconds, warmup);
   std::printf(
-      "| model (request / reply bytes) | batch | in flight | mean | p50 | p99 | "
+      "\nPredict vs echo%s%s: %.1f s measured per cell after %.1f s "
+      "warm-up; latencies and server CPU time per call in us\n\n",
+      absl::GetFlag(FLAGS_label).empty() ? "" : ", ",
+      absl::GetFlag(FLAGS_label).c_str(), seconds, warmup);
+  std::printf(
+      "| model (request / reply bytes) | batch | in flight | mean | p50 | p99 "
+      "| "
       "calls/s | CPU/call |%s\n",
       echo_stub ? " echo mean | echo p50 | echo p99 | echo calls/s | echo "
                   "CPU/call | mean ratio | p50 ratio | calls/s ratio |"
@@ -557,10 +559,11 @@ int Run() {
         return 1;
       }
       for (int concurrency : concurrencies) {
-        Result p = ClosedLoop<mlp::v1::PredictRequest, mlp::v1::PredictResponse>(
-                       predict_start, &predict, concurrency, warmup, seconds,
-                       absl::GetFlag(FLAGS_server_pid))
-                       .Run();
+        Result p =
+            ClosedLoop<mlp::v1::PredictRequest, mlp::v1::PredictResponse>(
+                predict_start, &predict, concurrency, warmup, seconds,
+                absl::GetFlag(FLAGS_server_pid))
+                .Run();
         Result e;
         if (echo_stub) {
           e = ClosedLoop<mlp::bench::EchoRequest, mlp::bench::EchoReply>(

@@ -491,6 +491,27 @@ TEST_F(CliTest, CtrlCCancelsTrainingAndCommitsNothing) {
   EXPECT_EQ(ParseJson<mlp::v1::ModelInfo>(show.out).state(), mlp::v1::READY);
 }
 
+TEST_F(CliTest, TrainingCancelledByTheServerExitsOne) {
+  const Result created = Mlp({"create", "doomed", "--input", "3", "--layer",
+                              "4:relu", "--layer", "1:linear", "--seed", "1"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string csv = WriteFile("xnor.csv", kXnorCsv);
+  CliProcess train(dir_->path(),
+                   WithServer({"train", "doomed", "--data", csv, "--targets",
+                               "-1", "--epochs", "100000000", "--batch", "1"}));
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!absl::StrContains(train.out(), "epoch") &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const Result deleted = Mlp({"delete", "doomed"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  const Result result = train.Wait(30);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("the server cancelled the training"));
+}
+
 TEST_F(CliTest, IdxUploadAndPredictFromAFile) {
   // Two 2x2 "images" with labels 0 and 1, the format of Fashion-MNIST.
   const std::string images =

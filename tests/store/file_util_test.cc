@@ -166,8 +166,7 @@ TEST(ErrnoStatusTest, MapsCommonErrors) {
             absl::StatusCode::kInternal);
   EXPECT_EQ(ErrnoStatus("write", "p", ENOSPC).code(),
             absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(ErrnoStatus("write", "p", EIO).code(),
-            absl::StatusCode::kInternal);
+  EXPECT_EQ(ErrnoStatus("write", "p", EIO).code(), absl::StatusCode::kInternal);
   EXPECT_THAT(ErrnoStatus("write", "/x/y", EIO).message(), HasSubstr("/x/y"));
 }
 
