@@ -20,6 +20,10 @@
 // weights' gradient (l2/2 * |W|^2 to the objective; never to the reported
 // loss). Accuracy (CE, BCE only): argmax against the target class; for BCE
 // the 0.5 threshold, per output (the share of right outputs per sample).
+// Training loss and accuracy are summed over the epoch from each batch's
+// forward pass, BEFORE that batch's update (the tutorial's running error), so
+// they describe the weights during the epoch, not after it; the validation
+// figures are computed after the epoch.
 //
 // Stopping rules, checked after every epoch in this order: the epoch loss at
 // or under target_loss (TARGET_LOSS); early stopping (EARLY_STOPPING); the
@@ -43,8 +47,9 @@
 // std::mt19937_64 seeded with options.seed; the validation rows are a seeded
 // random subset, fixed for the whole run, and both subsets keep the data's
 // order when shuffle is off. Same network, data and options give bitwise
-// identical weights on one machine (the BLAS partitioning does not split the
-// inner dimension, so the thread count does not change results either).
+// identical weights on one machine; the OpenBLAS thread count does not
+// change them either (OpenBLAS splits the output, not the inner dimension;
+// tested in tests/engine/train_test.cc).
 //
 // Threads: the large products run on OpenBLAS's pool, whose size is the
 // process-wide SetComputeThreads (network.h).
