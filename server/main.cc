@@ -16,6 +16,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "server/common/log.h"
 #include "server/engine/network.h"
 #include "server/service/server.h"
@@ -92,6 +93,10 @@ int Run() {
     return 2;
   }
   mlp::SetMinLogLevel(level);
+  // Debian's Abseil checks every lock acquisition for lock-order cycles,
+  // which costs about 5% of a busy server's CPU (measured with perf). The
+  // tests and the clang -Wthread-safety build keep the locking honest.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   if (absl::GetFlag(FLAGS_max_message_bytes) < 1024) {
     std::fprintf(stderr, "--max_message_bytes must be >= 1024, got %d\n",
                  absl::GetFlag(FLAGS_max_message_bytes));
