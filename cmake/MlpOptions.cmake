@@ -43,3 +43,33 @@ function(mlp_add_test name)
   set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
                        LABELS "${T_LABELS}")
 endfunction()
+
+# mlp_grpc_proto_library(target PROTO_DIR dir PROTOS a.proto b/c.proto ...)
+# Generates C++ messages and gRPC stubs for PROTOS (paths relative to
+# PROTO_DIR, which is also the import root) into a static library whose
+# generated headers are included as SYSTEM (no project warnings on them).
+function(mlp_grpc_proto_library target)
+  cmake_parse_arguments(P "" "PROTO_DIR" "PROTOS" ${ARGN})
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/gen)
+  file(MAKE_DIRECTORY ${out})
+  set(srcs)
+  foreach(proto IN LISTS P_PROTOS)
+    string(REGEX REPLACE "\\.proto$" "" stem ${proto})
+    set(gen ${out}/${stem}.pb.cc ${out}/${stem}.pb.h
+            ${out}/${stem}.grpc.pb.cc ${out}/${stem}.grpc.pb.h)
+    add_custom_command(
+      OUTPUT ${gen}
+      COMMAND protobuf::protoc --proto_path=${P_PROTO_DIR}
+              --cpp_out=${out} --grpc_out=${out}
+              --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>
+              ${proto}
+      DEPENDS ${P_PROTO_DIR}/${proto} protobuf::protoc gRPC::grpc_cpp_plugin
+      WORKING_DIRECTORY ${P_PROTO_DIR}
+      COMMENT "protoc ${proto}")
+    list(APPEND srcs ${gen})
+  endforeach()
+  add_library(${target} STATIC ${srcs})
+  target_include_directories(${target} SYSTEM PUBLIC ${out})
+  target_link_libraries(${target} PUBLIC protobuf::libprotobuf gRPC::grpc++)
+  mlp_compile_options(${target})
+endfunction()
