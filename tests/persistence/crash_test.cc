@@ -21,23 +21,8 @@ namespace {
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
 
-class CrashTest : public ::testing::Test {
+class CrashTest : public DataDirTest {
  protected:
-  std::string data_dir() const { return dir_.path() + "/data"; }
-
-  std::unique_ptr<ServerProcess> Start() {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-        ServerProcess::Start(data_dir());
-    EXPECT_TRUE(server.ok()) << server.status();
-    return server.ok() ? *std::move(server) : nullptr;
-  }
-
-  static void Kill(std::unique_ptr<ServerProcess>& server) {
-    server->Signal(SIGKILL);
-    ASSERT_NE(server->Wait(10), -1);
-    server.reset();
-  }
-
   // Only committed files: model.meta and vNNNNNN.ver in each model directory.
   void ExpectOnlyCommittedModelFiles() const {
     for (const std::string& entry : TreeOf(data_dir() + "/models")) {
@@ -54,8 +39,6 @@ class CrashTest : public ::testing::Test {
           << "stray file " << entry;
     }
   }
-
-  TempDir dir_;
 };
 
 // A 784-64-10 classifier on random rows: an epoch takes long enough to be

@@ -6,6 +6,8 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <cstring>
@@ -180,6 +182,39 @@ inline void ExpectSameVersion(const VersionView& before,
                            after.prediction.outputs().values()))
       << "predictions differ";
 }
+
+// A data directory that outlives the mlp-server processes started on it.
+class DataDirTest : public ::testing::Test {
+ protected:
+  std::string data_dir() const { return dir_.path() + "/data"; }
+
+  // A server on data_dir(); nullptr (and a failed expectation) if it does
+  // not start.
+  std::unique_ptr<ServerProcess> Start() {
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
+        ServerProcess::Start(data_dir());
+    EXPECT_TRUE(server.ok()) << server.status();
+    return server.ok() ? *std::move(server) : nullptr;
+  }
+
+  // SIGTERM and a clean exit.
+  static void Stop(std::unique_ptr<ServerProcess>& server) {
+    server->Signal(SIGTERM);
+    const int status = server->Wait(10);
+    ASSERT_NE(status, -1) << "mlp-server did not stop";
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    server.reset();
+  }
+
+  // SIGKILL: no chance to clean up.
+  static void Kill(std::unique_ptr<ServerProcess>& server) {
+    server->Signal(SIGKILL);
+    ASSERT_NE(server->Wait(10), -1);
+    server.reset();
+  }
+
+  TempDir dir_;
+};
 
 }  // namespace mlp::testing
 

@@ -19,26 +19,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-class RestartTest : public ::testing::Test {
+class RestartTest : public DataDirTest {
  protected:
-  std::string data_dir() const { return dir_.path() + "/data"; }
-
-  std::unique_ptr<ServerProcess> Start() {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-        ServerProcess::Start(data_dir());
-    EXPECT_TRUE(server.ok()) << server.status();
-    return server.ok() ? *std::move(server) : nullptr;
-  }
-
-  // SIGTERM and a clean exit.
-  static void Stop(std::unique_ptr<ServerProcess>& server) {
-    server->Signal(SIGTERM);
-    const int status = server->Wait(10);
-    ASSERT_NE(status, -1) << "mlp-server did not stop";
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-    server.reset();
-  }
-
   // Creates the seed model and trains it to its target: versions 1 and 2.
   static void CreateAndTrain(Client& client, const std::string& name,
                              uint64_t seed) {
@@ -50,8 +32,6 @@ class RestartTest : public ::testing::Test {
     ASSERT_TRUE(progress.back().done());
     ASSERT_EQ(progress.back().version(), 2u);
   }
-
-  TempDir dir_;
 };
 
 TEST_F(RestartTest, ModelVersionWeightsAndPredictionsComeBackIdentical) {
