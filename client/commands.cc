@@ -13,6 +13,10 @@ void AddCommands(CLI::App& app, GlobalOptions& global, Action* action) {
                  "uploads have none; Ctrl-C cancels them)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--token-file", global.token_file,
+                 "file holding the server's access token (for a server run "
+                 "with --auth_token_file); the token itself may instead be "
+                 "given in the environment variable MLP_TOKEN");
   // Global options are also accepted after the command: `mlp list --json`.
   app.fallthrough();
   app.require_subcommand(1);

@@ -1,14 +1,40 @@
 #include "client/connection.h"
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "client/status.h"
 
 namespace mlp::cli {
 
+absl::Status ResolveToken(GlobalOptions* options) {
+  if (options->token_file.empty()) {
+    const char* from_environment = std::getenv("MLP_TOKEN");
+    if (from_environment != nullptr) options->token = from_environment;
+    return absl::OkStatus();
+  }
+  std::ifstream in(options->token_file, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("--token-file: cannot read '", options->token_file, "'"));
+  }
+  options->token = std::string(absl::StripAsciiWhitespace(contents.str()));
+  if (options->token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--token-file: '", options->token_file, "' is empty"));
+  }
+  return absl::OkStatus();
+}
+
 Connection::Connection(const GlobalOptions& options)
     : server_(options.server),
+      token_(options.token),
       timeout_(absl::Seconds(options.timeout_seconds)),
       interrupts_(options.interrupts) {
   grpc::ChannelArguments arguments;
@@ -25,11 +51,20 @@ std::unique_ptr<grpc::ClientContext> Connection::UnaryContext() const {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() +
                         absl::ToChronoMilliseconds(timeout_));
+  Authorize(*context);
   return context;
 }
 
 std::unique_ptr<grpc::ClientContext> Connection::StreamContext() const {
-  return std::make_unique<grpc::ClientContext>();
+  auto context = std::make_unique<grpc::ClientContext>();
+  Authorize(*context);
+  return context;
+}
+
+void Connection::Authorize(grpc::ClientContext& context) const {
+  if (!token_.empty()) {
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", token_));
+  }
 }
 
 absl::Status Connection::Error(const grpc::Status& status) const {

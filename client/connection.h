@@ -22,9 +22,17 @@ struct GlobalOptions {
   std::string server = "127.0.0.1:50051";
   bool json = false;
   double timeout_seconds = 30;
+  // --token-file; read by ResolveToken into `token`.
+  std::string token_file;
+  // Sent as "authorization: Bearer <token>" when not empty.
+  std::string token;
   // Set by main(); streams register their cancellation with it.
   InterruptWatcher* interrupts = nullptr;
 };
+
+// Fills options->token from --token-file, else from $MLP_TOKEN. A local
+// error (exit 1) if the file cannot be read or is empty.
+absl::Status ResolveToken(GlobalOptions* options);
 
 // Thread-compatible. Creating it does not connect; the first call does.
 class Connection final {
@@ -67,8 +75,11 @@ class Connection final {
  private:
   template <typename Stub>
   Stub& StubFor();
+  // Adds the bearer token, if any, to a call's metadata.
+  void Authorize(grpc::ClientContext& context) const;
 
   const std::string server_;
+  const std::string token_;
   const absl::Duration timeout_;
   InterruptWatcher* const interrupts_;
   std::unique_ptr<mlp::v1::ModelService::Stub> models_;

@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
     return app.exit(error) == 0 ? mlp::cli::kExitOk : mlp::cli::kExitUsage;
   }
 
-  const absl::Status status = action();
+  absl::Status status = mlp::cli::ResolveToken(&global);
+  if (status.ok()) status = action();
   std::cout.flush();
   if (!status.ok()) std::cerr << mlp::cli::FormatError(status) << std::endl;
   return mlp::cli::ExitCode(status, interrupts.interrupted());

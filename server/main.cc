@@ -15,6 +15,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "server/common/log.h"
@@ -46,6 +47,10 @@ ABSL_FLAG(int, compute_threads, 1,
 ABSL_FLAG(int, keep_versions, 5, "Committed versions kept per model");
 ABSL_FLAG(double, shutdown_grace_seconds, 3.0,
           "On SIGTERM/SIGINT, how long calls in flight may take to finish");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "If set, a file holding a token that every ModelService call must "
+          "carry as 'authorization: Bearer <token>' metadata (health and "
+          "reflection stay open)");
 ABSL_FLAG(std::string, log_level, "info",
           "Lowest level logged: debug, info, warning or error");
 
@@ -131,6 +136,20 @@ int Run() {
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.max_batch_values = absl::GetFlag(FLAGS_max_batch_values);
+  if (const std::string path = absl::GetFlag(FLAGS_auth_token_file);
+      !path.empty()) {
+    absl::StatusOr<std::string> token = mlp::store::ReadFile(path);
+    if (!token.ok()) {
+      std::fprintf(stderr, "--auth_token_file: %s\n",
+                   std::string(token.status().message()).c_str());
+      return 2;
+    }
+    options.auth_token = std::string(absl::StripAsciiWhitespace(*token));
+    if (options.auth_token.empty()) {
+      std::fprintf(stderr, "--auth_token_file '%s' is empty\n", path.c_str());
+      return 2;
+    }
+  }
   options.limits.max_parameters = absl::GetFlag(FLAGS_max_parameters);
   options.limits.max_dataset_rows = absl::GetFlag(FLAGS_max_dataset_rows);
   options.limits.max_concurrent_trainings =

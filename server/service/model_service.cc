@@ -13,7 +13,6 @@
 #include "server/service/convert.h"
 
 namespace mlp::service {
-namespace {
 
 // Logs one line per request when it ends: method, subject, status, duration.
 class RequestLog {
@@ -39,6 +38,8 @@ class RequestLog {
   std::string subject_;
   const absl::Time start_;
 };
+
+namespace {
 
 grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
                                   const RequestLog& log,
@@ -80,9 +81,10 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
         request_(request),
         log_("Train", request->model()) {}
 
-  // Validates and schedules the training, or finishes with the error.
-  void Start() {
-    absl::Status status = Prepare();
+  // Validates and schedules the training, or finishes with the error
+  // (`auth`, the caller's authorization, first).
+  void Start(const absl::Status& auth) {
+    absl::Status status = auth.ok() ? Prepare() : auth;
     if (!status.ok()) {
       lease_.reset();
       Complete(status, std::nullopt);
@@ -335,11 +337,16 @@ class UploadReactor final
     : public grpc::ServerReadReactor<v1::UploadDatasetRequest> {
  public:
   UploadReactor(registry::Registry* registry,
-                grpc::CallbackServerContext* context, v1::DatasetInfo* response)
+                grpc::CallbackServerContext* context, v1::DatasetInfo* response,
+                const absl::Status& auth)
       : registry_(registry),
         context_(context),
         response_(response),
         log_("UploadDataset", "") {
+    if (!auth.ok()) {
+      End(auth);
+      return;
+    }
     StartRead(&request_);
   }
 
@@ -438,126 +445,142 @@ class UploadReactor final
 
 ModelServiceImpl::ModelServiceImpl(registry::Registry* registry,
                                    int training_threads,
-                                   const ServiceLimits& limits)
-    : registry_(registry), limits_(limits), training_pool_(training_threads) {}
+                                   const ServiceLimits& limits,
+                                   std::string auth_token)
+    : registry_(registry),
+      limits_(limits),
+      auth_(std::move(auth_token)),
+      training_pool_(training_threads) {}
 
 ModelServiceImpl::~ModelServiceImpl() = default;
+
+template <typename Body>
+grpc::ServerUnaryReactor* ModelServiceImpl::Unary(
+    grpc::CallbackServerContext* context, const RequestLog& log,
+    Body body) const {
+  absl::Status status = auth_.Check(*context);
+  if (status.ok()) status = body();
+  return Respond(context, log, status);
+}
 
 grpc::ServerUnaryReactor* ModelServiceImpl::CreateModel(
     grpc::CallbackServerContext* context, const v1::CreateModelRequest* request,
     v1::ModelInfo* response) {
-  const RequestLog log("CreateModel", request->name());
-  absl::Status status = [&]() -> absl::Status {
-    MLP_RETURN_IF_ERROR(registry::ValidateName(request->name(), "name"));
-    MLP_ASSIGN_OR_RETURN(engine::NetworkSpec spec,
-                         SpecFromProto(request->spec()));
-    MLP_ASSIGN_OR_RETURN(registry::ModelSnapshot snapshot,
-                         registry_->CreateModel(request->name(), spec));
-    SnapshotToProto(snapshot, response);
-    return absl::OkStatus();
-  }();
-  return Respond(context, log, status);
+  return Unary(
+      context, RequestLog("CreateModel", request->name()),
+      [&]() -> absl::Status {
+        MLP_RETURN_IF_ERROR(registry::ValidateName(request->name(), "name"));
+        MLP_ASSIGN_OR_RETURN(engine::NetworkSpec spec,
+                             SpecFromProto(request->spec()));
+        MLP_ASSIGN_OR_RETURN(registry::ModelSnapshot snapshot,
+                             registry_->CreateModel(request->name(), spec));
+        SnapshotToProto(snapshot, response);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::GetModel(
     grpc::CallbackServerContext* context, const v1::GetModelRequest* request,
     v1::ModelInfo* response) {
-  const RequestLog log("GetModel", request->name());
-  absl::StatusOr<registry::ModelSnapshot> snapshot =
-      registry_->GetModel(request->name());
-  if (snapshot.ok()) SnapshotToProto(*snapshot, response);
-  return Respond(context, log, snapshot.status());
+  return Unary(context, RequestLog("GetModel", request->name()),
+               [&]() -> absl::Status {
+                 MLP_ASSIGN_OR_RETURN(registry::ModelSnapshot snapshot,
+                                      registry_->GetModel(request->name()));
+                 SnapshotToProto(snapshot, response);
+                 return absl::OkStatus();
+               });
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::ListModels(
     grpc::CallbackServerContext* context, const v1::ListModelsRequest* request,
     v1::ListModelsResponse* response) {
-  const RequestLog log("ListModels", "");
-  for (const registry::ModelSnapshot& snapshot : registry_->ListModels()) {
-    SnapshotToProto(snapshot, response->add_models());
-  }
-  return Respond(context, log, absl::OkStatus());
+  return Unary(context, RequestLog("ListModels", ""), [&]() -> absl::Status {
+    for (const registry::ModelSnapshot& snapshot : registry_->ListModels()) {
+      SnapshotToProto(snapshot, response->add_models());
+    }
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::DeleteModel(
     grpc::CallbackServerContext* context, const v1::DeleteModelRequest* request,
     v1::DeleteModelResponse* response) {
-  const RequestLog log("DeleteModel", request->name());
-  return Respond(context, log, registry_->DeleteModel(request->name()));
+  return Unary(context, RequestLog("DeleteModel", request->name()),
+               [&] { return registry_->DeleteModel(request->name()); });
 }
 
 grpc::ServerWriteReactor<v1::TrainProgress>* ModelServiceImpl::Train(
     grpc::CallbackServerContext* context, const v1::TrainRequest* request) {
   auto* reactor =
       new TrainReactor(registry_, &training_pool_, limits_, request);
-  reactor->Start();
+  reactor->Start(auth_.Check(*context));
   return reactor;
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::Predict(
     grpc::CallbackServerContext* context, const v1::PredictRequest* request,
     v1::PredictResponse* response) {
-  const RequestLog log("Predict", request->model());
-  absl::Status status = [&]() -> absl::Status {
-    MLP_ASSIGN_OR_RETURN(
-        std::shared_ptr<const store::VersionRecord> version,
-        registry_->GetVersion(request->model(), request->version()));
-    const engine::Network& network = *version->network;
-    MLP_ASSIGN_OR_RETURN(
-        MatrixView inputs,
-        InputsView(request->inputs(), "inputs", network.input_size()));
-    MLP_RETURN_IF_ERROR(CheckResponseFits(
-        "outputs", inputs.cols() * int64_t{network.output_size()},
-        limits_.max_message_bytes));
-    MLP_RETURN_IF_ERROR(
-        PredictInto(network, inputs, response->mutable_outputs()));
-    response->set_version(version->version);
-    return absl::OkStatus();
-  }();
-  return Respond(context, log, status);
+  return Unary(
+      context, RequestLog("Predict", request->model()), [&]() -> absl::Status {
+        MLP_ASSIGN_OR_RETURN(
+            std::shared_ptr<const store::VersionRecord> version,
+            registry_->GetVersion(request->model(), request->version()));
+        const engine::Network& network = *version->network;
+        MLP_ASSIGN_OR_RETURN(
+            MatrixView inputs,
+            InputsView(request->inputs(), "inputs", network.input_size()));
+        MLP_RETURN_IF_ERROR(CheckResponseFits(
+            "outputs", inputs.cols() * int64_t{network.output_size()},
+            limits_.max_message_bytes));
+        MLP_RETURN_IF_ERROR(
+            PredictInto(network, inputs, response->mutable_outputs()));
+        response->set_version(version->version);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::GetWeights(
     grpc::CallbackServerContext* context, const v1::GetWeightsRequest* request,
     v1::GetWeightsResponse* response) {
-  const RequestLog log("GetWeights", request->model());
-  absl::Status status = [&]() -> absl::Status {
-    MLP_ASSIGN_OR_RETURN(
-        std::shared_ptr<const store::VersionRecord> version,
-        registry_->GetVersion(request->model(), request->version()));
-    MLP_RETURN_IF_ERROR(CheckResponseFits("weights",
-                                          version->network->parameter_count(),
-                                          limits_.max_message_bytes));
-    response->set_version(version->version);
-    LayersToProto(*version->network, response);
-    return absl::OkStatus();
-  }();
-  return Respond(context, log, status);
+  return Unary(
+      context, RequestLog("GetWeights", request->model()),
+      [&]() -> absl::Status {
+        MLP_ASSIGN_OR_RETURN(
+            std::shared_ptr<const store::VersionRecord> version,
+            registry_->GetVersion(request->model(), request->version()));
+        MLP_RETURN_IF_ERROR(
+            CheckResponseFits("weights", version->network->parameter_count(),
+                              limits_.max_message_bytes));
+        response->set_version(version->version);
+        LayersToProto(*version->network, response);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerReadReactor<v1::UploadDatasetRequest>*
 ModelServiceImpl::UploadDataset(grpc::CallbackServerContext* context,
                                 v1::DatasetInfo* response) {
-  return new UploadReactor(registry_, context, response);
+  return new UploadReactor(registry_, context, response, auth_.Check(*context));
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::ListDatasets(
     grpc::CallbackServerContext* context,
     const v1::ListDatasetsRequest* request,
     v1::ListDatasetsResponse* response) {
-  const RequestLog log("ListDatasets", "");
-  for (const store::DatasetMeta& meta : registry_->ListDatasets()) {
-    DatasetToProto(meta, response->add_datasets());
-  }
-  return Respond(context, log, absl::OkStatus());
+  return Unary(context, RequestLog("ListDatasets", ""), [&]() -> absl::Status {
+    for (const store::DatasetMeta& meta : registry_->ListDatasets()) {
+      DatasetToProto(meta, response->add_datasets());
+    }
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::DeleteDataset(
     grpc::CallbackServerContext* context,
     const v1::DeleteDatasetRequest* request,
     v1::DeleteDatasetResponse* response) {
-  const RequestLog log("DeleteDataset", request->name());
-  return Respond(context, log, registry_->DeleteDataset(request->name()));
+  return Unary(context, RequestLog("DeleteDataset", request->name()),
+               [&] { return registry_->DeleteDataset(request->name()); });
 }
 
 }  // namespace mlp::service

@@ -14,8 +14,11 @@
 #include "mlp/v1/mlp.grpc.pb.h"
 #include "server/common/thread_pool.h"
 #include "server/registry/registry.h"
+#include "server/service/auth.h"
 
 namespace mlp::service {
+
+class RequestLog;
 
 // Bounds on what one call may make the server allocate or send.
 struct ServiceLimits {
@@ -32,8 +35,9 @@ class ModelServiceImpl final : public v1::ModelService::CallbackService {
  public:
   // `registry` must outlive the service. `training_threads` >= 1 workers run
   // trainings (the registry's limit decides how many may be admitted).
+  // A non-empty `auth_token` makes every call require it (see auth.h).
   ModelServiceImpl(registry::Registry* registry, int training_threads,
-                   const ServiceLimits& limits);
+                   const ServiceLimits& limits, std::string auth_token = "");
   // Joins the training pool: call after the gRPC server has shut down.
   ~ModelServiceImpl() override;
 
@@ -73,8 +77,15 @@ class ModelServiceImpl final : public v1::ModelService::CallbackService {
       v1::DeleteDatasetResponse* response) override;
 
  private:
+  // Checks the caller's token, runs `body` and finishes the call with its
+  // status, logging one line.
+  template <typename Body>
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
+                                  const RequestLog& log, Body body) const;
+
   registry::Registry* const registry_;
   const ServiceLimits limits_;
+  const Authorizer auth_;
   ThreadPool training_pool_;
 };
 

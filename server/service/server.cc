@@ -34,7 +34,8 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
   service_limits.max_message_bytes = options.max_message_bytes;
   service_limits.max_batch_values = options.max_batch_values;
   auto service = std::make_unique<ModelServiceImpl>(
-      registry.get(), options.limits.max_concurrent_trainings, service_limits);
+      registry.get(), options.limits.max_concurrent_trainings, service_limits,
+      options.auth_token);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -25,6 +25,8 @@ struct ServerOptions {
   registry::Limits limits;
   int max_message_bytes = 64 << 20;
   int64_t max_batch_values = int64_t{1} << 28;
+  // Non-empty: ModelService calls need "authorization: Bearer <token>".
+  std::string auth_token;
 };
 
 class MlpServer {

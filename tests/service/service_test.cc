@@ -29,13 +29,15 @@ class ServiceTest : public ::testing::Test {
   void SetUp() override { StartServer(); }
 
   void StartServer(registry::Limits limits = {},
-                   int max_message_bytes = 64 << 20) {
+                   int max_message_bytes = 64 << 20,
+                   std::string auth_token = "") {
     server_.reset();
     service::ServerOptions options;
     options.address = "127.0.0.1:0";
     options.data_dir = dir_.path();
     options.limits = limits;
     options.max_message_bytes = max_message_bytes;
+    options.auth_token = std::move(auth_token);
     absl::StatusOr<std::unique_ptr<service::MlpServer>> server =
         service::MlpServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -784,6 +786,44 @@ TEST_F(ServiceTest, BadUploadsLeaveNothing) {
   ASSERT_TRUE(stub_->ListDatasets(ContextWithDeadline().get(), {}, &list).ok());
   EXPECT_EQ(list.datasets_size(), 0);
   EXPECT_TRUE(Upload(stub_.get(), "ragged", 4, 4, &info).ok());
+}
+
+TEST_F(ServiceTest, TokenIsRequiredWhenConfigured) {
+  StartServer({}, 64 << 20, "s3cret-token");
+  auto call = [&](const std::string& authorization) {
+    auto context = ContextWithDeadline();
+    if (!authorization.empty()) {
+      context->AddMetadata("authorization", authorization);
+    }
+    v1::ListModelsResponse list;
+    return stub_->ListModels(context.get(), {}, &list);
+  };
+  grpc::Status missing = call("");
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(missing.error_message(), HasSubstr("Bearer"));
+  EXPECT_EQ(call("Basic s3cret-token").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(call("Bearer wrong").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(call("Bearer s3cret-toke").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(call("Bearer s3cret-token").ok());
+
+  // Streams are guarded too, and refused before they change anything.
+  std::vector<v1::TrainProgress> messages;
+  EXPECT_EQ(TrainAll(SeedTrainRequest("m"), &messages).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  v1::DatasetInfo info;
+  EXPECT_EQ(Upload(stub_.get(), "d", 4, 4, &info).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // Health stays open for orchestrators.
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(
+      health->Check(ContextWithDeadline().get(), request, &response).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
 TEST_F(ServiceTest, HealthReportsServing) {
