@@ -66,6 +66,7 @@ class CliProcess {
     if (pid_ == 0) {
       // The caller's environment must not redirect the CLI elsewhere.
       unsetenv("MLP_SERVER");
+      unsetenv("MLP_TOKEN");
       const int out =
           open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       const int err =
@@ -510,6 +511,29 @@ TEST_F(CliTest, TrainingCancelledByTheServerExitsOne) {
   const Result result = train.Wait(30);
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_THAT(result.err, HasSubstr("the server cancelled the training"));
+}
+
+TEST_F(CliTest, TokenFileAuthenticatesAgainstAGuardedServer) {
+  const std::string token = WriteFile("token", "t0ken-for-tests\n");
+  auto guarded = mlp::testing::ServerProcess::Start(
+      dir_->path() + "/guarded", {"--auth_token_file=" + token});
+  ASSERT_TRUE(guarded.ok()) << guarded.status();
+  const std::string server = "--server=" + (*guarded)->address();
+  const Result refused = CliProcess(dir_->path(), {server, "list"}).Wait(30);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, StartsWith("error: UNAUTHENTICATED: "));
+  const Result wrong =
+      CliProcess(dir_->path(),
+                 {server, "--token-file", WriteFile("wrong", "nope"), "list"})
+          .Wait(30);
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_THAT(wrong.err, StartsWith("error: PERMISSION_DENIED: "));
+  const Result accepted =
+      CliProcess(dir_->path(), {server, "--token-file", token, "list"})
+          .Wait(30);
+  EXPECT_EQ(accepted.exit_code, 0) << accepted.err;
+  // Health needs no token (container health checks).
+  EXPECT_EQ(CliProcess(dir_->path(), {server, "health"}).Wait(30).exit_code, 0);
 }
 
 TEST_F(CliTest, IdxUploadAndPredictFromAFile) {
