@@ -204,22 +204,10 @@ TEST_F(CrashTest, SigkillDuringUploadLeavesNoDataset) {
     Client client(server->address());
     // One complete dataset, which must survive.
     {
-      auto context = ContextWithDeadline();
       v1::DatasetInfo info;
-      auto writer = client.stub()->UploadDataset(context.get(), &info);
-      v1::UploadDatasetRequest header;
-      header.mutable_header()->set_name("complete");
-      header.mutable_header()->set_input_size(3);
-      header.mutable_header()->set_target_size(1);
-      ASSERT_TRUE(writer->Write(header));
-      v1::UploadDatasetRequest chunk;
-      *chunk.mutable_chunk()->mutable_inputs() =
-          MakeTensor({4, 3}, kSeedInputs);
-      *chunk.mutable_chunk()->mutable_targets() =
-          MakeTensor({4, 1}, kSeedTargets);
-      ASSERT_TRUE(writer->Write(chunk));
-      ASSERT_TRUE(writer->WritesDone());
-      ASSERT_TRUE(writer->Finish().ok());
+      grpc::Status s =
+          UploadSeedDataset(client.stub(), "complete", 4, 4, &info);
+      ASSERT_TRUE(s.ok()) << s.error_message();
     }
     // The interrupted one: a header and a few chunks, never finished.
     auto context = ContextWithDeadline(30);

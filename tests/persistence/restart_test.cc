@@ -129,22 +129,8 @@ TEST_F(RestartTest, DatasetsSurviveAndDeletedDatasetsStayDeleted) {
   {
     Client client(server->address());
     for (const std::string name : {"kept", "dropped"}) {
-      auto context = ContextWithDeadline();
       v1::DatasetInfo info;
-      auto writer = client.stub()->UploadDataset(context.get(), &info);
-      v1::UploadDatasetRequest header;
-      header.mutable_header()->set_name(name);
-      header.mutable_header()->set_input_size(3);
-      header.mutable_header()->set_target_size(1);
-      ASSERT_TRUE(writer->Write(header));
-      v1::UploadDatasetRequest chunk;
-      *chunk.mutable_chunk()->mutable_inputs() =
-          MakeTensor({4, 3}, kSeedInputs);
-      *chunk.mutable_chunk()->mutable_targets() =
-          MakeTensor({4, 1}, kSeedTargets);
-      ASSERT_TRUE(writer->Write(chunk));
-      ASSERT_TRUE(writer->WritesDone());
-      grpc::Status s = writer->Finish();
+      grpc::Status s = UploadSeedDataset(client.stub(), name, 4, 4, &info);
       ASSERT_TRUE(s.ok()) << s.error_message();
       if (name == "kept") kept_before = info;
     }

@@ -22,6 +22,7 @@ using ::mlp::testing::ContextWithDeadline;
 using ::mlp::testing::MakeTensor;
 using ::mlp::testing::SeedSpec;
 using ::mlp::testing::SeedTrainRequest;
+using ::mlp::testing::UploadSeedDataset;
 using ::testing::HasSubstr;
 
 class ServiceTest : public ::testing::Test {
@@ -667,41 +668,15 @@ TEST_F(ServiceTest, BadTrainRequestsAreRefusedAndCommitNothing) {
   EXPECT_EQ(info.state(), v1::READY);
 }
 
-// Uploads `rows` rows of the seed data (repeated) in chunks of `chunk_rows`.
-grpc::Status Upload(v1::ModelService::Stub* stub, const std::string& name,
-                    int rows, int chunk_rows, v1::DatasetInfo* info) {
-  auto context = ContextWithDeadline();
-  auto writer = stub->UploadDataset(context.get(), info);
-  v1::UploadDatasetRequest header;
-  header.mutable_header()->set_name(name);
-  header.mutable_header()->set_input_size(3);
-  header.mutable_header()->set_target_size(1);
-  writer->Write(header);
-  for (int begin = 0; begin < rows; begin += chunk_rows) {
-    const int n = std::min(chunk_rows, rows - begin);
-    std::vector<float> x, t;
-    for (int i = begin; i < begin + n; ++i) {
-      for (int j = 0; j < 3; ++j)
-        x.push_back(testing::kSeedInputs[(i % 4) * 3 + j]);
-      t.push_back(testing::kSeedTargets[i % 4]);
-    }
-    v1::UploadDatasetRequest chunk;
-    *chunk.mutable_chunk()->mutable_inputs() = MakeTensor({n, 3}, x);
-    *chunk.mutable_chunk()->mutable_targets() = MakeTensor({n, 1}, t);
-    if (!writer->Write(chunk)) break;
-  }
-  writer->WritesDone();
-  return writer->Finish();
-}
-
 TEST_F(ServiceTest, UploadedDatasetTrainsLikeInlineData) {
   v1::DatasetInfo info;
-  ASSERT_TRUE(Upload(stub_.get(), "xnor-data", 4, 3, &info).ok());
+  ASSERT_TRUE(UploadSeedDataset(stub_.get(), "xnor-data", 4, 3, &info).ok());
   EXPECT_EQ(info.rows(), 4u);
   EXPECT_EQ(info.input_size(), 3u);
   EXPECT_EQ(info.target_size(), 1u);
-  EXPECT_EQ(Upload(stub_.get(), "xnor-data", 4, 3, &info).error_code(),
-            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(
+      UploadSeedDataset(stub_.get(), "xnor-data", 4, 3, &info).error_code(),
+      grpc::StatusCode::ALREADY_EXISTS);
 
   ASSERT_TRUE(Create("inline", SeedSpec(5)).ok());
   ASSERT_TRUE(Create("from-dataset", SeedSpec(5)).ok());
@@ -785,7 +760,7 @@ TEST_F(ServiceTest, BadUploadsLeaveNothing) {
   v1::ListDatasetsResponse list;
   ASSERT_TRUE(stub_->ListDatasets(ContextWithDeadline().get(), {}, &list).ok());
   EXPECT_EQ(list.datasets_size(), 0);
-  EXPECT_TRUE(Upload(stub_.get(), "ragged", 4, 4, &info).ok());
+  EXPECT_TRUE(UploadSeedDataset(stub_.get(), "ragged", 4, 4, &info).ok());
 }
 
 TEST_F(ServiceTest, TokenIsRequiredWhenConfigured) {
@@ -814,7 +789,7 @@ TEST_F(ServiceTest, TokenIsRequiredWhenConfigured) {
   EXPECT_EQ(TrainAll(SeedTrainRequest("m"), &messages).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
   v1::DatasetInfo info;
-  EXPECT_EQ(Upload(stub_.get(), "d", 4, 4, &info).error_code(),
+  EXPECT_EQ(UploadSeedDataset(stub_.get(), "d", 4, 4, &info).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
   // Health stays open for orchestrators.
   auto health = grpc::health::v1::Health::NewStub(

@@ -1,5 +1,6 @@
 #include "tests/testing/api.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace mlp::testing {
@@ -43,6 +44,32 @@ v1::TrainRequest SeedTrainRequest(const std::string& model,
   options->set_target_loss(0.001f);
   options->set_seed(7);
   return request;
+}
+
+grpc::Status UploadSeedDataset(v1::ModelService::Stub* stub,
+                               const std::string& name, int rows,
+                               int chunk_rows, v1::DatasetInfo* info) {
+  auto context = ContextWithDeadline();
+  auto writer = stub->UploadDataset(context.get(), info);
+  v1::UploadDatasetRequest header;
+  header.mutable_header()->set_name(name);
+  header.mutable_header()->set_input_size(3);
+  header.mutable_header()->set_target_size(1);
+  writer->Write(header);
+  for (int begin = 0; begin < rows; begin += chunk_rows) {
+    const int n = std::min(chunk_rows, rows - begin);
+    std::vector<float> x, t;
+    for (int i = begin; i < begin + n; ++i) {
+      for (int j = 0; j < 3; ++j) x.push_back(kSeedInputs[(i % 4) * 3 + j]);
+      t.push_back(kSeedTargets[i % 4]);
+    }
+    v1::UploadDatasetRequest chunk;
+    *chunk.mutable_chunk()->mutable_inputs() = MakeTensor({n, 3}, x);
+    *chunk.mutable_chunk()->mutable_targets() = MakeTensor({n, 1}, t);
+    if (!writer->Write(chunk)) break;
+  }
+  writer->WritesDone();
+  return writer->Finish();
 }
 
 std::unique_ptr<v1::ModelService::Stub> MakeStub(const std::string& address) {

@@ -26,6 +26,12 @@ v1::ModelSpec SeedSpec(uint64_t seed);
 v1::TrainRequest SeedTrainRequest(const std::string& model,
                                   uint32_t max_epochs = 1000);
 
+// Uploads `rows` rows of the tutorial's data (repeated) as dataset `name`
+// (3 inputs, 1 target), in chunks of `chunk_rows`; the call's status.
+grpc::Status UploadSeedDataset(v1::ModelService::Stub* stub,
+                               const std::string& name, int rows,
+                               int chunk_rows, v1::DatasetInfo* info);
+
 std::unique_ptr<v1::ModelService::Stub> MakeStub(const std::string& address);
 
 // A context with a deadline `seconds` from now.
