@@ -2,10 +2,9 @@
 // the two models service_load drives (seed 3-4-1 and 784-256-128-10) at batch
 // 1 and 256:
 //   BM_Forward      engine::Network::Predict alone (the forward pass)
-//   BM_PredictPath  what ModelServiceImpl::Predict adds around it: the input
-//                   view and its checks (InputsView), the forward pass, and
-//                   the copy of the outputs into a fresh PredictResponse
-//                   (MatrixToTensor)
+//   BM_PredictPath  what ModelServiceImpl::Predict does: the input view and
+//                   its checks (InputsView), the size check, and the forward
+//                   pass written into a fresh PredictResponse (PredictInto)
 // Subtracting the first from the second gives the service layer's own cost;
 // adding the first to the echo floor's CPU time per call predicts Predict's.
 #include <benchmark/benchmark.h>
@@ -77,8 +76,12 @@ void BM_PredictPath(benchmark::State& state) {
     mlp::v1::PredictResponse response;
     absl::StatusOr<mlp::service::MatrixView> inputs = mlp::service::InputsView(
         request.inputs(), "inputs", network.input_size());
-    absl::StatusOr<mlp::engine::Matrix> out = network.Predict(*inputs);
-    mlp::service::MatrixToTensor(*out, response.mutable_outputs());
+    absl::Status fits = mlp::service::CheckResponseFits(
+        "outputs", inputs->cols() * int64_t{network.output_size()},
+        int64_t{64} << 20);
+    absl::Status done =
+        mlp::service::PredictInto(network, *inputs, response.mutable_outputs());
+    benchmark::DoNotOptimize(fits.ok() && done.ok());
     response.set_version(1);
     benchmark::DoNotOptimize(response.outputs().values().data());
   }
