@@ -7,6 +7,11 @@
 //                   pass written into a fresh PredictResponse (PredictInto)
 // Subtracting the first from the second gives the service layer's own cost;
 // adding the first to the echo floor's CPU time per call predicts Predict's.
+// BM_Forward also runs the 784-256-128-10 model at batches 2 to 64: the cost
+// per sample if concurrent batch-1 calls were computed in one pass (see
+// docs/performance.md, "Coalescing concurrent calls").
+//
+// Products use one thread, as mlp-server's default --compute_threads=1.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -96,8 +101,19 @@ void Args(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_Forward)->Apply(Args);
+// The 784-256-128-10 pass at the depths PredictBatcher coalesces to.
+BENCHMARK(BM_Forward)
+    ->ArgNames({"model", "batch"})
+    ->ArgsProduct({{1}, {2, 4, 8, 16, 32, 64}});
 BENCHMARK(BM_PredictPath)->Apply(Args);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  mlp::engine::SetComputeThreads(1);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
