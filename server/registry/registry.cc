@@ -82,7 +82,8 @@ TrainingLease::~TrainingLease() { registry_->EndTraining(*entry_); }
 const std::string& TrainingLease::model_name() const { return entry_->name; }
 
 absl::StatusOr<uint64_t> TrainingLease::Commit(
-    engine::Network network, const store::TrainingSummary& summary) {
+    engine::Network network, const store::TrainingSummary& summary,
+    const std::atomic<bool>* abandoned) {
   absl::MutexLock commit_lock(&entry_->commit_mu);
   uint64_t latest;
   {
@@ -101,14 +102,31 @@ absl::StatusOr<uint64_t> TrainingLease::Commit(
   MLP_RETURN_IF_ERROR(
       registry_->model_store_->WriteVersion(entry_->name, *record));
   std::vector<uint64_t> pruned;
+  bool published = false;
   {
     absl::MutexLock lock(&entry_->mu);
-    entry_->versions.push_back(record);
-    while (entry_->versions.size() >
-           static_cast<size_t>(registry_->limits_.keep_versions)) {
-      pruned.push_back(entry_->versions.front()->version);
-      entry_->versions.pop_front();
+    // The publication point: a cancel seen here undoes the write (below,
+    // outside mu; commit_mu keeps other commits out meanwhile).
+    if (abandoned == nullptr || !abandoned->load()) {
+      published = true;
+      entry_->versions.push_back(record);
+      while (entry_->versions.size() >
+             static_cast<size_t>(registry_->limits_.keep_versions)) {
+        pruned.push_back(entry_->versions.front()->version);
+        entry_->versions.pop_front();
+      }
     }
+  }
+  if (!published) {
+    if (absl::Status s = registry_->model_store_->DeleteVersion(
+            entry_->name, record->version);
+        !s.ok()) {
+      MLP_LOG(ERROR) << "model '" << entry_->name
+                     << "': cannot remove the abandoned version "
+                     << record->version << ": " << s.message();
+    }
+    return absl::CancelledError(absl::StrCat("training of '", entry_->name,
+                                             "' was cancelled by the caller"));
   }
   for (uint64_t version : pruned) {
     if (absl::Status s =

@@ -226,8 +226,11 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
     summary.final_loss = result->final_loss;
     summary.stop_reason = result->stop_reason;
     absl::StatusOr<uint64_t> version =
-        lease_->Commit(std::move(network), summary);
+        lease_->Commit(std::move(network), summary, &caller_cancelled_);
     if (absl::IsCancelled(version.status())) {
+      if (caller_cancelled_.load()) {
+        return absl::CancelledError("training cancelled by the caller");
+      }
       done.set_stop_reason(v1::CANCELLED);  // deleted while committing
       return done;
     }

@@ -1,6 +1,7 @@
 // Registry: names -> versions, training leases, limits and dataset uploads.
 #include "server/registry/registry.h"
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -356,6 +357,30 @@ TEST_F(RegistryTest, DeleteDuringTrainingCancelsAndCommitWritesNothing) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->version, 1u);
   EXPECT_TRUE(r->BeginTraining("m").ok());
+}
+
+TEST_F(RegistryTest, CommitAbandonedByTheCallerPublishesAndKeepsNothing) {
+  std::unique_ptr<Registry> r = Open();
+  ASSERT_TRUE(r->CreateModel("m", SeedSpec()).ok());
+  absl::StatusOr<std::unique_ptr<TrainingLease>> lease = r->BeginTraining("m");
+  ASSERT_TRUE(lease.ok());
+  // The caller's cancel landed while the version was being written.
+  const std::atomic<bool> abandoned{true};
+  absl::StatusOr<uint64_t> committed = (*lease)->Commit(
+      Shifted(*(*lease)->base()->network, 1), Summary(1), &abandoned);
+  EXPECT_EQ(committed.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(committed.status().message(),
+              HasSubstr("cancelled by the caller"));
+  EXPECT_THAT(Names(ModelDir("m")), ElementsAre("model.meta", "v000001.ver"));
+  EXPECT_EQ(r->GetModel("m")->version, 1u);
+  // The next training commits version 2, as if the abandoned one never was.
+  const std::atomic<bool> kept{false};
+  EXPECT_EQ(*(*lease)->Commit(Shifted(*(*lease)->base()->network, 2),
+                              Summary(2), &kept),
+            2u);
+  lease->reset();
+  r.reset();
+  EXPECT_THAT(Open()->GetModel("m")->available_versions, ElementsAre(1, 2));
 }
 
 TEST_F(RegistryTest, DeleteRacingCommitNeverLeavesAHalfModel) {
