@@ -11,14 +11,22 @@
 // per sample if concurrent batch-1 calls were computed in one pass (see
 // docs/performance.md, "Coalescing concurrent calls").
 //
+// BM_RequestLogLine is the RequestLog line the service writes per call at
+// --log_level=info (to /dev/null: formatting plus the write(2)).
+//
 // Products use one thread, as mlp-server's default --compute_threads=1.
 #include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <random>
+#include <string>
 
 #include "mlp/v1/mlp.pb.h"
 #include "server/engine/network.h"
 #include "server/service/convert.h"
+#include "server/service/request_log.h"
 
 namespace {
 
@@ -106,6 +114,24 @@ BENCHMARK(BM_Forward)
     ->ArgNames({"model", "batch"})
     ->ArgsProduct({{1}, {2, 4, 8, 16, 32, 64}});
 BENCHMARK(BM_PredictPath)->Apply(Args);
+
+void BM_RequestLogLine(benchmark::State& state) {
+  std::fflush(stderr);
+  const int saved = dup(STDERR_FILENO);
+  const int null_fd = open("/dev/null", O_WRONLY);
+  if (saved < 0 || null_fd < 0 || dup2(null_fd, STDERR_FILENO) < 0) {
+    state.SkipWithError("cannot redirect stderr to /dev/null");
+    return;
+  }
+  for (auto _ : state) {
+    mlp::service::RequestLog("Predict", "784-256-128-10")
+        .Done(absl::OkStatus());
+  }
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(null_fd);
+}
+BENCHMARK(BM_RequestLogLine);
 
 }  // namespace
 

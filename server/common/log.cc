@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -48,10 +49,32 @@ namespace internal_log {
 
 LogLine::LogLine(LogLevel level, const char* file, int line) : level_(level) {
   static constexpr char kLetters[] = {'D', 'I', 'W', 'E'};
-  stream_ << kLetters[static_cast<int>(level_)] << ' '
-          << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
-                              absl::UTCTimeZone())
-          << ' ' << Basename(file) << ':' << line << "] ";
+  // absl::FormatTime costs about a microsecond; the text up to the second is
+  // formatted once per second per thread, the milliseconds here.
+  struct SecondText {
+    int64_t second = INT64_MIN;
+    std::string text;  // "2026-11-29T20:31:07"
+  };
+  thread_local SecondText cache;
+  const int64_t micros = absl::ToUnixMicros(absl::Now());
+  const int64_t second =
+      micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
+  if (second != cache.second) {
+    cache.second = second;
+    cache.text =
+        absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second),
+                         absl::UTCTimeZone());
+  }
+  const int millis = static_cast<int>((micros - second * 1000000) / 1000);
+  const char fraction[] = {'.',
+                           static_cast<char>('0' + millis / 100),
+                           static_cast<char>('0' + millis / 10 % 10),
+                           static_cast<char>('0' + millis % 10),
+                           'Z',
+                           ' '};
+  stream_ << kLetters[static_cast<int>(level_)] << ' ' << cache.text;
+  stream_.write(fraction, sizeof(fraction));
+  stream_ << Basename(file) << ':' << line << "] ";
 }
 
 LogLine::~LogLine() {

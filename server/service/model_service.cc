@@ -11,33 +11,9 @@
 #include "server/engine/status_macros.h"
 #include "server/engine/train.h"
 #include "server/service/convert.h"
+#include "server/service/request_log.h"
 
 namespace mlp::service {
-
-// Logs one line per request when it ends: method, subject, status, duration.
-class RequestLog {
- public:
-  RequestLog(absl::string_view method, absl::string_view subject)
-      : method_(method), subject_(subject), start_(absl::Now()) {}
-  void set_subject(absl::string_view subject) {
-    subject_ = std::string(subject);
-  }
-  void Done(const absl::Status& status) const {
-    const double ms = absl::ToDoubleMilliseconds(absl::Now() - start_);
-    if (status.ok()) {
-      MLP_LOG(INFO) << method_ << " '" << subject_ << "' OK " << ms << " ms";
-    } else {
-      MLP_LOG(INFO) << method_ << " '" << subject_ << "' "
-                    << absl::StatusCodeToString(status.code()) << " " << ms
-                    << " ms: " << status.message();
-    }
-  }
-
- private:
-  const std::string method_;
-  std::string subject_;
-  const absl::Time start_;
-};
 
 namespace {
 

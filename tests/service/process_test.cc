@@ -6,6 +6,10 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <fstream>
+#include <string>
+#include <vector>
+
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "reflection_subset.grpc.pb.h"
@@ -19,6 +23,9 @@ using ::mlp::testing::ContextWithDeadline;
 using ::mlp::testing::ServerProcess;
 using ::mlp::testing::TempDir;
 using ::testing::Contains;
+using ::testing::ContainsRegex;
+using ::testing::MatchesRegex;
+using ::testing::Not;
 
 TEST(ProcessTest, ReflectionListsTheModelServiceAndHealth) {
   TempDir dir;
@@ -83,6 +90,60 @@ TEST(ProcessTest, SigtermDrainsAndExitsZero) {
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+// One line per call at info level: method, subject, status, duration, and
+// the cause of an error; none below it.
+TEST(ProcessTest, LogsOneLinePerCallAtInfoOnly) {
+  for (const std::string level : {"info", "warning"}) {
+    SCOPED_TRACE(level);
+    TempDir dir;
+    auto server =
+        ServerProcess::Start(dir.path() + "/data", {"--log_level=" + level});
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto stub = testing::MakeStub((*server)->address());
+    v1::CreateModelRequest create;
+    create.set_name("logged");
+    *create.mutable_spec() = testing::SeedSpec(1);
+    v1::ModelInfo info;
+    ASSERT_TRUE(
+        stub->CreateModel(ContextWithDeadline().get(), create, &info).ok());
+    v1::PredictRequest predict;
+    predict.set_model("logged");
+    *predict.mutable_inputs() =
+        testing::MakeTensor({4, 3}, testing::kSeedInputs);
+    v1::PredictResponse outputs;
+    ASSERT_TRUE(
+        stub->Predict(ContextWithDeadline().get(), predict, &outputs).ok());
+    v1::GetModelRequest missing;
+    missing.set_name("nope");
+    EXPECT_EQ(stub->GetModel(ContextWithDeadline().get(), missing, &info)
+                  .error_code(),
+              grpc::StatusCode::NOT_FOUND);
+    stub.reset();  // closes the connection: nothing left for the drain
+    (*server)->Signal(SIGTERM);
+    ASSERT_NE((*server)->Wait(5), -1);
+
+    std::ifstream in((*server)->log_path());
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    const std::string stamp =
+        "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z";
+    const std::string ms = "[0-9]+\\.[0-9]{3} ms";
+    if (level == "info") {
+      EXPECT_THAT(lines, Contains(MatchesRegex("I " + stamp +
+                                               " [a-z_]+\\.cc:[0-9]+\\] "
+                                               "CreateModel 'logged' OK " +
+                                               ms)));
+      EXPECT_THAT(lines,
+                  Contains(MatchesRegex(".*\\] Predict 'logged' OK " + ms)));
+      EXPECT_THAT(
+          lines, Contains(MatchesRegex(".*\\] GetModel 'nope' NOT_FOUND " + ms +
+                                       ": model 'nope' not found")));
+    } else {
+      EXPECT_THAT(lines, Not(Contains(ContainsRegex("Predict|GetModel"))));
+    }
+  }
 }
 
 TEST(ProcessTest, RepeatedStopSignalsStillExitZero) {
