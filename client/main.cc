@@ -30,6 +30,10 @@ int main(int argc, char** argv) {
   absl::Status status = mlp::cli::ResolveToken(&global);
   if (status.ok()) status = action();
   std::cout.flush();
-  if (!status.ok()) std::cerr << mlp::cli::FormatError(status) << std::endl;
+  if (!status.ok()) {
+    std::cerr << (global.json ? mlp::cli::FormatErrorJson(status)
+                              : mlp::cli::FormatError(status))
+              << std::endl;
+  }
   return mlp::cli::ExitCode(status, interrupts.interrupted());
 }

@@ -4,6 +4,8 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace mlp::cli {
 namespace {
@@ -44,6 +46,27 @@ std::string FormatError(const absl::Status& status) {
                         ": ", status.message());
   }
   return absl::StrCat("error: ", status.message());
+}
+
+std::string FormatErrorJson(const absl::Status& status) {
+  // Fields in a fixed order; each string escaped by protobuf's JSON printer.
+  const auto quoted = [](absl::string_view text) {
+    google::protobuf::Value value;
+    value.set_string_value(std::string(text));
+    std::string json;
+    // A string Value always has a JSON form.
+    if (!google::protobuf::util::MessageToJsonString(value, &json).ok()) {
+      return std::string("\"\"");
+    }
+    return json;
+  };
+  const char* source = IsServerError(status)  ? "server"
+                       : IsUsageError(status) ? "usage"
+                                              : "local";
+  return absl::StrCat(R"({"error":{"code":)",
+                      quoted(absl::StatusCodeToString(status.code())),
+                      R"(,"message":)", quoted(status.message()),
+                      R"(,"source":)", quoted(source), "}}");
 }
 
 int ExitCode(const absl::Status& status, bool interrupted) {

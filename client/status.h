@@ -5,6 +5,7 @@
 //   local error   "error: data.csv:7:3: expected a number"  exit 1
 //   usage error   "error: --input: ..."                     exit 2
 //   Ctrl-C        "training cancelled; nothing committed"   exit 130
+// With --json the message is a JSON object instead (FormatErrorJson).
 #ifndef MLP_CLIENT_STATUS_H_
 #define MLP_CLIENT_STATUS_H_
 
@@ -39,6 +40,12 @@ bool IsUsageError(const absl::Status& status);
 
 // The line printed on stderr for a failed command, without the newline.
 std::string FormatError(const absl::Status& status);
+
+// The same for --json: one JSON object on one line,
+//   {"error":{"code":"NOT_FOUND","message":"model 'x' not found",
+//             "source":"server"}}
+// with source "server", "local" or "usage" and the canonical code name.
+std::string FormatErrorJson(const absl::Status& status);
 
 // The process exit code for a command's result.
 int ExitCode(const absl::Status& status, bool interrupted);

@@ -345,6 +345,44 @@ TEST_F(CliTest, NonNumberInCsvIsReportedWithFileLineColumn) {
   EXPECT_THAT(Mlp({"dataset", "list"}).out, Not(HasSubstr("nan-data")));
 }
 
+// With --json, a script reads the error as JSON too, on stderr, and stdout
+// stays empty.
+TEST_F(CliTest, JsonErrorsAreJsonOnStderr) {
+  const Result missing = Mlp({"--json", "show", "no-such"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.out, "");
+  const auto error = ParseJson<google::protobuf::Struct>(missing.err);
+  const auto& fields = error.fields().at("error").struct_value().fields();
+  EXPECT_EQ(fields.at("code").string_value(), "NOT_FOUND");
+  EXPECT_EQ(fields.at("source").string_value(), "server");
+  EXPECT_THAT(fields.at("message").string_value(), HasSubstr("'no-such'"));
+
+  // A local error, whose message has quotes and a path to escape.
+  const std::string bad = WriteFile("bad \"q\".csv", "a,b,t\n1,2,x\n");
+  const Result local =
+      Mlp({"--json", "dataset", "upload", "bad-data", bad, "--targets", "-1"});
+  EXPECT_EQ(local.exit_code, 1);
+  const auto local_error = ParseJson<google::protobuf::Struct>(local.err);
+  const auto& local_fields =
+      local_error.fields().at("error").struct_value().fields();
+  EXPECT_EQ(local_fields.at("source").string_value(), "local");
+  EXPECT_THAT(local_fields.at("message").string_value(),
+              HasSubstr("bad \"q\".csv:2:5"));
+
+  // A usage error found after parsing (ragged --input rows): exit 2.
+  const Result usage =
+      Mlp({"--json", "predict", "m", "--input", "1,2", "--input", "1,2,3"});
+  EXPECT_EQ(usage.exit_code, 2);
+  const auto usage_error = ParseJson<google::protobuf::Struct>(usage.err);
+  EXPECT_EQ(usage_error.fields()
+                .at("error")
+                .struct_value()
+                .fields()
+                .at("source")
+                .string_value(),
+            "usage");
+}
+
 TEST_F(CliTest, UnknownModelIsNotFound) {
   for (const auto& command :
        {std::vector<std::string>{"show", "no-such"},

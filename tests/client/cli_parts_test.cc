@@ -72,12 +72,18 @@ TEST(StatusTest, ServerErrorsShowTheirCodeAndExitOne) {
       grpc::Status(grpc::StatusCode::NOT_FOUND, "model 'x' not found"));
   EXPECT_TRUE(IsServerError(status));
   EXPECT_EQ(FormatError(status), "error: NOT_FOUND: model 'x' not found");
+  EXPECT_EQ(FormatErrorJson(status),
+            R"({"error":{"code":"NOT_FOUND","message":"model 'x' not found",)"
+            R"("source":"server"}})");
   EXPECT_EQ(ExitCode(status, false), kExitError);
 }
 
 TEST(StatusTest, LocalUsageAndInterruptExitCodes) {
   const absl::Status local = absl::InvalidArgumentError("a.csv:2:3: bad");
   EXPECT_EQ(FormatError(local), "error: a.csv:2:3: bad");
+  EXPECT_EQ(FormatErrorJson(absl::InvalidArgumentError("\"a\\b\".csv:1: bad")),
+            R"({"error":{"code":"INVALID_ARGUMENT",)"
+            R"("message":"\"a\\b\".csv:1: bad","source":"local"}})");
   EXPECT_EQ(ExitCode(local, false), kExitError);
   EXPECT_EQ(ExitCode(UsageError("no"), false), kExitUsage);
   EXPECT_EQ(ExitCode(absl::CancelledError("x"), true), kExitInterrupted);
