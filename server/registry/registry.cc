@@ -84,6 +84,14 @@ const std::string& TrainingLease::model_name() const { return entry_->name; }
 absl::StatusOr<uint64_t> TrainingLease::Commit(
     engine::Network network, const store::TrainingSummary& summary,
     const std::atomic<bool>* abandoned) {
+  const auto check_abandoned = [&]() -> absl::Status {
+    if (abandoned != nullptr && abandoned->load()) {
+      return absl::CancelledError(absl::StrCat(
+          "training of '", entry_->name, "' was cancelled by the caller"));
+    }
+    return absl::OkStatus();
+  };
+  MLP_RETURN_IF_ERROR(check_abandoned());  // before writing anything
   absl::MutexLock commit_lock(&entry_->commit_mu);
   uint64_t latest;
   {
@@ -99,34 +107,20 @@ absl::StatusOr<uint64_t> TrainingLease::Commit(
   record->committed_at = absl::Now();
   record->summary = summary;
   record->network = std::make_shared<const engine::Network>(std::move(network));
-  MLP_RETURN_IF_ERROR(
-      registry_->model_store_->WriteVersion(entry_->name, *record));
+  // The caller's cancel is checked last just before the rename that makes
+  // the version durable: one that lands before it leaves only a temp file
+  // (removed), one that lands after it is too late and the version stands.
+  MLP_RETURN_IF_ERROR(registry_->model_store_->WriteVersion(
+      entry_->name, *record, check_abandoned));
   std::vector<uint64_t> pruned;
-  bool published = false;
   {
     absl::MutexLock lock(&entry_->mu);
-    // The publication point: a cancel seen here undoes the write (below,
-    // outside mu; commit_mu keeps other commits out meanwhile).
-    if (abandoned == nullptr || !abandoned->load()) {
-      published = true;
-      entry_->versions.push_back(record);
-      while (entry_->versions.size() >
-             static_cast<size_t>(registry_->limits_.keep_versions)) {
-        pruned.push_back(entry_->versions.front()->version);
-        entry_->versions.pop_front();
-      }
+    entry_->versions.push_back(record);
+    while (entry_->versions.size() >
+           static_cast<size_t>(registry_->limits_.keep_versions)) {
+      pruned.push_back(entry_->versions.front()->version);
+      entry_->versions.pop_front();
     }
-  }
-  if (!published) {
-    if (absl::Status s = registry_->model_store_->DeleteVersion(
-            entry_->name, record->version);
-        !s.ok()) {
-      MLP_LOG(ERROR) << "model '" << entry_->name
-                     << "': cannot remove the abandoned version "
-                     << record->version << ": " << s.message();
-    }
-    return absl::CancelledError(absl::StrCat("training of '", entry_->name,
-                                             "' was cancelled by the caller"));
   }
   for (uint64_t version : pruned) {
     if (absl::Status s =

@@ -85,12 +85,11 @@ class TrainingLease {
   }
 
   // Publishes `network` as version latest + 1 and prunes old versions.
-  // CANCELLED if the model was deleted meanwhile (nothing is written), or if
-  // `abandoned` (the caller's cancel flag, may be null) is set by the time
-  // the written version would be published: the file is removed again, so a
-  // cancel that lands while the version is being written still commits
-  // nothing (a crash before the removal leaves the version committed). The
-  // file system's errors otherwise (nothing is published then).
+  // CANCELLED if the model was deleted meanwhile, or if `abandoned` (the
+  // caller's cancel flag, may be null) is set before the version file is
+  // renamed into place: nothing is written or published then, so a cancel
+  // that lands while the version is being written still commits nothing.
+  // The file system's errors otherwise (nothing is published then).
   absl::StatusOr<uint64_t> Commit(engine::Network network,
                                   const store::TrainingSummary& summary,
                                   const std::atomic<bool>* abandoned = nullptr);

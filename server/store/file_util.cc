@@ -67,8 +67,9 @@ absl::Status ErrnoStatus(absl::string_view what, const std::string& path,
   }
 }
 
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view contents) {
+absl::Status WriteFileAtomically(
+    const std::string& path, absl::string_view contents,
+    const std::function<absl::Status()>& before_rename) {
   const std::string tmp = absl::StrCat(path, ".tmp.", UniqueSuffix());
   const int fd =
       ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -80,6 +81,7 @@ absl::Status WriteFileAtomically(const std::string& path,
     if (status.ok() && ::fsync(fd) != 0)
       status = ErrnoStatus("fsync", tmp, errno);
   }
+  if (status.ok() && before_rename) status = before_rename();
   if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     status = ErrnoStatus("rename", tmp, errno);
   }

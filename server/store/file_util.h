@@ -11,6 +11,7 @@
 #ifndef MLP_SERVER_STORE_FILE_UTIL_H_
 #define MLP_SERVER_STORE_FILE_UTIL_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,9 +27,12 @@ absl::Status ErrnoStatus(absl::string_view what, const std::string& path,
                          int err);
 
 // Writes `contents` to `path` atomically (temp file, fsync, rename, fsync of
-// the directory).
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view contents);
+// the directory). `before_rename`, if set, is the last word: called once the
+// data is durable in the temp file, a non-OK status from it removes the temp
+// file and is returned, and `path` is never touched.
+absl::Status WriteFileAtomically(
+    const std::string& path, absl::string_view contents,
+    const std::function<absl::Status()>& before_rename = nullptr);
 
 // The whole file. NOT_FOUND if it does not exist.
 absl::StatusOr<std::string> ReadFile(const std::string& path);

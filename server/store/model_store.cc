@@ -240,11 +240,12 @@ std::vector<ModelRecord> ModelStore::LoadAll() {
   return models;
 }
 
-absl::Status ModelStore::WriteVersionFile(const std::string& dir,
-                                          const VersionRecord& version) const {
+absl::Status ModelStore::WriteVersionFile(
+    const std::string& dir, const VersionRecord& version,
+    const std::function<absl::Status()>& before_rename) const {
   return WriteFileAtomically(
       (fs::path(dir) / absl::StrFormat("v%06d.ver", version.version)).string(),
-      EncodeVersion(version));
+      EncodeVersion(version), before_rename);
 }
 
 absl::Status ModelStore::CreateModel(const std::string& name,
@@ -274,9 +275,10 @@ absl::Status ModelStore::CreateModel(const std::string& name,
   return absl::OkStatus();
 }
 
-absl::Status ModelStore::WriteVersion(const std::string& name,
-                                      const VersionRecord& version) {
-  return WriteVersionFile(ModelDir(name), version);
+absl::Status ModelStore::WriteVersion(
+    const std::string& name, const VersionRecord& version,
+    const std::function<absl::Status()>& before_rename) {
+  return WriteVersionFile(ModelDir(name), version, before_rename);
 }
 
 absl::Status ModelStore::DeleteVersion(const std::string& name,

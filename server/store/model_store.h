@@ -19,6 +19,7 @@
 #define MLP_SERVER_STORE_MODEL_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,9 +68,11 @@ class ModelStore {
   // ALREADY_EXISTS if the directory exists.
   absl::Status CreateModel(const std::string& name, absl::Time created_at,
                            const VersionRecord& first);
-  // Writes one more version of an existing model.
-  absl::Status WriteVersion(const std::string& name,
-                            const VersionRecord& version);
+  // Writes one more version of an existing model. `before_rename` as in
+  // WriteFileAtomically: it may still call the write off.
+  absl::Status WriteVersion(
+      const std::string& name, const VersionRecord& version,
+      const std::function<absl::Status()>& before_rename = nullptr);
   // Removes one version's file (pruning). Missing files are fine.
   absl::Status DeleteVersion(const std::string& name, uint64_t version);
   // Removes the model's directory; durable once this returns.
@@ -84,8 +87,9 @@ class ModelStore {
 
   std::string ModelDir(const std::string& name) const;
   std::string VersionPath(const std::string& name, uint64_t version) const;
-  absl::Status WriteVersionFile(const std::string& dir,
-                                const VersionRecord& version) const;
+  absl::Status WriteVersionFile(
+      const std::string& dir, const VersionRecord& version,
+      const std::function<absl::Status()>& before_rename = nullptr) const;
   std::optional<ModelRecord> LoadModel(const std::string& name);
   void Quarantine(const std::string& path, const absl::Status& why);
 

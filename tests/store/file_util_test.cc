@@ -85,6 +85,27 @@ TEST(WriteFileAtomicallyTest, FailedRenameKeepsOldFileAndRemovesTemporary) {
   EXPECT_THAT(Names(path), ElementsAre("inside"));
 }
 
+TEST(WriteFileAtomicallyTest, BeforeRenameCanCallTheWriteOff) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/f";
+  WritePlain(path, "old");
+  int calls = 0;
+  const absl::Status s = WriteFileAtomically(path, "new", [&] {
+    ++calls;
+    // The data is in a temporary file next to the target by now.
+    EXPECT_EQ(Names(dir.path()).size(), 2u);
+    return absl::CancelledError("called off");
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(calls, 1);
+  EXPECT_THAT(Names(dir.path()), ElementsAre("f"));
+  EXPECT_EQ(*ReadFile(path), "old");
+  // An OK answer lets it through.
+  ASSERT_TRUE(
+      WriteFileAtomically(path, "new", [] { return absl::OkStatus(); }).ok());
+  EXPECT_EQ(*ReadFile(path), "new");
+}
+
 TEST(ReadFileTest, MissingFileIsNotFound) {
   testing::TempDir dir;
   absl::StatusOr<std::string> read = ReadFile(dir.path() + "/missing");
