@@ -1,5 +1,7 @@
 // mlp: the command-line client of mlp-server. Parses, dispatches, and turns
 // the command's result into a message and an exit code (see status.h).
+#include <algorithm>
+#include <cstring>
 #include <iostream>
 
 #include "CLI/CLI.hpp"
@@ -23,7 +25,16 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    // --help is a ParseError too, with exit code 0.
+    // --help is a ParseError too, with exit code 0. With --json anywhere on
+    // the line, a usage error is JSON like every other error.
+    const bool json = std::any_of(argv + 1, argv + argc, [](const char* arg) {
+      return std::strcmp(arg, "--json") == 0;
+    });
+    if (json && error.get_exit_code() != 0) {
+      std::cerr << mlp::cli::FormatErrorJson(mlp::cli::UsageError(error.what()))
+                << std::endl;
+      return mlp::cli::kExitUsage;
+    }
     return app.exit(error) == 0 ? mlp::cli::kExitOk : mlp::cli::kExitUsage;
   }
 

@@ -4,8 +4,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
 
 namespace mlp::cli {
 namespace {
@@ -49,24 +48,16 @@ std::string FormatError(const absl::Status& status) {
 }
 
 std::string FormatErrorJson(const absl::Status& status) {
-  // Fields in a fixed order; each string escaped by protobuf's JSON printer.
-  const auto quoted = [](absl::string_view text) {
-    google::protobuf::Value value;
-    value.set_string_value(std::string(text));
-    std::string json;
-    // A string Value always has a JSON form.
-    if (!google::protobuf::util::MessageToJsonString(value, &json).ok()) {
-      return std::string("\"\"");
-    }
-    return json;
-  };
-  const char* source = IsServerError(status)  ? "server"
-                       : IsUsageError(status) ? "usage"
-                                              : "local";
-  return absl::StrCat(R"({"error":{"code":)",
-                      quoted(absl::StatusCodeToString(status.code())),
-                      R"(,"message":)", quoted(status.message()),
-                      R"(,"source":)", quoted(source), "}}");
+  const nlohmann::json error = {
+      {"error",
+       {{"code", absl::StatusCodeToString(status.code())},
+        {"message", std::string(status.message())},
+        {"source", IsServerError(status)  ? "server"
+                   : IsUsageError(status) ? "usage"
+                                          : "local"}}}};
+  // Messages may quote file names and CSV fields, which need not be UTF-8:
+  // such bytes become U+FFFD instead of failing.
+  return error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 int ExitCode(const absl::Status& status, bool interrupted) {

@@ -44,7 +44,8 @@ std::string FormatError(const absl::Status& status);
 // The same for --json: one JSON object on one line,
 //   {"error":{"code":"NOT_FOUND","message":"model 'x' not found",
 //             "source":"server"}}
-// with source "server", "local" or "usage" and the canonical code name.
+// with source "server", "local" or "usage" and the canonical code name;
+// bytes of the message that are not UTF-8 become U+FFFD.
 std::string FormatErrorJson(const absl::Status& status);
 
 // The process exit code for a command's result.

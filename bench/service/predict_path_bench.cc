@@ -109,7 +109,8 @@ void Args(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_Forward)->Apply(Args);
-// The 784-256-128-10 pass at the depths PredictBatcher coalesces to.
+// The 784-256-128-10 pass at the depths that coalescing concurrent batch-1
+// calls would compute together.
 BENCHMARK(BM_Forward)
     ->ArgNames({"model", "batch"})
     ->ArgsProduct({{1}, {2, 4, 8, 16, 32, 64}});

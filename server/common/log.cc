@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "absl/time/clock.h"
@@ -50,20 +52,24 @@ namespace internal_log {
 LogLine::LogLine(LogLevel level, const char* file, int line) : level_(level) {
   static constexpr char kLetters[] = {'D', 'I', 'W', 'E'};
   // absl::FormatTime costs about a microsecond; the text up to the second is
-  // formatted once per second per thread, the milliseconds here.
+  // formatted once per second per thread, the milliseconds here. Trivially
+  // destructible, so a line logged during thread exit still finds it.
   struct SecondText {
-    int64_t second = INT64_MIN;
-    std::string text;  // "2026-11-29T20:31:07"
+    int64_t second;
+    char text[24];  // "2026-11-29T20:31:07", NUL-terminated
   };
-  thread_local SecondText cache;
+  thread_local SecondText cache = {std::numeric_limits<int64_t>::min(), ""};
   const int64_t micros = absl::ToUnixMicros(absl::Now());
   const int64_t second =
       micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
   if (second != cache.second) {
     cache.second = second;
-    cache.text =
+    const std::string text =
         absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second),
                          absl::UTCTimeZone());
+    const size_t n = std::min(text.size(), sizeof(cache.text) - 1);
+    std::memcpy(cache.text, text.data(), n);
+    cache.text[n] = '\0';
   }
   const int millis = static_cast<int>((micros - second * 1000000) / 1000);
   const char fraction[] = {'.',

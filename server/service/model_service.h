@@ -15,9 +15,10 @@
 #include "server/common/thread_pool.h"
 #include "server/registry/registry.h"
 #include "server/service/auth.h"
-#include "server/service/request_log.h"
 
 namespace mlp::service {
+
+class RequestLog;
 
 // Bounds on what one call may make the server allocate or send.
 struct ServiceLimits {

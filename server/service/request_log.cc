@@ -1,19 +1,22 @@
 #include "server/service/request_log.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "server/common/log.h"
 
 namespace mlp::service {
 
 RequestLog::RequestLog(absl::string_view method, absl::string_view subject)
-    : method_(method), subject_(subject), start_(absl::Now()) {}
+    : method_(method),
+      subject_(subject),
+      start_(std::chrono::steady_clock::now()) {}
 
 void RequestLog::Done(const absl::Status& status) const {
   if (MinLogLevel() > LogLevel::kInfo) return;
   // Milliseconds with three decimals, from integers: formatting a double
   // through the stream costs more than the rest of the line.
-  const int64_t micros = absl::ToInt64Microseconds(absl::Now() - start_);
+  const int64_t micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - start_)
+                             .count();
   const std::string duration = absl::StrCat(
       micros / 1000, ".", absl::Dec(micros % 1000, absl::kZeroPad3), " ms");
   if (status.ok()) {

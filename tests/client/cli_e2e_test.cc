@@ -369,6 +369,19 @@ TEST_F(CliTest, JsonErrorsAreJsonOnStderr) {
   EXPECT_THAT(local_fields.at("message").string_value(),
               HasSubstr("bad \"q\".csv:2:5"));
 
+  // A usage error of the argument parser (the model name is missing).
+  const Result unparsed = Mlp({"--json", "show"});
+  EXPECT_EQ(unparsed.exit_code, 2);
+  EXPECT_EQ(ParseJson<google::protobuf::Struct>(unparsed.err)
+                .fields()
+                .at("error")
+                .struct_value()
+                .fields()
+                .at("source")
+                .string_value(),
+            "usage")
+      << unparsed.err;
+
   // A usage error found after parsing (ragged --input rows): exit 2.
   const Result usage =
       Mlp({"--json", "predict", "m", "--input", "1,2", "--input", "1,2,3"});

@@ -84,6 +84,11 @@ TEST(StatusTest, LocalUsageAndInterruptExitCodes) {
   EXPECT_EQ(FormatErrorJson(absl::InvalidArgumentError("\"a\\b\".csv:1: bad")),
             R"({"error":{"code":"INVALID_ARGUMENT",)"
             R"("message":"\"a\\b\".csv:1: bad","source":"local"}})");
+  // Control characters escaped; bytes that are not UTF-8 replaced, valid
+  // UTF-8 kept.
+  EXPECT_EQ(FormatErrorJson(absl::InvalidArgumentError("x\tz \xff \xc3\xa9")),
+            "{\"error\":{\"code\":\"INVALID_ARGUMENT\",\"message\":"
+            "\"x\\tz \xef\xbf\xbd \xc3\xa9\",\"source\":\"local\"}}");
   EXPECT_EQ(ExitCode(local, false), kExitError);
   EXPECT_EQ(ExitCode(UsageError("no"), false), kExitUsage);
   EXPECT_EQ(ExitCode(absl::CancelledError("x"), true), kExitInterrupted);

@@ -1,6 +1,6 @@
 #include "server/common/log.h"
 
-#include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <string>
@@ -19,24 +19,33 @@ using ::testing::ContainsRegex;
 using ::testing::IsEmpty;
 using ::testing::MatchesRegex;
 
-// Captures what is written to stderr between construction and Text().
+// Captures what is written to stderr between construction and Text(), in an
+// unlinked temporary file: no size limit, and a writer never blocks.
 class StderrCapture {
  public:
   StderrCapture() {
     fflush(stderr);
+    char path[] = "/tmp/mlp-log-test-XXXXXX";
+    fd_ = mkstemp(path);
+    EXPECT_GE(fd_, 0);
+    unlink(path);
     saved_ = dup(STDERR_FILENO);
-    EXPECT_EQ(pipe2(fds_, O_NONBLOCK), 0);
-    dup2(fds_[1], STDERR_FILENO);
+    dup2(fd_, STDERR_FILENO);
   }
-  ~StderrCapture() { Restore(); }
+  ~StderrCapture() {
+    Restore();
+    close(fd_);
+  }
 
   std::string Text() {
     Restore();
     std::string text;
     char buffer[4096];
     ssize_t n;
-    while ((n = read(fds_[0], buffer, sizeof(buffer))) > 0) {
+    off_t offset = 0;
+    while ((n = pread(fd_, buffer, sizeof(buffer), offset)) > 0) {
       text.append(buffer, static_cast<size_t>(n));
+      offset += n;
     }
     return text;
   }
@@ -46,11 +55,10 @@ class StderrCapture {
     if (saved_ < 0) return;
     dup2(saved_, STDERR_FILENO);
     close(saved_);
-    close(fds_[1]);
     saved_ = -1;
   }
+  int fd_ = -1;
   int saved_ = -1;
-  int fds_[2] = {-1, -1};
 };
 
 class LogTest : public ::testing::Test {
