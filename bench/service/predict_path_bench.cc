@@ -121,6 +121,8 @@ void BM_RequestLogLine(benchmark::State& state) {
   const int saved = dup(STDERR_FILENO);
   const int null_fd = open("/dev/null", O_WRONLY);
   if (saved < 0 || null_fd < 0 || dup2(null_fd, STDERR_FILENO) < 0) {
+    if (saved >= 0) close(saved);
+    if (null_fd >= 0) close(null_fd);
     state.SkipWithError("cannot redirect stderr to /dev/null");
     return;
   }
