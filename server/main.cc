@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -19,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "server/common/log.h"
+#include "server/common/memory_trimmer.h"
 #include "server/engine/network.h"
 #include "server/service/server.h"
 #include "server/store/file_util.h"
@@ -44,6 +46,10 @@ ABSL_FLAG(int, compute_threads, 1,
           "Threads for the engine's large matrix products, one pool shared "
           "by all trainings and predictions (0 = one per core); 1 leaves the "
           "other cores to concurrent trainings and requests");
+ABSL_FLAG(double, memory_trim_seconds, 10,
+          "Every this many seconds, free heap memory of 16 MB or more is "
+          "returned to the system (after bursts of large requests); 0 = "
+          "never");
 ABSL_FLAG(int, keep_versions, 5, "Committed versions kept per model");
 ABSL_FLAG(double, shutdown_grace_seconds, 3.0,
           "On SIGTERM/SIGINT, how long calls in flight may take to finish");
@@ -131,6 +137,12 @@ int Run() {
     mlp::engine::SetComputeThreads(absl::GetFlag(FLAGS_compute_threads));
   }
 
+  if (absl::GetFlag(FLAGS_memory_trim_seconds) < 0) {
+    std::fprintf(stderr, "--memory_trim_seconds must be >= 0, got %g\n",
+                 absl::GetFlag(FLAGS_memory_trim_seconds));
+    return 2;
+  }
+
   mlp::service::ServerOptions options;
   options.address = absl::GetFlag(FLAGS_address);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
@@ -169,6 +181,11 @@ int Run() {
   if (!server.ok()) {
     MLP_LOG(ERROR) << "cannot start: " << server.status().message();
     return 1;
+  }
+  std::optional<mlp::MemoryTrimmer> trimmer;
+  if (const double seconds = absl::GetFlag(FLAGS_memory_trim_seconds);
+      seconds > 0) {
+    trimmer.emplace(absl::Seconds(seconds), size_t{16} << 20);
   }
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
   if (!port_file.empty()) {

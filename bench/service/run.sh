@@ -13,8 +13,10 @@
 #   WARMUP_SECONDS=0.5          unmeasured warm-up per cell and target
 #   LOG_LEVELS="warning info"   server log levels to run the matrix at
 #   SERVER_BIN=...              another mlp-server binary (before/after runs)
+#   TRIM_WAIT_SECONDS=12        wait before the last RSS reading (memory trim)
 #
-# Prints: server RSS (idle, with the two models, after the load), one table per
+# Prints: server RSS (idle, with the two models, after the load and once the
+# freed heap has been trimmed), one table per
 # log level (service_load: Predict vs echo, same message sizes) and one h2load
 # table (unary calls, 1 connection, 64 streams in flight).
 set -euo pipefail
@@ -25,6 +27,7 @@ LOAD_CPU=${LOAD_CPU:-1}
 CELL_SECONDS=${CELL_SECONDS:-2}
 WARMUP_SECONDS=${WARMUP_SECONDS:-0.5}
 LOG_LEVELS=${LOG_LEVELS:-"warning info"}
+TRIM_WAIT_SECONDS=${TRIM_WAIT_SECONDS:-12}
 
 SERVER_BIN=${SERVER_BIN:-$BUILD/server/mlp-server}
 ECHO_BIN=$BUILD/bench/service/echo_server
@@ -170,5 +173,8 @@ for level in $LOG_LEVELS; do
   fi
   echo
   echo "RSS after the load ($level): $(mb "$(rss_kb "$server_pid")"), peak $(mb "$(hwm_kb "$server_pid")")"
+  # mlp-server's --memory_trim_seconds (default 10) returns the freed heap.
+  sleep "$TRIM_WAIT_SECONDS"
+  echo "RSS ${TRIM_WAIT_SECONDS} s later ($level): $(mb "$(rss_kb "$server_pid")")"
 done
 

@@ -181,6 +181,9 @@ TEST(ProcessTest, BadFlagsAreRefused) {
   auto server2 =
       ServerProcess::Start(dir.path() + "/data2", {"--keep_versions=0"});
   EXPECT_FALSE(server2.ok());
+  auto server3 =
+      ServerProcess::Start(dir.path() + "/data3", {"--memory_trim_seconds=-1"});
+  EXPECT_FALSE(server3.ok());
 }
 
 }  // namespace
