@@ -112,7 +112,7 @@ absl::Status RunDemo(const DemoOptions& options, const GlobalOptions& global) {
   view.plot = !global.json;
   MLP_CLI_ASSIGN_OR_RETURN(
       mlp::v1::TrainProgress done,
-      RunTraining(connection, train, spec, view, std::cout));
+      RunTraining(connection, train, model, view, std::cout));
 
   mlp::v1::PredictRequest predict;
   predict.set_model(name);
@@ -247,7 +247,7 @@ absl::Status RunFashion(const FashionOptions& options,
   view.plot = false;  // a handful of epochs make no curve
   MLP_CLI_ASSIGN_OR_RETURN(
       mlp::v1::TrainProgress done,
-      RunTraining(connection, train, spec, view, std::cout));
+      RunTraining(connection, train, model, view, std::cout));
 
   MLP_CLI_ASSIGN_OR_RETURN(
       std::unique_ptr<IdxReader> test,

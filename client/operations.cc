@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "client/interrupt.h"
 #include "client/progress.h"
 #include "client/status.h"
@@ -73,9 +75,45 @@ absl::StatusOr<mlp::v1::ModelInfo> RecreateModel(
   return connection.Call(&ModelService::Stub::CreateModel, request);
 }
 
+namespace {
+
+// After a Ctrl-C: waits (up to 10 s) until the server has stopped the
+// training, then says whether it committed anything. A cancel normally stops
+// it with nothing committed; one that lands while the new version is being
+// renamed into place is too late, and the version stands.
+std::string WhatTheCancelKept(Connection& connection,
+                              const mlp::v1::ModelInfo& before) {
+  mlp::v1::GetModelRequest get;
+  get.set_name(before.name());
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (true) {
+    absl::StatusOr<mlp::v1::ModelInfo> now =
+        connection.Call(&ModelService::Stub::GetModel, get);
+    if (!now.ok()) {
+      return absl::StrCat("could not confirm what was committed: ",
+                          now.status().message());
+    }
+    if (now->state() != mlp::v1::TRAINING) {
+      if (now->version() == before.version()) return "nothing was committed";
+      return absl::StrCat("it was already committing: version ", now->version(),
+                          " was committed");
+    }
+    if (absl::Now() >= deadline) {
+      return absl::StrCat(
+          "the server is still stopping the training; see `mlp "
+          "show ",
+          before.name(), "`");
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<mlp::v1::TrainProgress> RunTraining(
     Connection& connection, const mlp::v1::TrainRequest& request,
-    const mlp::v1::ModelSpec& spec, const TrainView& view, std::ostream& out) {
+    const mlp::v1::ModelInfo& model, const TrainView& view, std::ostream& out) {
+  const mlp::v1::ModelSpec& spec = model.spec();
   TrainDisplay::Options options;
   options.json = view.json;
   options.terminal = view.terminal;
@@ -116,7 +154,7 @@ absl::StatusOr<mlp::v1::TrainProgress> RunTraining(
   if (!status.ok()) {
     if (status.error_code() == grpc::StatusCode::CANCELLED &&
         connection.interrupts().interrupted()) {
-      return CancelledByUser("training", "nothing was committed");
+      return CancelledByUser("training", WhatTheCancelKept(connection, model));
     }
     return connection.Error(status);
   }
@@ -183,8 +221,14 @@ absl::StatusOr<mlp::v1::DatasetInfo> UploadDataset(Connection& connection,
   }
   const grpc::Status status = writer->Finish();
   MLP_CLI_RETURN_IF_ERROR(local);
-  if (connection.interrupts().interrupted())
-    return CancelledByUser("upload", "no dataset was created");
+  if (connection.interrupts().interrupted()) {
+    // A Ctrl-C after the last chunk may come after the server committed.
+    return CancelledByUser(
+        "upload", status.ok() ? absl::StrCat("it had already finished: "
+                                             "dataset '",
+                                             name, "' was created")
+                              : "no dataset was created");
+  }
   if (!status.ok()) return connection.Error(status);
   return info;
 }

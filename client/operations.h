@@ -40,12 +40,14 @@ struct TrainView {
   std::string metrics_path;
 };
 
-// Runs a Train stream, showing each message on `out` as it arrives. Ctrl-C
-// cancels the stream: CANCELLED then, and the server commits nothing.
-// Returns the final (done) message.
+// Runs a Train stream of `model` (as it was before the training), showing
+// each message on `out` as it arrives. Ctrl-C cancels the stream: CANCELLED
+// then, once the server has confirmed what it kept (nothing, unless the
+// cancel landed as the training was committing). Returns the final (done)
+// message.
 absl::StatusOr<mlp::v1::TrainProgress> RunTraining(
     Connection& connection, const mlp::v1::TrainRequest& request,
-    const mlp::v1::ModelSpec& spec, const TrainView& view, std::ostream& out);
+    const mlp::v1::ModelInfo& model, const TrainView& view, std::ostream& out);
 
 // Streams `source` to the server as dataset `name` in chunks of at most
 // kMaxBatchBytes. A local read error or Ctrl-C cancels the upload, which

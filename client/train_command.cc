@@ -87,7 +87,7 @@ absl::Status RunTrain(const TrainCommandOptions& options,
   view.plot = options.plot == 0 ? view.terminal : options.plot > 0;
   view.metrics_path = options.metrics_out;
   absl::StatusOr<mlp::v1::TrainProgress> done =
-      RunTraining(connection, request, model.spec(), view, std::cout);
+      RunTraining(connection, request, model, view, std::cout);
   if (!done.ok() &&
       done.status().code() == absl::StatusCode::kResourceExhausted &&
       IsServerError(done.status())) {

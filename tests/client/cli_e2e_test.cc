@@ -536,7 +536,8 @@ TEST_F(CliTest, CtrlCCancelsTrainingAndCommitsNothing) {
   train.Signal(SIGINT);
   const Result result = train.Wait(30);
   EXPECT_EQ(result.exit_code, 130) << result.err;
-  EXPECT_THAT(result.err, HasSubstr("training cancelled by Ctrl-C"));
+  EXPECT_THAT(result.err, HasSubstr("training cancelled by Ctrl-C; nothing "
+                                    "was committed"));
   const Result show = Mlp({"show", "slow-model", "--json"});
   ASSERT_EQ(show.exit_code, 0);
   EXPECT_EQ(ParseJson<mlp::v1::ModelInfo>(show.out).version(), 1u);
