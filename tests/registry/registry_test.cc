@@ -12,12 +12,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/engine/serialize.h"
+#include "tests/testing/files.h"
 #include "tests/testing/server_process.h"
 
 namespace mlp::registry {
 namespace {
 
 namespace fs = std::filesystem;
+using ::mlp::testing::Names;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -49,16 +51,6 @@ store::TrainingSummary Summary(uint32_t epochs) {
   s.final_loss = 0.5;
   s.stop_reason = engine::StopReason::kMaxEpochs;
   return s;
-}
-
-std::vector<std::string> Names(const std::string& dir) {
-  std::vector<std::string> out;
-  if (!fs::exists(dir)) return out;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
-    out.push_back(e.path().filename().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 class RegistryTest : public ::testing::Test {

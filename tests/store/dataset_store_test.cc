@@ -9,36 +9,18 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/file_util.h"
+#include "tests/testing/files.h"
 #include "tests/testing/server_process.h"
 
 namespace mlp::store {
 namespace {
 
 namespace fs = std::filesystem;
+using ::mlp::testing::FlipByte;
+using ::mlp::testing::Names;
 using ::testing::ElementsAre;
 using ::testing::EndsWith;
 using ::testing::IsEmpty;
-
-std::vector<std::string> Names(const std::string& dir) {
-  std::vector<std::string> out;
-  if (!fs::exists(dir)) return out;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
-    out.push_back(e.path().filename().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-void FlipByte(const std::string& path, size_t offset) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  ASSERT_TRUE(f.good()) << path;
-  f.seekg(static_cast<std::streamoff>(offset));
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x01);
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.write(&c, 1);
-}
 
 class DatasetStoreTest : public ::testing::Test {
  protected:
@@ -174,7 +156,7 @@ TEST_F(DatasetStoreTest, CorruptRowIsDataLossAndQuarantinedOnLoad) {
   ASSERT_TRUE(WriteSet(*store, "good", 5).ok());
   ASSERT_TRUE(WriteSet(*store, "bad", 5).ok());
   const std::string path = Datasets() + "/bad.mlpd";
-  FlipByte(path, 17);  // inside the rows, not the trailer
+  FlipByte(path, 17, 0x01);  // inside the rows, not the trailer
   absl::StatusOr<std::string> corrupt = ReadFile(path);
   ASSERT_TRUE(corrupt.ok());
   EXPECT_EQ(store->Read("bad").status().code(), absl::StatusCode::kDataLoss);
@@ -199,7 +181,7 @@ TEST_F(DatasetStoreTest, CorruptTrailerOrTruncationIsQuarantined) {
   ASSERT_TRUE(WriteSet(*store, "torn", 5).ok());
   ASSERT_TRUE(WriteSet(*store, "tiny", 5).ok());
   const std::string trailer = Datasets() + "/trailer.mlpd";
-  FlipByte(trailer, fs::file_size(trailer) - 20);
+  FlipByte(trailer, fs::file_size(trailer) - 20, 0x01);
   const std::string torn = Datasets() + "/torn.mlpd";
   fs::resize_file(torn, fs::file_size(torn) - 8);
   fs::resize_file(Datasets() + "/tiny.mlpd", 10);

@@ -8,29 +8,18 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/files.h"
 #include "tests/testing/server_process.h"
 
 namespace mlp::store {
 namespace {
 
 namespace fs = std::filesystem;
+using ::mlp::testing::Names;
+using ::mlp::testing::WritePlain;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-std::vector<std::string> Names(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
-    out.push_back(e.path().filename().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-void WritePlain(const std::string& path, const std::string& contents) {
-  std::ofstream out(path, std::ios::binary);
-  out << contents;
-}
 
 TEST(WriteFileAtomicallyTest, CreatesFileWithExactContents) {
   testing::TempDir dir;

@@ -12,12 +12,16 @@
 #include "gtest/gtest.h"
 #include "server/engine/serialize.h"
 #include "server/store/file_util.h"
+#include "tests/testing/files.h"
 #include "tests/testing/server_process.h"
 
 namespace mlp::store {
 namespace {
 
 namespace fs = std::filesystem;
+using ::mlp::testing::FlipByte;
+using ::mlp::testing::Names;
+using ::mlp::testing::WritePlain;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::EndsWith;
@@ -46,36 +50,10 @@ VersionRecord Version(uint64_t version, uint64_t seed,
   return v;
 }
 
-std::vector<std::string> Names(const std::string& dir) {
-  std::vector<std::string> out;
-  if (!fs::exists(dir)) return out;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
-    out.push_back(e.path().filename().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 std::vector<uint64_t> Versions(const ModelRecord& m) {
   std::vector<uint64_t> out;
   for (const VersionRecord& v : m.versions) out.push_back(v.version);
   return out;
-}
-
-void FlipByte(const std::string& path, size_t offset_from_start) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  ASSERT_TRUE(f.good()) << path;
-  f.seekg(static_cast<std::streamoff>(offset_from_start));
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x5a);
-  f.seekp(static_cast<std::streamoff>(offset_from_start));
-  f.write(&c, 1);
-}
-
-void WritePlain(const std::string& path, const std::string& contents) {
-  std::ofstream out(path, std::ios::binary);
-  out << contents;
 }
 
 class ModelStoreTest : public ::testing::Test {
@@ -171,7 +149,7 @@ TEST_F(ModelStoreTest, CorruptVersionIsQuarantinedAndOthersLoad) {
     ASSERT_TRUE(store->WriteVersion("m", Version(3, 3)).ok());
   }
   const std::string bad = ModelDir("m") + "/v000002.ver";
-  FlipByte(bad, 40);
+  FlipByte(bad, 40, 0x5a);
   absl::StatusOr<std::string> corrupt_bytes = ReadFile(bad);
   ASSERT_TRUE(corrupt_bytes.ok());
 
@@ -224,8 +202,8 @@ TEST_F(ModelStoreTest, ModelWithEveryVersionCorruptIsMovedAsideWhole) {
     ASSERT_TRUE(store->CreateModel("bad", absl::Now(), Version(1, 2)).ok());
     ASSERT_TRUE(store->WriteVersion("bad", Version(2, 3)).ok());
   }
-  FlipByte(ModelDir("bad") + "/v000001.ver", 20);
-  FlipByte(ModelDir("bad") + "/v000002.ver", 60);
+  FlipByte(ModelDir("bad") + "/v000001.ver", 20, 0x5a);
+  FlipByte(ModelDir("bad") + "/v000002.ver", 60, 0x5a);
 
   std::unique_ptr<ModelStore> store = OpenStore();
   std::vector<ModelRecord> models = store->LoadAll();
@@ -266,7 +244,7 @@ TEST_F(ModelStoreTest, CorruptMetaKeepsVersionsAndIsRewritten) {
     std::unique_ptr<ModelStore> store = OpenStore();
     ASSERT_TRUE(store->CreateModel("m", absl::Now(), Version(1, 1)).ok());
   }
-  FlipByte(ModelDir("m") + "/model.meta", 6);
+  FlipByte(ModelDir("m") + "/model.meta", 6, 0x5a);
   std::vector<ModelRecord> models = OpenStore()->LoadAll();
   ASSERT_EQ(models.size(), 1u);
   EXPECT_THAT(Versions(models[0]), ElementsAre(1));
