@@ -77,14 +77,7 @@ class Client {
 
   grpc::Status Create(const std::string& name, const v1::ModelSpec& spec,
                       v1::ModelInfo* out = nullptr) {
-    v1::CreateModelRequest request;
-    request.set_name(name);
-    *request.mutable_spec() = spec;
-    v1::ModelInfo info;
-    grpc::Status s =
-        stub_->CreateModel(ContextWithDeadline().get(), request, &info);
-    if (out != nullptr) *out = info;
-    return s;
+    return CreateModel(stub_.get(), name, spec, out);
   }
   grpc::Status Get(const std::string& name, v1::ModelInfo* out) {
     v1::GetModelRequest request;

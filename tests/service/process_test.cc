@@ -63,12 +63,7 @@ TEST(ProcessTest, SigtermDrainsAndExitsZero) {
   auto server = ServerProcess::Start(dir.path() + "/data");
   ASSERT_TRUE(server.ok()) << server.status();
   auto stub = testing::MakeStub((*server)->address());
-  v1::CreateModelRequest create;
-  create.set_name("m");
-  *create.mutable_spec() = testing::SeedSpec(1);
-  v1::ModelInfo info;
-  ASSERT_TRUE(
-      stub->CreateModel(ContextWithDeadline().get(), create, &info).ok());
+  ASSERT_TRUE(testing::CreateModel(stub.get(), "m", testing::SeedSpec(1)).ok());
   // A training that would run for a long time.
   v1::TrainRequest train = testing::SeedTrainRequest("m", 100000000);
   train.mutable_options()->set_target_loss(0);
@@ -102,12 +97,8 @@ TEST(ProcessTest, LogsOneLinePerCallAtInfoOnly) {
         ServerProcess::Start(dir.path() + "/data", {"--log_level=" + level});
     ASSERT_TRUE(server.ok()) << server.status();
     auto stub = testing::MakeStub((*server)->address());
-    v1::CreateModelRequest create;
-    create.set_name("logged");
-    *create.mutable_spec() = testing::SeedSpec(1);
-    v1::ModelInfo info;
     ASSERT_TRUE(
-        stub->CreateModel(ContextWithDeadline().get(), create, &info).ok());
+        testing::CreateModel(stub.get(), "logged", testing::SeedSpec(1)).ok());
     v1::PredictRequest predict;
     predict.set_model("logged");
     *predict.mutable_inputs() =
@@ -117,6 +108,7 @@ TEST(ProcessTest, LogsOneLinePerCallAtInfoOnly) {
         stub->Predict(ContextWithDeadline().get(), predict, &outputs).ok());
     v1::GetModelRequest missing;
     missing.set_name("nope");
+    v1::ModelInfo info;
     EXPECT_EQ(stub->GetModel(ContextWithDeadline().get(), missing, &info)
                   .error_code(),
               grpc::StatusCode::NOT_FOUND);

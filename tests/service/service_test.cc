@@ -49,12 +49,7 @@ class ServiceTest : public ::testing::Test {
 
   grpc::Status Create(const std::string& name, const v1::ModelSpec& spec,
                       v1::ModelInfo* info = nullptr) {
-    v1::CreateModelRequest request;
-    request.set_name(name);
-    *request.mutable_spec() = spec;
-    v1::ModelInfo ignored;
-    return stub_->CreateModel(ContextWithDeadline().get(), request,
-                              info != nullptr ? info : &ignored);
+    return testing::CreateModel(stub_.get(), name, spec, info);
   }
 
   // Runs a Train call to the end; returns its status and messages.

@@ -72,6 +72,16 @@ grpc::Status UploadSeedDataset(v1::ModelService::Stub* stub,
   return writer->Finish();
 }
 
+grpc::Status CreateModel(v1::ModelService::Stub* stub, const std::string& name,
+                         const v1::ModelSpec& spec, v1::ModelInfo* info) {
+  v1::CreateModelRequest request;
+  request.set_name(name);
+  *request.mutable_spec() = spec;
+  v1::ModelInfo ignored;
+  return stub->CreateModel(ContextWithDeadline().get(), request,
+                           info != nullptr ? info : &ignored);
+}
+
 std::unique_ptr<v1::ModelService::Stub> MakeStub(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);

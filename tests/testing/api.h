@@ -34,6 +34,12 @@ grpc::Status UploadSeedDataset(v1::ModelService::Stub* stub,
 
 std::unique_ptr<v1::ModelService::Stub> MakeStub(const std::string& address);
 
+// CreateModel `name` with `spec`; the call's status, the reply in `info` if
+// given.
+grpc::Status CreateModel(v1::ModelService::Stub* stub, const std::string& name,
+                         const v1::ModelSpec& spec,
+                         v1::ModelInfo* info = nullptr);
+
 // A context with a deadline `seconds` from now.
 std::unique_ptr<grpc::ClientContext> ContextWithDeadline(double seconds = 30);
 
