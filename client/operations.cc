@@ -162,6 +162,13 @@ absl::StatusOr<mlp::v1::TrainProgress> RunTraining(
     return absl::UnavailableError(
         "the training stream ended without its final message");
   }
+  if (last.stop_reason() == mlp::v1::CANCELLED && last.version() == 0) {
+    // The server stopped it: the model was deleted or the server is shutting
+    // down. Scripts must not mistake that for a finished training.
+    return absl::AbortedError(
+        "the server cancelled the training (model deleted or server "
+        "stopping); nothing was committed");
+  }
   return last;
 }
 

@@ -44,7 +44,8 @@ struct TrainView {
 // each message on `out` as it arrives. Ctrl-C cancels the stream: CANCELLED
 // then, once the server has confirmed what it kept (nothing, unless the
 // cancel landed as the training was committing). Returns the final (done)
-// message.
+// message; ABORTED if the server cancelled the training (model deleted,
+// server stopping).
 absl::StatusOr<mlp::v1::TrainProgress> RunTraining(
     Connection& connection, const mlp::v1::TrainRequest& request,
     const mlp::v1::ModelInfo& model, const TrainView& view, std::ostream& out);

@@ -97,15 +97,7 @@ absl::Status RunTrain(const TrainCommandOptions& options,
                      " (for large data: `mlp dataset upload`, then "
                      "`mlp train --dataset`)")));
   }
-  MLP_CLI_RETURN_IF_ERROR(done.status());
-  if (done->stop_reason() == mlp::v1::CANCELLED && done->version() == 0) {
-    // The server stopped it: the model was deleted or the server is shutting
-    // down. Scripts must not mistake that for a finished training.
-    return absl::AbortedError(
-        "the server cancelled the training (model deleted or server "
-        "stopping); nothing was committed");
-  }
-  return absl::OkStatus();
+  return done.status();
 }
 
 }  // namespace
