@@ -27,21 +27,16 @@
 #include "grpc/health/v1/health.pb.h"
 #include "gtest/gtest.h"
 #include "mlp/v1/mlp.pb.h"
+#include "tests/testing/files.h"
 #include "tests/testing/server_process.h"
 
 namespace mlp::cli {
 namespace {
 
+using ::mlp::testing::ReadWholeFile;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 std::vector<std::string> Lines(const std::string& text) {
   return absl::StrSplit(text, '\n', absl::SkipEmpty());
@@ -90,7 +85,7 @@ class CliProcess {
   }
 
   void Signal(int signal_number) { kill(pid_, signal_number); }
-  std::string out() const { return ReadFile(out_path_); }
+  std::string out() const { return ReadWholeFile(out_path_); }
 
   Result Wait(double timeout_seconds) {
     Result result;
@@ -109,8 +104,8 @@ class CliProcess {
     reaped_ = true;
     if (status != -1 && WIFEXITED(status))
       result.exit_code = WEXITSTATUS(status);
-    result.out = ReadFile(out_path_);
-    result.err = ReadFile(err_path_);
+    result.out = ReadWholeFile(out_path_);
+    result.err = ReadWholeFile(err_path_);
     return result;
   }
 
@@ -435,7 +430,7 @@ TEST_F(CliTest, PipedTrainPrintsOneLinePerEpoch) {
   // No progress bar, no cursor movement: plain lines for a pipe.
   EXPECT_THAT(result.out, Not(HasSubstr("\r")));
   EXPECT_THAT(result.out, Not(HasSubstr("\033")));
-  const std::vector<std::string> rows = Lines(ReadFile(metrics));
+  const std::vector<std::string> rows = Lines(ReadWholeFile(metrics));
   ASSERT_EQ(rows.size(), 8u);
   EXPECT_THAT(rows[0], StartsWith("epoch,loss,accuracy,"));
   EXPECT_THAT(rows[7], StartsWith("7,"));

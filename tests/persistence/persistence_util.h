@@ -21,6 +21,7 @@
 
 #include "mlp/v1/mlp.grpc.pb.h"
 #include "tests/testing/api.h"
+#include "tests/testing/files.h"
 #include "tests/testing/server_process.h"
 
 namespace mlp::testing {
@@ -35,26 +36,6 @@ inline std::vector<std::string> TreeOf(const std::string& dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-inline std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-inline void FlipBytes(const std::string& path, size_t offset, size_t count) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  ASSERT_TRUE(f.good()) << path;
-  for (size_t i = offset; i < offset + count; ++i) {
-    f.seekg(static_cast<std::streamoff>(i));
-    char c = 0;
-    f.read(&c, 1);
-    c = static_cast<char>(~c);
-    f.seekp(static_cast<std::streamoff>(i));
-    f.write(&c, 1);
-  }
 }
 
 // True if the two float sequences are identical bit for bit.

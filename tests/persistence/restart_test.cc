@@ -179,8 +179,8 @@ TEST_F(RestartTest, CorruptModelFileIsQuarantinedReportedAndTheRestLoads) {
   Stop(server);
 
   const std::string models = data_dir() + "/models";
-  FlipBytes(models + "/broken/v000001.ver", 30, 4);
-  FlipBytes(models + "/partial/v000001.ver", 30, 4);
+  FlipBytes(models + "/broken/v000001.ver", 30, 4, 0xff);
+  FlipBytes(models + "/partial/v000001.ver", 30, 4, 0xff);
   const std::string broken_bytes =
       ReadWholeFile(models + "/broken/v000001.ver");
   const std::string partial_bytes =

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "gtest/gtest.h"
 
@@ -20,18 +21,28 @@ std::vector<std::string> Names(const std::string& dir) {
   return out;
 }
 
-void FlipByte(const std::string& path, size_t offset, unsigned char mask) {
+void FlipBytes(const std::string& path, size_t offset, size_t count,
+               unsigned char mask) {
   std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
   if (!f.good()) {
     ADD_FAILURE() << "cannot open " << path;
     return;
   }
-  f.seekg(static_cast<std::streamoff>(offset));
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ static_cast<char>(mask));
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.write(&c, 1);
+  for (size_t i = offset; i < offset + count; ++i) {
+    f.seekg(static_cast<std::streamoff>(i));
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ static_cast<char>(mask));
+    f.seekp(static_cast<std::streamoff>(i));
+    f.write(&c, 1);
+  }
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
 }
 
 void WritePlain(const std::string& path, const std::string& contents) {

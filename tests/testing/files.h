@@ -12,9 +12,17 @@ namespace mlp::testing {
 // not exist.
 std::vector<std::string> Names(const std::string& dir);
 
-// XORs the byte at `offset` of `path` with `mask` in place (a torn or
-// corrupted file). A file that cannot be opened is a test failure.
-void FlipByte(const std::string& path, size_t offset, unsigned char mask);
+// XORs `count` bytes of `path` from `offset` with `mask` in place (a torn
+// or corrupted file). A file that cannot be opened is a test failure.
+void FlipBytes(const std::string& path, size_t offset, size_t count,
+               unsigned char mask);
+inline void FlipByte(const std::string& path, size_t offset,
+                     unsigned char mask) {
+  FlipBytes(path, offset, 1, mask);
+}
+
+// The whole file; empty if it cannot be read.
+std::string ReadWholeFile(const std::string& path);
 
 // Writes `contents` to `path` as is, with no temporary file or fsync.
 void WritePlain(const std::string& path, const std::string& contents);
