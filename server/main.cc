@@ -12,6 +12,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -44,8 +45,9 @@ ABSL_FLAG(int, max_concurrent_trainings, 2,
           "Trainings that may run at once (one thread each)");
 ABSL_FLAG(int, compute_threads, 1,
           "Threads for the engine's large matrix products, one pool shared "
-          "by all trainings and predictions (0 = one per core); 1 leaves the "
-          "other cores to concurrent trainings and requests");
+          "by all trainings and predictions (0 = one per core); results do "
+          "not depend on it; 1 leaves the other cores to concurrent "
+          "trainings and requests");
 ABSL_FLAG(double, memory_trim_seconds, 10,
           "Every this many seconds, free heap memory of 16 MB or more is "
           "returned to the system (after bursts of large requests); 0 = "
@@ -133,8 +135,12 @@ int Run() {
                  absl::GetFlag(FLAGS_compute_threads));
     return 2;
   }
-  if (absl::GetFlag(FLAGS_compute_threads) > 0) {
-    mlp::engine::SetComputeThreads(absl::GetFlag(FLAGS_compute_threads));
+  {
+    int threads = absl::GetFlag(FLAGS_compute_threads);
+    if (threads == 0) {
+      threads = static_cast<int>(std::thread::hardware_concurrency());
+    }
+    mlp::engine::SetComputeThreads(threads);
   }
 
   if (absl::GetFlag(FLAGS_memory_trim_seconds) < 0) {

@@ -127,6 +127,8 @@ BENCHMARK(BM_Sgemm)
     ->Args({256, 784, 128, 1, 0})  // weight gradient, layer 1
     ->Args({256, 784, 128, 2, 0})
     ->Args({256, 784, 128, 1, 1})
+    ->Args({128, 128, 256, 1, 0})  // forward, layer 2
+    ->Args({128, 128, 256, 2, 0})
     ->UseRealTime();
 
 void BM_GemmCrossover(benchmark::State& state) {

@@ -196,11 +196,18 @@ void LayerForward(const L& layer, const S* in, int ld_in, int batch,
                   Eigen::Ref<MatrixT<S>> out, bool apply_activation) {
   const int units = static_cast<int>(layer.weights.rows());
   const int inputs = static_cast<int>(layer.weights.cols());
+  // Bias and activation on each block of the output as soon as it is
+  // computed, on the same thread (elementwise: the same bits however the
+  // product is cut).
+  const bool has_bias = layer.bias.size() > 0;
   Gemm<S>(Trans::kNo, Trans::kNo, units, batch, inputs, S(1),
           layer.weights.data(), units, in, ld_in, S(0), out.data(),
-          static_cast<int>(out.outerStride()));
-  if (layer.bias.size() > 0) out.colwise() += layer.bias;
-  if (apply_activation) ActivateInPlace<S>(layer.activation, out);
+          static_cast<int>(out.outerStride()),
+          [&](int row, int rows, int col, int cols) {
+            auto block = out.block(row, col, rows, cols);
+            if (has_bias) block.colwise() += layer.bias.segment(row, rows);
+            if (apply_activation) ActivateInPlace<S>(layer.activation, block);
+          });
 }
 
 // Forward pass over a batch into acts (each [units_l x >= B]); returns the
@@ -245,13 +252,19 @@ void BackwardBatch(const std::vector<L>& layers, Loss loss, bool class_indices,
     const int inputs = static_cast<int>(layers[l].weights.cols());
     if (l > 0) {
       // delta_{l-1} = (W_l^T delta_l) .* act'_{l-1}: [inputs x B].
+      // The derivative on each block as soon as it is computed.
+      const Activation prev_act = layers[l - 1].activation;
+      const MatrixT<S>& a_prev = acts[l - 1];
+      MatrixT<S>& d_prev = deltas[l - 1];
       Gemm<S>(Trans::kYes, Trans::kNo, inputs, batch, units, S(1),
               layers[l].weights.data(), units, deltas[l].data(),
-              static_cast<int>(deltas[l].rows()), S(0), deltas[l - 1].data(),
-              static_cast<int>(deltas[l - 1].rows()));
-      MultiplyByDerivative<S>(layers[l - 1].activation,
-                              acts[l - 1].leftCols(batch),
-                              deltas[l - 1].leftCols(batch));
+              static_cast<int>(deltas[l].rows()), S(0), d_prev.data(),
+              static_cast<int>(d_prev.rows()),
+              [&](int row, int rows, int col, int cols) {
+                MultiplyByDerivative<S>(prev_act,
+                                        a_prev.block(row, col, rows, cols),
+                                        d_prev.block(row, col, rows, cols));
+              });
     }
     const S* a_prev = l == 0 ? x.data() : acts[l - 1].data();
     const int ld_prev =

@@ -4,13 +4,19 @@
 // call overhead. The crossover is measured by bench/engine/engine_bench.cc
 // (BM_Gemm*) and documented in docs/performance.md.
 //
-// Thread-safety: stateless; safe to call from any number of threads (OpenBLAS
-// serialises or parallelises internally).
+// Threads: OpenBLAS always runs single-threaded (its own pool would split a
+// product by thread count, and rounding with it, under some kernels); the
+// engine splits large products itself (GemmBlocked below).
+//
+// Thread-safety: safe to call from any number of threads.
 #ifndef MLP_SERVER_ENGINE_GEMM_H_
 #define MLP_SERVER_ENGINE_GEMM_H_
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <string>
+
+#include "absl/functional/function_ref.h"
 
 namespace mlp::engine::internal {
 
@@ -138,6 +144,34 @@ void GemmNotTiny<float>(Trans ta, Trans tb, int m, int n, int k, float alpha,
                         const float* a, int lda, const float* b, int ldb,
                         float beta, float* c, int ldc);
 
+// How a product is cut into blocks of output rows or columns, each computed
+// by one single-threaded call on one of the compute pool's threads
+// (compute_pool.h). A function of the shape ALONE, never of the thread count:
+// that is what makes the result independent of the number of threads. See
+// PartitionGemm in gemm.cc for the rule and docs/performance.md for the
+// measurements behind its constants.
+struct GemmPartition {
+  bool by_columns = true;  // blocks of columns of C (else of rows)
+  int block = 0;           // rows or columns per block (the last may be less)
+  int count = 1;           // number of blocks
+};
+GemmPartition PartitionGemm(int m, int n, int k);
+
+// Elementwise work on a block of C (rows [row, row + rows), columns
+// [col, col + cols)), run right after the block's product on the thread that
+// computed it, while the block is in that core's cache: bias, activation,
+// activation derivative. Must touch only that block of C (and read-only data).
+using BlockEpilogue =
+    absl::FunctionRef<void(int row, int rows, int col, int cols)>;
+
+// Products past the tiny size, cut by PartitionGemm and run on the process's
+// compute pool, each block followed by *epilogue when it is not null (defined
+// for float and double in gemm.cc).
+template <typename S>
+void GemmBlocked(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a,
+                 int lda, const S* b, int ldb, S beta, S* c, int ldc,
+                 const BlockEpilogue* epilogue);
+
 // The engine's product (inline, so that tiny products cost no calls).
 template <typename S>
 inline void Gemm(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a,
@@ -146,7 +180,23 @@ inline void Gemm(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a,
     TinyGemm<S>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  GemmNotTiny<S>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  GemmBlocked<S>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nullptr);
+}
+
+// The product followed by epilogue(row, rows, col, cols) over all of C, block
+// by block (a BlockEpilogue; a template so that the tiny products of batch-1
+// steps call it inline).
+template <typename S, typename Epilogue>
+inline void Gemm(Trans ta, Trans tb, int m, int n, int k, S alpha, const S* a,
+                 int lda, const S* b, int ldb, S beta, S* c, int ldc,
+                 Epilogue&& epilogue) {
+  if (int64_t{m} * n * k <= kTinyGemmFlops) {
+    TinyGemm<S>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    epilogue(0, m, 0, n);
+    return;
+  }
+  const BlockEpilogue ref(epilogue);
+  GemmBlocked<S>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, &ref);
 }
 
 // Products with m * n * k at or above this go to OpenBLAS (when the engine was
@@ -160,6 +210,9 @@ void SetBlasThreshold(int64_t threshold);
 
 // True when the engine was built with OpenBLAS.
 bool HaveBlas();
+// The OpenBLAS kernel set in use ("Haswell", "SkylakeX", ...; chosen by the
+// CPU or OPENBLAS_CORETYPE), or "" without OpenBLAS.
+std::string BlasCoreName();
 
 }  // namespace mlp::engine::internal
 

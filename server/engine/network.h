@@ -103,7 +103,8 @@ class Network {
 
   // Forward pass. inputs: [input_size x N], N >= 1; returns [output_size x N]
   // (softmax columns sum to 1). Thread-safe (const); allocates its result and
-  // two activation buffers. Large batches run on OpenBLAS (SetComputeThreads).
+  // two activation buffers. Large batches run on the compute pool
+  // (SetComputeThreads).
   // INVALID_ARGUMENT if inputs.rows() != input_size or N == 0; inputs are not
   // checked for NaN/Inf (they propagate to the outputs).
   absl::StatusOr<Matrix> Predict(const Eigen::Ref<const Matrix>& inputs) const;
@@ -117,14 +118,15 @@ class Network {
 };
 
 // Threads used by the engine's large matrix products (training batches and
-// large Predict batches go to OpenBLAS when the engine is built with it).
-// PROCESS-WIDE: OpenBLAS has one thread pool per process, so this is a setting
-// for the program's startup (a server flag), not per call. Until it is called
-// OpenBLAS's own default applies (OPENBLAS_NUM_THREADS, else every core).
-// Concurrent trainings share the pool: on a small machine running several
-// trainings at once, 1 is the sensible value. threads < 1 is taken as 1.
-// Thread-safe, but calls racing with running products take effect at the
-// next product.
+// large Predict batches), counting the thread that asks for the product.
+// PROCESS-WIDE: the engine has one compute pool per process (compute_pool.h),
+// so this is a setting for the program's startup (a server flag), not per
+// call. Until it is called the pool has 1 thread. OpenBLAS itself always runs
+// single-threaded, whatever OPENBLAS_NUM_THREADS says. The thread count never
+// changes results (the contract in train.h), only speed. Concurrent trainings
+// share the pool: each computes its own blocks and idle threads help whichever
+// has blocks left. threads < 1 is taken as 1. Thread-safe; a call waits for
+// the pool's running blocks.
 void SetComputeThreads(int threads);
 int ComputeThreads();
 

@@ -46,13 +46,27 @@
 // Randomness: shuffling and the validation split come from one
 // std::mt19937_64 seeded with options.seed; the validation rows are a seeded
 // random subset, fixed for the whole run, and both subsets keep the data's
-// order when shuffle is off. Same network, data and options give bitwise
-// identical weights on one machine; the OpenBLAS thread count does not
-// change them either (OpenBLAS splits the output, not the inner dimension;
-// tested in tests/engine/train_test.cc).
+// order when shuffle is off.
 //
-// Threads: the large products run on OpenBLAS's pool, whose size is the
-// process-wide SetComputeThreads (network.h).
+// The reproducibility contract. Promised: the same binary, on the same CPU
+// kernel selection (the OpenBLAS kernel set the CPU or OPENBLAS_CORETYPE
+// picks), given the same spec, seed, data and options, produces bitwise
+// identical weights, for ANY SetComputeThreads value (1, 2, 3, 4, 8, ...),
+// however the blocks of a product are scheduled on the threads, and whatever
+// OPENBLAS_NUM_THREADS or OMP_NUM_THREADS say. This holds by construction:
+// every large product is cut into blocks of output rows or columns whose
+// bounds depend on the product's shape alone, and each block is one
+// single-threaded call (gemm.h, compute_pool.h), so every output element is
+// summed by one thread in one order. Tested in child processes under every
+// kernel set the CPU can run (tests/engine/determinism_test.cc).
+// NOT promised: the same weights on another CPU, under another kernel set
+// (Haswell and SkylakeX kernels round differently), with another OpenBLAS or
+// Eigen version, or from a build without OpenBLAS. Those give different, but
+// equally valid, roundings.
+//
+// Threads: the large products run on the engine's compute pool, whose size is
+// the process-wide SetComputeThreads (network.h); the calling thread computes
+// blocks too.
 //
 // Thread-safety: Train mutates only the network it is given; callers must not
 // share that network with other threads while it runs.

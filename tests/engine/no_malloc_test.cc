@@ -114,7 +114,11 @@ TEST(NoMallocTest, TrainerStepsDoNotAllocate) {
     }
     trainer.Step(network, x, t);  // the first batch may allocate (BLAS pool)
     const int small = std::max(1, c.batch / 2 - 1);
-    {
+    // The compute pool's workers must not allocate either (blocks are handed
+    // over on the caller's stack).
+    for (int threads : {1, 2, 3}) {
+      SCOPED_TRACE(threads);
+      SetComputeThreads(threads);  // starts threads: allocates
       NoMallocScope scope;
       for (int i = 0; i < 5; ++i) {
         trainer.Step(network, x, t);
@@ -124,6 +128,7 @@ TEST(NoMallocTest, TrainerStepsDoNotAllocate) {
       }
       EXPECT_EQ(scope.news(), 0);
     }
+    SetComputeThreads(1);
   }
 }
 

@@ -384,32 +384,9 @@ namespace {
 
 // Products large enough to go to OpenBLAS give the same bits with 1 and 2
 // threads (OpenBLAS splits the output, not the inner dimension).
-TEST(TrainTest, ThreadCountDoesNotChangeTheWeights) {
-  std::mt19937_64 gen(10);
-  std::uniform_real_distribution<float> u(0.0f, 1.0f);
-  const Matrix x = Matrix::NullaryExpr(300, 512, [&] { return u(gen); });
-  Matrix t(1, 512);
-  for (int j = 0; j < 512; ++j) t(0, j) = static_cast<float>(j % 10);
-  NetworkSpec spec;
-  spec.input_size = 300;
-  spec.layers = {{200, Activation::kRelu}, {10, Activation::kSoftmax}};
-  spec.loss = Loss::kCrossEntropy;
-  TrainOptions o;
-  o.optimizer = Optimizer::kAdam;
-  o.batch_size = 128;
-  o.max_epochs = 3;
-  o.shuffle = true;
-  const int saved = ComputeThreads();
-  std::string bytes[2];
-  for (int threads : {1, 2}) {
-    SetComputeThreads(threads);
-    Network n = Network::Create(spec).value();
-    ASSERT_TRUE(Train(n, x, t, o).ok());
-    bytes[threads - 1] = SerializeNetwork(n);
-  }
-  SetComputeThreads(saved);
-  EXPECT_EQ(bytes[0], bytes[1]);
-}
+// That the compute-thread count (and OpenBLAS's kernel set and thread
+// variables) never changes the weights is tested in child processes, one
+// environment each: tests/engine/determinism_test.cc.
 
 }  // namespace
 }  // namespace mlp::engine
