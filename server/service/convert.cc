@@ -320,43 +320,6 @@ absl::StatusOr<MatrixView> TargetsView(const v1::Tensor& tensor,
   return MatrixView(tensor.values().data(), cols, rows);
 }
 
-absl::Status CheckDatasetFits(const store::DatasetMeta& dataset,
-                              const engine::NetworkSpec& spec) {
-  const int64_t outputs = spec.layers.back().units;
-  if (dataset.input_size != static_cast<uint32_t>(spec.input_size)) {
-    return Invalid(
-        "dataset",
-        absl::StrCat(" '", dataset.name, "' has ", dataset.input_size,
-                     " inputs per row, the model expects ", spec.input_size));
-  }
-  const bool indices =
-      spec.loss == engine::Loss::kCrossEntropy && dataset.target_size == 1;
-  if (!indices && dataset.target_size != outputs) {
-    return Invalid(
-        "dataset",
-        absl::StrCat(" '", dataset.name, "' has ", dataset.target_size,
-                     " targets per row, the model has ", outputs, " outputs"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckTrainingFits(const engine::NetworkSpec& spec,
-                               int64_t batch_rows, int64_t max_values) {
-  int64_t per_row = spec.input_size;
-  // Pre-activations, activations and deltas of every layer, and a spare.
-  for (const engine::LayerSpec& layer : spec.layers) per_row += 4 * layer.units;
-  // batch_rows <= rows of a validated request or dataset: no overflow.
-  if (batch_rows > max_values / per_row) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("options.batch_size: a batch of ", batch_rows,
-                     " rows needs ", batch_rows * per_row,
-                     " values of buffers for this model, over the "
-                     "server's limit of ",
-                     max_values, " (--max_batch_values)"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status CheckResponseFits(absl::string_view what, int64_t values,
                                int64_t max_message_bytes) {
   // Headroom for shapes, field tags and the rest of the message.

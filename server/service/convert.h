@@ -21,13 +21,14 @@
 #include "server/engine/network.h"
 #include "server/engine/train.h"
 #include "server/registry/registry.h"
+#include "server/registry/training_job.h"
 #include "server/store/dataset_store.h"
 
 namespace mlp::service {
 
 // A read-only view of request values as an engine matrix, one sample per
 // column. Points into the request: valid while the request lives.
-using MatrixView = Eigen::Map<const engine::Matrix>;
+using MatrixView = registry::MatrixView;
 
 // The one place where internal statuses become gRPC statuses.
 grpc::Status ToGrpcStatus(const absl::Status& status);
@@ -55,16 +56,6 @@ absl::StatusOr<MatrixView> InputsView(
 absl::StatusOr<MatrixView> TargetsView(const v1::Tensor& tensor,
                                        absl::string_view field, int64_t rows,
                                        int64_t outputs, engine::Loss loss);
-
-// Whether a dataset's target width suits a model: `outputs` values per row,
-// or 1 (class index) for CROSS_ENTROPY. INVALID_ARGUMENT otherwise.
-absl::Status CheckDatasetFits(const store::DatasetMeta& dataset,
-                              const engine::NetworkSpec& spec);
-
-// RESOURCE_EXHAUSTED if a training batch of `batch_rows` rows needs more
-// than `max_values` floats of buffers for this network.
-absl::Status CheckTrainingFits(const engine::NetworkSpec& spec,
-                               int64_t batch_rows, int64_t max_values);
 
 // RESOURCE_EXHAUSTED naming `what` if a response carrying `values` floats
 // would exceed `max_message_bytes`.

@@ -10,6 +10,7 @@
 #include "server/common/log.h"
 #include "server/engine/status_macros.h"
 #include "server/engine/train.h"
+#include "server/registry/training_job.h"
 #include "server/service/convert.h"
 #include "server/service/request_log.h"
 
@@ -62,7 +63,7 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
   void Start(const absl::Status& auth) {
     absl::Status status = auth.ok() ? Prepare() : auth;
     if (!status.ok()) {
-      lease_.reset();
+      job_.reset();
       Complete(status, std::nullopt);
       return;
     }
@@ -93,12 +94,18 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
   // Progress messages waiting for a slow reader before the training blocks.
   static constexpr size_t kMaxQueued = 256;
 
+  // Validates the request and begins the training job (which takes the
+  // model's lease).
   absl::Status Prepare() {
     MLP_ASSIGN_OR_RETURN(std::shared_ptr<const store::VersionRecord> latest,
                          registry_->GetVersion(request_->model(), 0));
     const engine::NetworkSpec& spec = latest->network->spec();
-    MLP_ASSIGN_OR_RETURN(options_, OptionsFromProto(request_->options()));
-    int64_t rows = 0;
+    registry::TrainingSpec training;
+    training.model = request_->model();
+    MLP_ASSIGN_OR_RETURN(training.options,
+                         OptionsFromProto(request_->options()));
+    training.reinitialize = request_->options().reinitialize();
+    training.max_batch_values = limits_.max_batch_values;
     switch (request_->data_case()) {
       case v1::TrainRequest::kInlineData: {
         const v1::TrainingData& data = request_->inline_data();
@@ -109,110 +116,47 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
             MatrixView targets,
             TargetsView(data.targets(), "inline_data.targets", inputs.cols(),
                         spec.layers.back().units, spec.loss));
-        inputs_.emplace(inputs);
-        targets_.emplace(targets);
-        rows = inputs.cols();
+        training.inputs.emplace(inputs);
+        training.targets.emplace(targets);
         break;
       }
-      case v1::TrainRequest::kDataset: {
-        MLP_ASSIGN_OR_RETURN(store::DatasetMeta meta,
-                             registry_->GetDataset(request_->dataset()));
-        MLP_RETURN_IF_ERROR(CheckDatasetFits(meta, spec));
-        rows = static_cast<int64_t>(meta.rows);
-        break;  // loaded by Run, on the training pool
-      }
+      case v1::TrainRequest::kDataset:
+        training.dataset = request_->dataset();  // loaded by the job's Run
+        break;
       default:
         return absl::InvalidArgumentError(
             "data is not set: expected inline_data or dataset");
     }
-    MLP_RETURN_IF_ERROR(
-        CheckTrainingFits(spec, std::min<int64_t>(options_.batch_size, rows),
-                          limits_.max_batch_values));
-    MLP_ASSIGN_OR_RETURN(lease_, registry_->BeginTraining(request_->model()));
-    lease_cancel_ = lease_->cancel_flag();
+    MLP_ASSIGN_OR_RETURN(
+        job_, registry::TrainingJob::Begin(registry_, std::move(training)));
     return absl::OkStatus();
   }
 
-  // Runs on the training pool.
+  // Runs on the training pool: the job, then the `done` message (or the
+  // call's error). The job releases the model before it returns, so the
+  // model is READY when the caller reads `done`.
   void Run() {
-    absl::StatusOr<v1::TrainProgress> done = Train();
-    lease_.reset();  // READY before the caller reads `done`
-    if (done.ok()) {
-      Complete(absl::OkStatus(), *std::move(done));
-    } else {
-      Complete(done.status(), std::nullopt);
-    }
-  }
-
-  // Trains and commits; the `done` message, or the call's error.
-  absl::StatusOr<v1::TrainProgress> Train() {
-    if (request_->data_case() == v1::TrainRequest::kDataset) {
-      MLP_ASSIGN_OR_RETURN(dataset_,
-                           registry_->LoadDataset(request_->dataset()));
-      inputs_.emplace(dataset_->inputs.data(), dataset_->inputs.rows(),
-                      dataset_->inputs.cols());
-      targets_.emplace(dataset_->targets.data(), dataset_->targets.rows(),
-                       dataset_->targets.cols());
-    }
-    const engine::Network& base = *lease_->base()->network;
-    MLP_ASSIGN_OR_RETURN(engine::Network network,
-                         request_->options().reinitialize()
-                             ? engine::Network::Create(base.spec())
-                             : absl::StatusOr<engine::Network>(base));
-    std::optional<engine::EpochStats> final_stats;
-    absl::StatusOr<engine::TrainResult> result;
-    try {
-      result = engine::Train(
-          network, *inputs_, *targets_, options_,
-          [this, &final_stats](const engine::EpochStats& stats) {
-            if (stats.final) {
-              final_stats = stats;  // sent as the `done` message
-            } else {
-              v1::TrainProgress progress;
-              StatsToProto(stats, &progress);
-              Send(std::move(progress));
-            }
-            return true;
-          },
-          [this] {
-            return caller_cancelled_.load(std::memory_order_relaxed) ||
-                   lease_cancel_->load(std::memory_order_relaxed);
-          });
-    } catch (const std::bad_alloc&) {
-      // CheckTrainingFits bounds the buffers; this is the machine running
-      // out of memory for other reasons.
-      return absl::ResourceExhaustedError(
-          "out of memory while training; try a smaller batch_size");
-    }
-    MLP_RETURN_IF_ERROR(result.status());
-    if (caller_cancelled_.load()) {
-      return absl::CancelledError("training cancelled by the caller");
+    absl::StatusOr<registry::TrainingOutcome> outcome = job_->Run(
+        [this](const engine::EpochStats& stats) {
+          v1::TrainProgress progress;
+          StatsToProto(stats, &progress);
+          Send(std::move(progress));
+        },
+        &caller_cancelled_);
+    if (!outcome.ok()) {
+      Complete(outcome.status(), std::nullopt);
+      return;
     }
     v1::TrainProgress done;
-    StatsToProto(final_stats.value_or(result->last), &done);
+    StatsToProto(outcome->final_stats, &done);
     done.set_done(true);
-    if (lease_->cancelled()) {
-      // Deleted, or the server is stopping: nothing to commit.
-      done.set_stop_reason(v1::CANCELLED);
-      return done;
+    if (outcome->cancelled) {
+      done.set_stop_reason(v1::CANCELLED);  // deleted, or the server stops
+    } else {
+      done.set_stop_reason(StopReasonToProto(outcome->stop_reason));
+      done.set_version(outcome->version);
     }
-    done.set_stop_reason(StopReasonToProto(result->stop_reason));
-    store::TrainingSummary summary;
-    summary.epochs = static_cast<uint32_t>(result->epochs);
-    summary.final_loss = result->final_loss;
-    summary.stop_reason = result->stop_reason;
-    absl::StatusOr<uint64_t> version =
-        lease_->Commit(std::move(network), summary, &caller_cancelled_);
-    if (absl::IsCancelled(version.status())) {
-      if (caller_cancelled_.load()) {
-        return absl::CancelledError("training cancelled by the caller");
-      }
-      done.set_stop_reason(v1::CANCELLED);  // deleted while committing
-      return done;
-    }
-    MLP_RETURN_IF_ERROR(version.status());
-    done.set_version(*version);
-    return done;
+    Complete(absl::OkStatus(), std::move(done));
   }
 
   // Queues a progress message. Blocks the training while kMaxQueued
@@ -223,7 +167,7 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
     grpc::Status status;
     {
       absl::MutexLock lock(&mu_);
-      const std::atomic<bool>* lease_cancel = lease_cancel_.get();
+      const std::atomic<bool>* lease_cancel = job_->cancel_flag().get();
       auto has_room = [this,
                        lease_cancel]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return queue_.size() < kMaxQueued || caller_cancelled_.load() ||
@@ -290,15 +234,9 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
   const v1::TrainRequest* const request_;
   const RequestLog log_;
 
-  // Set by Prepare (or, for a dataset, by Train), then used by Run only.
-  engine::TrainOptions options_;
-  std::shared_ptr<const engine::Dataset> dataset_;
-  std::optional<MatrixView> inputs_;   // [input_size x N]
-  std::optional<MatrixView> targets_;  // [outputs x N] or [1 x N] indices
-  std::unique_ptr<registry::TrainingLease> lease_;
-  // The lease's cancel flag; outlives the lease, which Run drops before the
-  // last message so the model is READY when the caller sees `done`.
-  std::shared_ptr<std::atomic<bool>> lease_cancel_;
+  // Set by Prepare, then used by Run only; the job's cancel flag outlives
+  // the model's lease, which the job drops before the last message.
+  std::unique_ptr<registry::TrainingJob> job_;
 
   std::atomic<bool> caller_cancelled_{false};
 
