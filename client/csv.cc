@@ -61,7 +61,7 @@ absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(
   } else {
     reader->line_pending_ = true;
   }
-  MLP_CLI_RETURN_IF_ERROR(reader->ResolveTargets(targets));
+  MLP_RETURN_IF_ERROR(reader->ResolveTargets(targets));
   return reader;
 }
 
@@ -183,7 +183,7 @@ absl::StatusOr<size_t> CsvReader::Read(size_t max_rows,
       }
       SplitLine();
     }
-    MLP_CLI_RETURN_IF_ERROR(ParseRow(inputs, targets));
+    MLP_RETURN_IF_ERROR(ParseRow(inputs, targets));
     ++rows;
   }
   return rows;

@@ -23,9 +23,9 @@ absl::Status RunUpload(const std::string& name, const DataFiles& files,
         "dataset upload needs either --targets COLS (CSV) or --labels FILE "
         "(IDX images)");
   }
-  MLP_CLI_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> source, OpenRows(files));
+  MLP_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> source, OpenRows(files));
   Connection connection(global);
-  MLP_CLI_ASSIGN_OR_RETURN(
+  MLP_ASSIGN_OR_RETURN(
       mlp::v1::DatasetInfo info,
       UploadDataset(connection, name, *source,
                     /*show_progress=*/!global.json && StdoutIsTerminal()));
@@ -36,9 +36,9 @@ absl::Status RunUpload(const std::string& name, const DataFiles& files,
 
 absl::Status RunList(const GlobalOptions& global) {
   Connection connection(global);
-  MLP_CLI_ASSIGN_OR_RETURN(mlp::v1::ListDatasetsResponse list,
-                           connection.Call(&ModelService::Stub::ListDatasets,
-                                           mlp::v1::ListDatasetsRequest()));
+  MLP_ASSIGN_OR_RETURN(mlp::v1::ListDatasetsResponse list,
+                       connection.Call(&ModelService::Stub::ListDatasets,
+                                       mlp::v1::ListDatasetsRequest()));
   std::cout << (global.json ? ToJson(list) + "\n" : FormatDatasetList(list));
   return absl::OkStatus();
 }
@@ -47,7 +47,7 @@ absl::Status RunDelete(const std::string& name, const GlobalOptions& global) {
   Connection connection(global);
   mlp::v1::DeleteDatasetRequest request;
   request.set_name(name);
-  MLP_CLI_ASSIGN_OR_RETURN(
+  MLP_ASSIGN_OR_RETURN(
       mlp::v1::DeleteDatasetResponse response,
       connection.Call(&ModelService::Stub::DeleteDataset, request));
   std::cout << (global.json ? ToJson(response)

@@ -82,8 +82,8 @@ absl::Status RunDemo(const DemoOptions& options, const GlobalOptions& global) {
   spec.set_seed(options.seed);
 
   Connection connection(global);
-  MLP_CLI_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
-                           RecreateModel(connection, create));
+  MLP_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
+                       RecreateModel(connection, create));
   if (global.json) {
     PrintJson(model);
   } else {
@@ -110,21 +110,19 @@ absl::Status RunDemo(const DemoOptions& options, const GlobalOptions& global) {
   view.json = global.json;
   view.terminal = StdoutIsTerminal();
   view.plot = !global.json;
-  MLP_CLI_ASSIGN_OR_RETURN(
-      mlp::v1::TrainProgress done,
-      RunTraining(connection, train, model, view, std::cout));
+  MLP_ASSIGN_OR_RETURN(mlp::v1::TrainProgress done,
+                       RunTraining(connection, train, model, view, std::cout));
 
   mlp::v1::PredictRequest predict;
   predict.set_model(name);
   predict.set_version(done.version());
   *predict.mutable_inputs() = data->inputs();
-  MLP_CLI_ASSIGN_OR_RETURN(
-      mlp::v1::PredictResponse predictions,
-      connection.Call(&ModelService::Stub::Predict, predict));
+  MLP_ASSIGN_OR_RETURN(mlp::v1::PredictResponse predictions,
+                       connection.Call(&ModelService::Stub::Predict, predict));
   mlp::v1::GetWeightsRequest get_weights;
   get_weights.set_model(name);
   get_weights.set_version(predictions.version());
-  MLP_CLI_ASSIGN_OR_RETURN(
+  MLP_ASSIGN_OR_RETURN(
       mlp::v1::GetWeightsResponse weights,
       connection.Call(&ModelService::Stub::GetWeights, get_weights));
 
@@ -175,16 +173,16 @@ std::string IdxPath(const std::string& dir, const std::string& stem) {
 // The uploaded training set, uploaded now unless an earlier run left it.
 absl::StatusOr<mlp::v1::DatasetInfo> EnsureFashionDataset(
     Connection& connection, const FashionOptions& options, bool json) {
-  MLP_CLI_ASSIGN_OR_RETURN(mlp::v1::ListDatasetsResponse list,
-                           connection.Call(&ModelService::Stub::ListDatasets,
-                                           mlp::v1::ListDatasetsRequest()));
+  MLP_ASSIGN_OR_RETURN(mlp::v1::ListDatasetsResponse list,
+                       connection.Call(&ModelService::Stub::ListDatasets,
+                                       mlp::v1::ListDatasetsRequest()));
   for (const auto& dataset : list.datasets()) {
     if (dataset.name() == options.dataset) {
       if (!json) std::cout << "using " << FormatDataset(dataset);
       return dataset;
     }
   }
-  MLP_CLI_ASSIGN_OR_RETURN(
+  MLP_ASSIGN_OR_RETURN(
       std::unique_ptr<IdxReader> train,
       IdxReader::Open(IdxPath(options.dir, "train-images-idx3-ubyte"),
                       IdxPath(options.dir, "train-labels-idx1-ubyte")));
@@ -192,7 +190,7 @@ absl::StatusOr<mlp::v1::DatasetInfo> EnsureFashionDataset(
     std::cout << "uploading " << train->rows() << " training images from "
               << options.dir << "\n";
   }
-  MLP_CLI_ASSIGN_OR_RETURN(
+  MLP_ASSIGN_OR_RETURN(
       mlp::v1::DatasetInfo info,
       UploadDataset(connection, options.dataset, *train,
                     /*show_progress=*/!json && StdoutIsTerminal()));
@@ -203,9 +201,8 @@ absl::StatusOr<mlp::v1::DatasetInfo> EnsureFashionDataset(
 absl::Status RunFashion(const FashionOptions& options,
                         const GlobalOptions& global) {
   Connection connection(global);
-  MLP_CLI_ASSIGN_OR_RETURN(
-      mlp::v1::DatasetInfo dataset,
-      EnsureFashionDataset(connection, options, global.json));
+  MLP_ASSIGN_OR_RETURN(mlp::v1::DatasetInfo dataset,
+                       EnsureFashionDataset(connection, options, global.json));
   if (global.json) PrintJson(dataset);
 
   mlp::v1::CreateModelRequest create;
@@ -220,8 +217,8 @@ absl::Status RunFashion(const FashionOptions& options,
   output->set_activation(mlp::v1::SOFTMAX);
   spec.set_loss(mlp::v1::CROSS_ENTROPY);
   spec.set_seed(options.seed);
-  MLP_CLI_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
-                           RecreateModel(connection, create));
+  MLP_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
+                       RecreateModel(connection, create));
   if (global.json) {
     PrintJson(model);
   } else {
@@ -245,16 +242,15 @@ absl::Status RunFashion(const FashionOptions& options,
   view.json = global.json;
   view.terminal = StdoutIsTerminal();
   view.plot = false;  // a handful of epochs make no curve
-  MLP_CLI_ASSIGN_OR_RETURN(
-      mlp::v1::TrainProgress done,
-      RunTraining(connection, train, model, view, std::cout));
+  MLP_ASSIGN_OR_RETURN(mlp::v1::TrainProgress done,
+                       RunTraining(connection, train, model, view, std::cout));
 
-  MLP_CLI_ASSIGN_OR_RETURN(
+  MLP_ASSIGN_OR_RETURN(
       std::unique_ptr<IdxReader> test,
       IdxReader::Open(IdxPath(options.dir, "t10k-images-idx3-ubyte"),
                       IdxPath(options.dir, "t10k-labels-idx1-ubyte")));
-  MLP_CLI_ASSIGN_OR_RETURN(Evaluation result,
-                           Evaluate(connection, model, done.version(), *test));
+  MLP_ASSIGN_OR_RETURN(Evaluation result,
+                       Evaluate(connection, model, done.version(), *test));
   const double accuracy =
       static_cast<double>(result.correct) / static_cast<double>(result.rows);
   if (global.json) {

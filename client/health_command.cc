@@ -19,8 +19,8 @@ absl::Status RunHealth(const std::string& service,
   Connection connection(global);
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
-  MLP_CLI_ASSIGN_OR_RETURN(HealthCheckResponse response,
-                           connection.Call(&Health::Stub::Check, request));
+  MLP_ASSIGN_OR_RETURN(HealthCheckResponse response,
+                       connection.Call(&Health::Stub::Check, request));
   std::cout << (global.json ? ToJson(response)
                             : HealthCheckResponse::ServingStatus_Name(
                                   response.status()))

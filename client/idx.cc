@@ -36,7 +36,7 @@ absl::StatusOr<std::unique_ptr<IdxFile>> IdxFile::Open(
   gzbuffer(gz, 1 << 17);
   std::unique_ptr<IdxFile> file(new IdxFile(path, gz));
   uint8_t magic[4];
-  MLP_CLI_RETURN_IF_ERROR(file->ReadExactly(magic, sizeof(magic)));
+  MLP_RETURN_IF_ERROR(file->ReadExactly(magic, sizeof(magic)));
   if (magic[0] != 0 || magic[1] != 0 || magic[2] != kUnsignedByte ||
       magic[3] == 0) {
     return absl::InvalidArgumentError(
@@ -46,7 +46,7 @@ absl::StatusOr<std::unique_ptr<IdxFile>> IdxFile::Open(
   }
   for (int i = 0; i < magic[3]; ++i) {
     uint8_t dim[4];
-    MLP_CLI_RETURN_IF_ERROR(file->ReadExactly(dim, sizeof(dim)));
+    MLP_RETURN_IF_ERROR(file->ReadExactly(dim, sizeof(dim)));
     file->dims_.push_back(BigEndian32(dim));
   }
   if (file->item_size() == 0 || file->item_size() > kMaxItemSize) {
@@ -83,10 +83,10 @@ absl::Status IdxFile::ReadExactly(uint8_t* out, size_t bytes) {
 
 absl::StatusOr<std::unique_ptr<IdxReader>> IdxReader::Open(
     const std::string& images_path, const std::string& labels_path) {
-  MLP_CLI_ASSIGN_OR_RETURN(std::unique_ptr<IdxFile> images,
-                           IdxFile::Open(images_path));
-  MLP_CLI_ASSIGN_OR_RETURN(std::unique_ptr<IdxFile> labels,
-                           IdxFile::Open(labels_path));
+  MLP_ASSIGN_OR_RETURN(std::unique_ptr<IdxFile> images,
+                       IdxFile::Open(images_path));
+  MLP_ASSIGN_OR_RETURN(std::unique_ptr<IdxFile> labels,
+                       IdxFile::Open(labels_path));
   if (labels->dims().size() != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat(labels_path, ": a labels file has 1 dimension, got ",
@@ -113,12 +113,12 @@ absl::StatusOr<size_t> IdxReader::Read(size_t max_rows,
   if (count == 0) return 0;
   const size_t pixels = count * images_->item_size();
   buffer_.resize(pixels);
-  MLP_CLI_RETURN_IF_ERROR(images_->ReadExactly(buffer_.data(), pixels));
+  MLP_RETURN_IF_ERROR(images_->ReadExactly(buffer_.data(), pixels));
   // Same scaling as the server's own IDX reader, so that uploaded and
   // server-read data agree.
   for (uint8_t pixel : buffer_) inputs->push_back(pixel / 255.0f);
   buffer_.resize(count);
-  MLP_CLI_RETURN_IF_ERROR(labels_->ReadExactly(buffer_.data(), count));
+  MLP_RETURN_IF_ERROR(labels_->ReadExactly(buffer_.data(), count));
   for (uint8_t label : buffer_) targets->push_back(label);
   rows_read_ += count;
   return count;

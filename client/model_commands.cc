@@ -65,10 +65,10 @@ absl::StatusOr<mlp::v1::CreateModelRequest> BuildCreateRequest(
 
 absl::Status RunCreate(const CreateOptions& options,
                        const GlobalOptions& global) {
-  MLP_CLI_ASSIGN_OR_RETURN(mlp::v1::CreateModelRequest request,
-                           BuildCreateRequest(options));
+  MLP_ASSIGN_OR_RETURN(mlp::v1::CreateModelRequest request,
+                       BuildCreateRequest(options));
   Connection connection(global);
-  MLP_CLI_ASSIGN_OR_RETURN(
+  MLP_ASSIGN_OR_RETURN(
       mlp::v1::ModelInfo model,
       connection.Call(&ModelService::Stub::CreateModel, request));
   if (global.json) {
@@ -84,9 +84,9 @@ absl::Status RunCreate(const CreateOptions& options,
 
 absl::Status RunList(const GlobalOptions& global) {
   Connection connection(global);
-  MLP_CLI_ASSIGN_OR_RETURN(mlp::v1::ListModelsResponse list,
-                           connection.Call(&ModelService::Stub::ListModels,
-                                           mlp::v1::ListModelsRequest()));
+  MLP_ASSIGN_OR_RETURN(mlp::v1::ListModelsResponse list,
+                       connection.Call(&ModelService::Stub::ListModels,
+                                       mlp::v1::ListModelsRequest()));
   std::cout << (global.json ? ToJson(list) + "\n" : FormatModelList(list));
   return absl::OkStatus();
 }
@@ -95,9 +95,8 @@ absl::Status RunShow(const std::string& name, const GlobalOptions& global) {
   Connection connection(global);
   mlp::v1::GetModelRequest request;
   request.set_name(name);
-  MLP_CLI_ASSIGN_OR_RETURN(
-      mlp::v1::ModelInfo model,
-      connection.Call(&ModelService::Stub::GetModel, request));
+  MLP_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
+                       connection.Call(&ModelService::Stub::GetModel, request));
   std::cout << (global.json ? ToJson(model) + "\n" : FormatModel(model));
   return absl::OkStatus();
 }
@@ -106,7 +105,7 @@ absl::Status RunDelete(const std::string& name, const GlobalOptions& global) {
   Connection connection(global);
   mlp::v1::DeleteModelRequest request;
   request.set_name(name);
-  MLP_CLI_ASSIGN_OR_RETURN(
+  MLP_ASSIGN_OR_RETURN(
       mlp::v1::DeleteModelResponse response,
       connection.Call(&ModelService::Stub::DeleteModel, request));
   std::cout << (global.json ? ToJson(response)
@@ -121,7 +120,7 @@ absl::Status RunWeights(const std::string& name, uint64_t version,
   mlp::v1::GetWeightsRequest request;
   request.set_model(name);
   request.set_version(version);
-  MLP_CLI_ASSIGN_OR_RETURN(
+  MLP_ASSIGN_OR_RETURN(
       mlp::v1::GetWeightsResponse weights,
       connection.Call(&ModelService::Stub::GetWeights, request));
   std::cout << (global.json ? ToJson(weights) + "\n" : FormatWeights(weights));

@@ -49,7 +49,7 @@ absl::StatusOr<mlp::v1::TrainingData> ReadAll(RowSource& source,
   std::vector<float> targets;
   int64_t rows = 0;
   for (;;) {
-    MLP_CLI_ASSIGN_OR_RETURN(
+    MLP_ASSIGN_OR_RETURN(
         const size_t read,
         source.Read(RowsPerBatch(source, kMaxBatchBytes), &inputs, &targets));
     if (read == 0) break;
@@ -124,8 +124,8 @@ absl::StatusOr<mlp::v1::TrainProgress> RunTraining(
                            ? request.options().max_epochs()
                            : 10;  // the server's default
   options.metrics_path = view.metrics_path;
-  MLP_CLI_ASSIGN_OR_RETURN(std::unique_ptr<TrainDisplay> display,
-                           TrainDisplay::Create(options, out));
+  MLP_ASSIGN_OR_RETURN(std::unique_ptr<TrainDisplay> display,
+                       TrainDisplay::Create(options, out));
 
   std::unique_ptr<grpc::ClientContext> context = connection.StreamContext();
   grpc::ClientContext* raw_context = context.get();
@@ -150,7 +150,7 @@ absl::StatusOr<mlp::v1::TrainProgress> RunTraining(
   }
   const grpc::Status status = stream->Finish();
   display->Finish(any ? &last : nullptr);
-  MLP_CLI_RETURN_IF_ERROR(shown);
+  MLP_RETURN_IF_ERROR(shown);
   if (!status.ok()) {
     if (status.error_code() == grpc::StatusCode::CANCELLED &&
         connection.interrupts().interrupted()) {
@@ -227,7 +227,7 @@ absl::StatusOr<mlp::v1::DatasetInfo> UploadDataset(Connection& connection,
     writer->WritesDone();
   }
   const grpc::Status status = writer->Finish();
-  MLP_CLI_RETURN_IF_ERROR(local);
+  MLP_RETURN_IF_ERROR(local);
   if (connection.interrupts().interrupted()) {
     // A Ctrl-C after the last chunk may come after the server committed.
     return CancelledByUser(
@@ -259,8 +259,8 @@ absl::StatusOr<Evaluation> Evaluate(Connection& connection,
   for (;;) {
     inputs.clear();
     targets.clear();
-    MLP_CLI_ASSIGN_OR_RETURN(const size_t rows,
-                             source.Read(batch, &inputs, &targets));
+    MLP_ASSIGN_OR_RETURN(const size_t rows,
+                         source.Read(batch, &inputs, &targets));
     if (rows == 0) break;
     mlp::v1::PredictRequest request;
     request.set_model(model.name());
@@ -269,7 +269,7 @@ absl::StatusOr<Evaluation> Evaluate(Connection& connection,
     request.set_version(result.version);
     SetMatrix(static_cast<int64_t>(rows), source.input_size(), inputs,
               request.mutable_inputs());
-    MLP_CLI_ASSIGN_OR_RETURN(
+    MLP_ASSIGN_OR_RETURN(
         mlp::v1::PredictResponse response,
         connection.Call(&ModelService::Stub::Predict, request));
     result.version = response.version();

@@ -92,14 +92,14 @@ absl::Status RunPredict(const PredictOptions& options,
   mlp::v1::Tensor all_inputs;
   Connection connection(global);
   if (!options.inputs.empty()) {
-    MLP_CLI_ASSIGN_OR_RETURN(*request.mutable_inputs(),
-                             InputTensor(options.inputs));
-    MLP_CLI_ASSIGN_OR_RETURN(
+    MLP_ASSIGN_OR_RETURN(*request.mutable_inputs(),
+                         InputTensor(options.inputs));
+    MLP_ASSIGN_OR_RETURN(
         all, connection.Call(&ModelService::Stub::Predict, request));
     all_inputs = request.inputs();
   } else {
-    MLP_CLI_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> source,
-                             OpenRows(options.data));
+    MLP_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> source,
+                         OpenRows(options.data));
     const size_t batch = RowsPerBatch(*source, kMaxBatchBytes);
     std::vector<float> inputs;
     std::vector<float> targets;  // read past: prediction needs no targets
@@ -108,15 +108,15 @@ absl::Status RunPredict(const PredictOptions& options,
     for (;;) {
       inputs.clear();
       targets.clear();
-      MLP_CLI_ASSIGN_OR_RETURN(const size_t read,
-                               source->Read(batch, &inputs, &targets));
+      MLP_ASSIGN_OR_RETURN(const size_t read,
+                           source->Read(batch, &inputs, &targets));
       if (read == 0) break;
       mlp::v1::Tensor& tensor = *request.mutable_inputs();
       tensor.Clear();
       tensor.add_shape(static_cast<int64_t>(read));
       tensor.add_shape(source->input_size());
       tensor.mutable_values()->Assign(inputs.begin(), inputs.end());
-      MLP_CLI_ASSIGN_OR_RETURN(
+      MLP_ASSIGN_OR_RETURN(
           mlp::v1::PredictResponse response,
           connection.Call(&ModelService::Stub::Predict, request));
       // Every later batch asks for the version that answered the first.
@@ -150,11 +150,11 @@ absl::Status RunEvaluate(const std::string& name, const DataFiles& files,
   Connection connection(global);
   mlp::v1::GetModelRequest get;
   get.set_name(name);
-  MLP_CLI_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
-                           connection.Call(&ModelService::Stub::GetModel, get));
-  MLP_CLI_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> source, OpenRows(files));
-  MLP_CLI_ASSIGN_OR_RETURN(Evaluation result,
-                           Evaluate(connection, model, version, *source));
+  MLP_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
+                       connection.Call(&ModelService::Stub::GetModel, get));
+  MLP_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> source, OpenRows(files));
+  MLP_ASSIGN_OR_RETURN(Evaluation result,
+                       Evaluate(connection, model, version, *source));
   const double accuracy =
       static_cast<double>(result.correct) / static_cast<double>(result.rows);
   if (global.json) {

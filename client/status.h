@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "base/status_macros.h"  // MLP_RETURN_IF_ERROR, for every command
 
 namespace grpc {
 class Status;
@@ -52,24 +53,5 @@ std::string FormatErrorJson(const absl::Status& status);
 int ExitCode(const absl::Status& status, bool interrupted);
 
 }  // namespace mlp::cli
-
-// Debian 12's Abseil has no status macros; these are the client's own.
-#define MLP_CLI_CONCAT_INNER_(a, b) a##b
-#define MLP_CLI_CONCAT_(a, b) MLP_CLI_CONCAT_INNER_(a, b)
-
-#define MLP_CLI_RETURN_IF_ERROR(expr)                  \
-  do {                                                 \
-    ::absl::Status mlp_cli_status_ = (expr);           \
-    if (!mlp_cli_status_.ok()) return mlp_cli_status_; \
-  } while (false)
-
-#define MLP_CLI_ASSIGN_OR_RETURN(lhs, expr)                                   \
-  MLP_CLI_ASSIGN_OR_RETURN_IMPL_(MLP_CLI_CONCAT_(mlp_cli_or_, __LINE__), lhs, \
-                                 expr)
-
-#define MLP_CLI_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
-  auto tmp = (expr);                                   \
-  if (!tmp.ok()) return tmp.status();                  \
-  lhs = std::move(tmp).value()
 
 #endif  // MLP_CLIENT_STATUS_H_

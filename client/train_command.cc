@@ -69,16 +69,16 @@ absl::Status RunTrain(const TrainCommandOptions& options,
   // First, so that an unknown model is reported before a large file is read.
   mlp::v1::GetModelRequest get;
   get.set_name(options.model);
-  MLP_CLI_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
-                           connection.Call(&ModelService::Stub::GetModel, get));
+  MLP_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
+                       connection.Call(&ModelService::Stub::GetModel, get));
 
   if (!options.dataset.empty()) {
     request.set_dataset(options.dataset);
   } else {
-    MLP_CLI_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> rows,
-                             OpenRows(options.data));
-    MLP_CLI_ASSIGN_OR_RETURN(*request.mutable_inline_data(),
-                             ReadAll(*rows, options.data.path));
+    MLP_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> rows,
+                         OpenRows(options.data));
+    MLP_ASSIGN_OR_RETURN(*request.mutable_inline_data(),
+                         ReadAll(*rows, options.data.path));
   }
 
   TrainView view;

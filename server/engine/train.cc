@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "server/engine/random.h"
-#include "server/engine/status_macros.h"
 #include "server/engine/trainer.h"
 
 namespace mlp::engine {

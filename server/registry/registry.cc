@@ -4,8 +4,8 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "server/common/log.h"
-#include "server/engine/status_macros.h"
 
 namespace mlp::registry {
 

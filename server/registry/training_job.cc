@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/engine/status_macros.h"
+#include "base/status_macros.h"
 
 namespace mlp::registry {
 

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "server/engine/status_macros.h"
+#include "base/status_macros.h"
 
 namespace mlp::service {
 namespace {

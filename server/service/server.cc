@@ -6,8 +6,8 @@
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "server/common/log.h"
-#include "server/engine/status_macros.h"
 
 namespace mlp::service {
 

@@ -11,8 +11,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "server/common/log.h"
-#include "server/engine/status_macros.h"
 #include "server/store/file_util.h"
 #include "server/store/record.h"
 

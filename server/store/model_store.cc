@@ -8,9 +8,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 #include "server/common/log.h"
 #include "server/engine/serialize.h"
-#include "server/engine/status_macros.h"
 #include "server/store/file_util.h"
 #include "server/store/record.h"
 

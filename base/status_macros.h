@@ -1,9 +1,10 @@
-// Status propagation helpers for absl::Status / absl::StatusOr.
+// Status propagation helpers for absl::Status / absl::StatusOr, for every part
+// of the project (server and CLI alike: base/ depends on Abseil only).
 //
 // Debian 12's Abseil (20220623) ships no status macros, so the project defines
 // its own, prefixed MLP_. Both evaluate their expression exactly once.
-#ifndef MLP_SERVER_ENGINE_STATUS_MACROS_H_
-#define MLP_SERVER_ENGINE_STATUS_MACROS_H_
+#ifndef MLP_BASE_STATUS_MACROS_H_
+#define MLP_BASE_STATUS_MACROS_H_
 
 #include <utility>
 
@@ -31,4 +32,4 @@
   if (!statusor.ok()) return statusor.status();         \
   lhs = std::move(statusor).value()
 
-#endif  // MLP_SERVER_ENGINE_STATUS_MACROS_H_
+#endif  // MLP_BASE_STATUS_MACROS_H_
