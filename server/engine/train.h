@@ -94,6 +94,12 @@ enum class StopReason {
 absl::string_view OptimizerName(Optimizer optimizer);
 absl::string_view StopReasonName(StopReason reason);
 
+// Training rows as the epoch loop takes them (a stored dataset, loaded).
+struct Dataset {
+  Matrix inputs;   // [input_size x N]
+  Matrix targets;  // [target_size x N]
+};
+
 struct TrainOptions {
   Optimizer optimizer = Optimizer::kSgd;
   float learning_rate = 0.01f;       // > 0

@@ -5,9 +5,9 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "server/engine/data_io.h"
 #include "server/engine/network.h"
 #include "server/engine/train.h"
+#include "tests/testing/idx.h"
 
 namespace mlp::engine {
 namespace {
@@ -26,12 +26,14 @@ TEST(FashionMnistTest, AdamReachesEightyEightPercent) {
         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}) {
     if (!Exists(dir + f)) GTEST_SKIP() << dir << f << " is missing";
   }
-  const Dataset train = ReadIdxDataset(dir + "train-images-idx3-ubyte.gz",
-                                       dir + "train-labels-idx1-ubyte.gz")
-                            .value();
-  const Dataset test = ReadIdxDataset(dir + "t10k-images-idx3-ubyte.gz",
-                                      dir + "t10k-labels-idx1-ubyte.gz")
-                           .value();
+  const Dataset train =
+      mlp::testing::ReadIdxDataset(dir + "train-images-idx3-ubyte.gz",
+                                   dir + "train-labels-idx1-ubyte.gz")
+          .value();
+  const Dataset test =
+      mlp::testing::ReadIdxDataset(dir + "t10k-images-idx3-ubyte.gz",
+                                   dir + "t10k-labels-idx1-ubyte.gz")
+          .value();
   ASSERT_EQ(train.inputs.rows(), 784);
   ASSERT_EQ(train.inputs.cols(), 60000);
   ASSERT_EQ(test.inputs.cols(), 10000);
