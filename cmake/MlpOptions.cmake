@@ -8,6 +8,10 @@
 #                                one test executable per test file
 
 function(mlp_compile_options target)
+  # Source paths in the binaries (__FILE__: logs, --help) relative to the
+  # checkout, whatever directory it was built in.
+  target_compile_options(${target} PRIVATE
+                         -ffile-prefix-map=${PROJECT_SOURCE_DIR}/=)
   if(MLP_MARCH)
     target_compile_options(${target} PRIVATE -march=${MLP_MARCH})
   endif()

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Cheap checks of the project's conventions, run before the build:
 # - every C++ file is clang-formatted (.clang-format: Google style);
-# - the engine includes no gRPC/protobuf header and the CLI includes nothing
-#   from server/ (see docs/architecture.md).
+# - the engine includes no gRPC/protobuf header, and every part includes only
+#   the parts the layering table in docs/architecture.md allows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -18,8 +18,37 @@ if grep -rnE '#include *[<"](grpcpp|grpc\+\+|grpc/|google/protobuf|mlp/v1)' serv
   echo "layering: server/engine must not include gRPC or protobuf headers" >&2
   status=1
 fi
-if grep -rnE '#include *"server/' client; then
-  echo "layering: client/ must not include server/ headers" >&2
-  status=1
-fi
+# Layering: what each part may include of the project (the table "Allowed
+# arrows" in docs/architecture.md; keep the two the same). External headers
+# (Abseil, Eigen, gRPC, ...) are checked above for the engine only.
+layers=(
+  "base/|base"
+  "server/common/|base server/common"
+  "server/engine/|base server/engine"
+  "server/store/|base server/common server/engine server/store"
+  "server/registry/|base server/common server/engine server/store server/registry"
+  "server/service/|base server/common server/engine server/store server/registry server/service mlp"
+  "server/main.cc|base server/common server/service"
+  "client/|base client mlp"
+)
+for rule in "${layers[@]}"; do
+  part=${rule%%|*}
+  allowed=" ${rule#*|} "
+  files=$(git ls-files -- "$part" | grep -E '\.(cc|h)$' || true)
+  for f in $files; do
+    while IFS= read -r inc; do
+      [[ -z "$inc" ]] && continue
+      # base/x.h -> base; server/engine/x.h -> server/engine; mlp/v1/.. -> mlp
+      case "$inc" in
+        server/*) target=$(echo "$inc" | cut -d/ -f1-2) ;;
+        *) target=${inc%%/*} ;;
+      esac
+      if [[ "$allowed" != *" $target "* ]]; then
+        echo "layering: $f includes $inc; $part may include only:${allowed% }" >&2
+        status=1
+      fi
+    done < <(grep -oE '^#include "(base|client|mlp|server/[a-z_]+|tests)/[^"]*"' "$f" |
+             sed -E 's/^#include "//; s/"$//')
+  done
+done
 exit $status

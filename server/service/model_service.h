@@ -22,13 +22,14 @@ class RequestLog;
 
 // Bounds on what one call may make the server allocate or send.
 struct ServiceLimits {
+  // Set from ServerOptions (whose defaults are the server's).
   // Largest response; Predict and GetWeights refuse answers that would not
   // fit (RESOURCE_EXHAUSTED) instead of failing on the wire.
-  int64_t max_message_bytes = 64 << 20;
+  int64_t max_message_bytes = 0;
   // Largest number of float values the buffers of one training batch may
   // hold (every layer's pre-activations, activations and deltas plus the
   // gathered inputs); a larger batch_size is RESOURCE_EXHAUSTED.
-  int64_t max_batch_values = int64_t{1} << 28;
+  int64_t max_batch_values = 0;
 };
 
 class ModelServiceImpl final : public v1::ModelService::CallbackService {

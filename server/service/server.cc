@@ -5,11 +5,21 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "server/common/log.h"
+#include "server/engine/network.h"
+#include "server/store/file_util.h"
 
 namespace mlp::service {
+namespace {
+
+// The memory trimmer returns free heap to the system past this much.
+constexpr size_t kMemoryTrimMinFreeBytes = size_t{16} << 20;
+
+}  // namespace
 
 MlpServer::MlpServer(std::unique_ptr<registry::Registry> registry,
                      std::unique_ptr<ModelServiceImpl> service,
@@ -27,6 +37,12 @@ MlpServer::~MlpServer() {
 
 absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
     const ServerOptions& options) {
+  MLP_RETURN_IF_ERROR(options.Validate());
+  SetMinLogLevel(options.log_level);
+  engine::SetComputeThreads(
+      options.compute_threads > 0
+          ? options.compute_threads
+          : static_cast<int>(std::thread::hardware_concurrency()));
   MLP_ASSIGN_OR_RETURN(
       std::unique_ptr<registry::Registry> registry,
       registry::Registry::Open(options.data_dir, options.limits));
@@ -36,28 +52,47 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
   auto service = std::make_unique<ModelServiceImpl>(
       registry.get(), options.limits.max_concurrent_trainings, service_limits,
       options.auth_token);
+  int port = 0;
+  MLP_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
+                       Listen(options, service.get(), &port));
+  MLP_LOG(INFO) << "listening on " << options.address << " (port " << port
+                << ")";
+  auto out = std::unique_ptr<MlpServer>(new MlpServer(
+      std::move(registry), std::move(service), std::move(server), port));
+  if (!options.port_file.empty()) {
+    absl::Status written =
+        store::WriteFileAtomically(options.port_file, absl::StrCat(port, "\n"));
+    if (!written.ok()) {
+      return absl::Status(written.code(),
+                          absl::StrCat("--port_file: ", written.message()));
+    }
+  }
+  if (options.memory_trim_seconds > 0) {
+    out->trimmer_.emplace(absl::Seconds(options.memory_trim_seconds),
+                          kMemoryTrimMinFreeBytes);
+  }
+  return out;
+}
 
+absl::StatusOr<std::unique_ptr<grpc::Server>> MlpServer::Listen(
+    const ServerOptions& options, ModelServiceImpl* service, int* port) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  int port = 0;
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(),
-                           &port);
+                           port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
-  builder.RegisterService(service.get());
+  builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
+  if (server == nullptr || *port == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on '", options.address, "'"));
   }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   health->SetServingStatus("", true);
   health->SetServingStatus(v1::ModelService::service_full_name(), true);
-  MLP_LOG(INFO) << "listening on " << options.address << " (port " << port
-                << ")";
-  return std::unique_ptr<MlpServer>(new MlpServer(
-      std::move(registry), std::move(service), std::move(server), port));
+  return server;
 }
 
 void MlpServer::Shutdown(absl::Duration grace) {

@@ -1,6 +1,6 @@
 // MlpServer: the registry, the service, health and reflection behind one
-// gRPC server. main() parses flags and calls Start; tests start it in-process
-// on "127.0.0.1:0" and read the chosen port back.
+// gRPC server. main() parses flags into ServerOptions and calls Start; tests
+// start it in-process on "127.0.0.1:0" and read the chosen port back.
 //
 // Thread-safety: Shutdown may be called from any thread, more than once.
 #ifndef MLP_SERVER_SERVICE_SERVER_H_
@@ -9,30 +9,26 @@
 #include <grpcpp/server.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/common/memory_trimmer.h"
 #include "server/registry/registry.h"
 #include "server/service/model_service.h"
+#include "server/service/server_options.h"
 
 namespace mlp::service {
 
-struct ServerOptions {
-  std::string address = "127.0.0.1:50051";
-  std::string data_dir = "./mlp-data";
-  registry::Limits limits;
-  int max_message_bytes = 64 << 20;
-  int64_t max_batch_values = int64_t{1} << 28;
-  // Non-empty: ModelService calls need "authorization: Bearer <token>".
-  std::string auth_token;
-};
-
 class MlpServer {
  public:
-  // Loads the data directory, then listens. Errors: the registry's (file
-  // system), UNAVAILABLE if the address cannot be bound.
+  // Validates the options, applies the process-wide ones (log level, compute
+  // threads), loads the data directory, listens, writes the port file and
+  // starts the memory trimmer. Errors: INVALID_ARGUMENT (options), the
+  // registry's (file system), UNAVAILABLE if the address cannot be bound,
+  // the port file's.
   static absl::StatusOr<std::unique_ptr<MlpServer>> Start(
       const ServerOptions& options);
   ~MlpServer();
@@ -49,6 +45,8 @@ class MlpServer {
   MlpServer(std::unique_ptr<registry::Registry> registry,
             std::unique_ptr<ModelServiceImpl> service,
             std::unique_ptr<grpc::Server> server, int port);
+  static absl::StatusOr<std::unique_ptr<grpc::Server>> Listen(
+      const ServerOptions& options, ModelServiceImpl* service, int* port);
 
   // Constant after construction; destroyed in reverse order: the gRPC server
   // first, then the service (joins trainings), then the registry.
@@ -56,6 +54,7 @@ class MlpServer {
   std::unique_ptr<ModelServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   const int port_;
+  std::optional<MemoryTrimmer> trimmer_;
 
   absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,0 +1,82 @@
+#include "server/service/server_options.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "server/store/file_util.h"
+
+namespace mlp::service {
+namespace {
+
+absl::Status Invalid(absl::string_view flag, absl::string_view rule,
+                     absl::string_view got) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, " must be ", rule, ", got ", got));
+}
+
+}  // namespace
+
+absl::Status ServerOptions::Validate() const {
+  if (address.empty()) return Invalid("address", "host:port", "''");
+  if (data_dir.empty()) return Invalid("data_dir", "a directory", "''");
+  if (max_message_bytes < 1024) {
+    return Invalid("max_message_bytes", ">= 1024",
+                   absl::StrCat(max_message_bytes));
+  }
+  if (max_batch_values < 1) {
+    return Invalid("max_batch_values", ">= 1", absl::StrCat(max_batch_values));
+  }
+  if (limits.max_parameters < 1) {
+    return Invalid("max_parameters", ">= 1",
+                   absl::StrCat(limits.max_parameters));
+  }
+  if (limits.max_parameters > (int64_t{1} << 40)) {
+    return Invalid("max_parameters", "<= 2^40",
+                   absl::StrCat(limits.max_parameters));
+  }
+  if (limits.max_parameters > max_message_bytes / 4 ||
+      limits.max_parameters * 4 + kWeightsMessageHeadroomBytes >
+          max_message_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_parameters=", limits.max_parameters,
+        " needs --max_message_bytes >= ",
+        limits.max_parameters * 4 + kWeightsMessageHeadroomBytes,
+        " so that a model's weights fit in one GetWeights response"));
+  }
+  if (limits.max_dataset_rows < 1) {
+    return Invalid("max_dataset_rows", ">= 1",
+                   absl::StrCat(limits.max_dataset_rows));
+  }
+  if (limits.max_concurrent_trainings < 1) {
+    return Invalid("max_concurrent_trainings", ">= 1",
+                   absl::StrCat(limits.max_concurrent_trainings));
+  }
+  if (limits.keep_versions < 1) {
+    return Invalid("keep_versions", ">= 1", absl::StrCat(limits.keep_versions));
+  }
+  if (compute_threads < 0) {
+    return Invalid("compute_threads", ">= 0 (0 = one per core)",
+                   absl::StrCat(compute_threads));
+  }
+  if (!(memory_trim_seconds >= 0)) {
+    return Invalid("memory_trim_seconds", ">= 0 (0 = never)",
+                   absl::StrCat(memory_trim_seconds));
+  }
+  if (!(shutdown_grace_seconds >= 0)) {
+    return Invalid("shutdown_grace_seconds", ">= 0",
+                   absl::StrCat(shutdown_grace_seconds));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadAuthToken(const std::string& path) {
+  absl::StatusOr<std::string> text = store::ReadFile(path);
+  if (!text.ok()) return text.status();
+  std::string token(absl::StripAsciiWhitespace(*text));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--auth_token_file '", path, "' is empty"));
+  }
+  return token;
+}
+
+}  // namespace mlp::service

@@ -1,0 +1,60 @@
+// ServerOptions: everything an mlp-server is started with, and the one place
+// where the defaults live. mlp-server's flags take their defaults from a
+// default-constructed ServerOptions (server/main.cc); in-process servers
+// (tests) fill one in directly. MlpServer::Start validates it either way.
+//
+// Thread-safety: a plain value.
+#ifndef MLP_SERVER_SERVICE_SERVER_OPTIONS_H_
+#define MLP_SERVER_SERVICE_SERVER_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/common/log.h"
+#include "server/registry/registry.h"
+
+namespace mlp::service {
+
+// GetWeights returns a whole model in one message: max_parameters * 4 bytes
+// of weights plus this much room for the rest of the message must fit in
+// max_message_bytes.
+inline constexpr int64_t kWeightsMessageHeadroomBytes = int64_t{1} << 20;
+
+struct ServerOptions {
+  // host:port; port 0 picks a free port (read it back with MlpServer::port).
+  std::string address = "127.0.0.1:50051";
+  std::string data_dir = "./mlp-data";
+  // Non-empty: the bound port is written there (atomically) once serving.
+  std::string port_file;
+  // Largest request or response message.
+  int max_message_bytes = 64 << 20;
+  // Largest number of float values the buffers of one training batch may hold
+  // (a batch of B rows needs B * (inputs + 4 * all units)).
+  int64_t max_batch_values = int64_t{1} << 28;
+  // Models, datasets, concurrent trainings, versions kept (defaults there).
+  registry::Limits limits;
+  // Threads of the engine's compute pool (process-wide); 0 = one per core.
+  int compute_threads = 1;
+  // Every this many seconds, free heap of 16 MB or more goes back to the
+  // system; 0 = never.
+  double memory_trim_seconds = 10;
+  // How long calls in flight may take to finish on a graceful stop.
+  double shutdown_grace_seconds = 3.0;
+  // Non-empty: ModelService calls need "authorization: Bearer <token>".
+  std::string auth_token;
+  LogLevel log_level = LogLevel::kInfo;
+
+  // OK, or INVALID_ARGUMENT naming the first bad option as its flag
+  // ("--max_message_bytes must be >= 1024, got 12").
+  absl::Status Validate() const;
+};
+
+// The token in the file at `path`, surrounding whitespace stripped. The file
+// system's errors; INVALID_ARGUMENT if it holds no token.
+absl::StatusOr<std::string> ReadAuthToken(const std::string& path);
+
+}  // namespace mlp::service
+
+#endif  // MLP_SERVER_SERVICE_SERVER_OPTIONS_H_

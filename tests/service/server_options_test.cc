@@ -1,0 +1,84 @@
+// ServerOptions: the defaults are a valid server, and every bad option is
+// refused with a message naming its flag.
+#include "server/service/server_options.h"
+
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/server_process.h"
+
+namespace mlp::service {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ServerOptionsTest, DefaultsAreValid) {
+  EXPECT_TRUE(ServerOptions().Validate().ok());
+}
+
+TEST(ServerOptionsTest, EachBadOptionNamesItsFlag) {
+  struct Case {
+    std::function<void(ServerOptions&)> change;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {[](ServerOptions& o) { o.address = ""; }, "--address"},
+      {[](ServerOptions& o) { o.data_dir = ""; }, "--data_dir"},
+      {[](ServerOptions& o) { o.max_message_bytes = 1023; },
+       "--max_message_bytes must be >= 1024, got 1023"},
+      {[](ServerOptions& o) { o.max_batch_values = 0; },
+       "--max_batch_values must be >= 1, got 0"},
+      {[](ServerOptions& o) { o.limits.max_parameters = 0; },
+       "--max_parameters must be >= 1, got 0"},
+      {[](ServerOptions& o) { o.limits.max_parameters = int64_t{1} << 62; },
+       "--max_parameters must be <= 2^40"},
+      {[](ServerOptions& o) { o.limits.max_parameters = 17'000'000; },
+       "--max_parameters=17000000 needs --max_message_bytes >= 69048576"},
+      {[](ServerOptions& o) { o.limits.max_dataset_rows = 0; },
+       "--max_dataset_rows must be >= 1, got 0"},
+      {[](ServerOptions& o) { o.limits.max_concurrent_trainings = 0; },
+       "--max_concurrent_trainings must be >= 1, got 0"},
+      {[](ServerOptions& o) { o.limits.keep_versions = 0; },
+       "--keep_versions must be >= 1, got 0"},
+      {[](ServerOptions& o) { o.compute_threads = -1; },
+       "--compute_threads must be >= 0"},
+      {[](ServerOptions& o) { o.memory_trim_seconds = -1; },
+       "--memory_trim_seconds must be >= 0"},
+      {[](ServerOptions& o) { o.shutdown_grace_seconds = -0.5; },
+       "--shutdown_grace_seconds must be >= 0"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.message);
+    ServerOptions o;
+    c.change(o);
+    const absl::Status status = o.Validate();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(status.message()), HasSubstr(c.message));
+  }
+}
+
+TEST(ServerOptionsTest, LargerModelsFitWithLargerMessages) {
+  ServerOptions o;
+  o.limits.max_parameters = 17'000'000;
+  o.max_message_bytes = 69'048'576;
+  EXPECT_TRUE(o.Validate().ok());
+}
+
+TEST(ServerOptionsTest, AuthTokenIsReadTrimmedAndNeverEmpty) {
+  testing::TempDir dir;
+  const std::string good = dir.path() + "/token";
+  std::ofstream(good) << "  s3cret\n";
+  EXPECT_EQ(ReadAuthToken(good).value(), "s3cret");
+  const std::string blank = dir.path() + "/blank";
+  std::ofstream(blank) << " \n\t";
+  EXPECT_THAT(std::string(ReadAuthToken(blank).status().message()),
+              HasSubstr("is empty"));
+  EXPECT_FALSE(ReadAuthToken(dir.path() + "/missing").ok());
+}
+
+}  // namespace
+}  // namespace mlp::service
