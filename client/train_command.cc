@@ -137,7 +137,9 @@ void AddTrainCommand(CLI::App& app, GlobalOptions& global, Action* action) {
   train->add_option("--validation", o->validation,
                     "fraction of rows held out for validation, in [0, 1)");
   train->add_option("--patience", o->patience,
-                    "early stopping: epochs without validation improvement");
+                    "early stopping: epochs without improvement of the "
+                    "validation loss (of the training loss without "
+                    "--validation)");
   train->add_option("--l2", o->l2, "L2 weight decay");
   train->add_flag("--shuffle", o->shuffle, "shuffle the rows every epoch");
   train->add_option("--seed", o->seed,

@@ -27,22 +27,6 @@ absl::string_view OptimizerName(Optimizer optimizer) {
   return "unknown";
 }
 
-absl::string_view StopReasonName(StopReason reason) {
-  switch (reason) {
-    case StopReason::kMaxEpochs:
-      return "max_epochs";
-    case StopReason::kTargetLoss:
-      return "target_loss";
-    case StopReason::kEarlyStopping:
-      return "early_stopping";
-    case StopReason::kCancelled:
-      return "cancelled";
-    case StopReason::kDiverged:
-      return "diverged";
-  }
-  return "unknown";
-}
-
 absl::Status ValidateOptions(const TrainOptions& o) {
   switch (o.optimizer) {
     case Optimizer::kSgd:

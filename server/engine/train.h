@@ -92,7 +92,6 @@ enum class StopReason {
 };
 
 absl::string_view OptimizerName(Optimizer optimizer);
-absl::string_view StopReasonName(StopReason reason);
 
 // Training rows as the epoch loop takes them (a stored dataset, loaded).
 struct Dataset {

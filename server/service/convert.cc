@@ -86,13 +86,6 @@ void TimeToProto(absl::Time t, google::protobuf::Timestamp* out) {
 
 }  // namespace
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  // absl::StatusCode and grpc::StatusCode share the canonical numbering.
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
-
 absl::StatusOr<engine::NetworkSpec> SpecFromProto(const v1::ModelSpec& spec) {
   engine::NetworkSpec out;
   if (spec.input_size() < 1 ||

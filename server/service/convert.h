@@ -9,8 +9,6 @@
 #ifndef MLP_SERVER_SERVICE_CONVERT_H_
 #define MLP_SERVER_SERVICE_CONVERT_H_
 
-#include <grpcpp/support/status.h>
-
 #include <Eigen/Core>
 #include <cstdint>
 
@@ -29,9 +27,6 @@ namespace mlp::service {
 // A read-only view of request values as an engine matrix, one sample per
 // column. Points into the request: valid while the request lives.
 using MatrixView = registry::MatrixView;
-
-// The one place where internal statuses become gRPC statuses.
-grpc::Status ToGrpcStatus(const absl::Status& status);
 
 absl::StatusOr<engine::NetworkSpec> SpecFromProto(const v1::ModelSpec& spec);
 v1::ModelSpec SpecToProto(const engine::NetworkSpec& spec);

@@ -13,6 +13,7 @@
 #include "server/registry/training_job.h"
 #include "server/service/convert.h"
 #include "server/service/request_log.h"
+#include "server/service/status.h"
 
 namespace mlp::service {
 

@@ -1,0 +1,26 @@
+// The one place where internal statuses (absl::Status) become gRPC statuses.
+//
+// Codes map one to one: Abseil and gRPC share the canonical numbering (0 OK
+// to 16 UNAUTHENTICATED); a code outside it becomes UNKNOWN. Messages are
+// capped at kMaxStatusMessageBytes: a message may quote what a caller sent,
+// and a status travels in HTTP/2 trailers, whose size clients bound (gRPC's
+// default metadata limit is 8 KiB). A longer message is cut at a UTF-8
+// character boundary and ends with "... (N bytes cut)".
+#ifndef MLP_SERVER_SERVICE_STATUS_H_
+#define MLP_SERVER_SERVICE_STATUS_H_
+
+#include <grpcpp/support/status.h>
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+
+namespace mlp::service {
+
+inline constexpr size_t kMaxStatusMessageBytes = 2048;
+
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+}  // namespace mlp::service
+
+#endif  // MLP_SERVER_SERVICE_STATUS_H_
