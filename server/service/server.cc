@@ -1,5 +1,6 @@
 #include "server/service/server.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
@@ -79,6 +80,9 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> MlpServer::Listen(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // A server owns its port: with SO_REUSEPORT (gRPC's default) a second
+  // server on the same port would start and share the connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(),
                            port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);

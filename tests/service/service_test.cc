@@ -100,6 +100,21 @@ std::vector<float> ReferenceForward(const v1::GetWeightsResponse& weights,
   return x;
 }
 
+TEST_F(ServiceTest, ASecondServerCannotTakeATakenPort) {
+  testing::TempDir other;
+  service::ServerOptions options;
+  options.address = address_;  // the running server's port
+  options.data_dir = other.path();
+  absl::StatusOr<std::unique_ptr<service::MlpServer>> second =
+      service::MlpServer::Start(options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(second.status().message()),
+              HasSubstr("cannot listen on '" + address_ + "'"));
+  // The first still answers, alone.
+  EXPECT_TRUE(Create("still-mine", SeedSpec(1)).ok());
+}
+
 TEST_F(ServiceTest, SeedExperimentEndToEnd) {
   v1::ModelInfo info;
   ASSERT_TRUE(Create("xnor", SeedSpec(1), &info).ok());
