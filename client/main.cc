@@ -8,6 +8,7 @@
 #include "client/commands.h"
 #include "client/interrupt.h"
 #include "client/status.h"
+#include "mlp_version.h"
 
 int main(int argc, char** argv) {
   // First, before gRPC starts any thread (see interrupt.h).
@@ -21,6 +22,9 @@ int main(int argc, char** argv) {
   mlp::cli::GlobalOptions global;
   global.interrupts = &interrupts;
   mlp::cli::Action action;
+  app.set_version_flag(
+      "--version", "mlp " MLP_VERSION " (git " MLP_GIT_REVISION ")",
+      "print the version and the git revision it was built from, and exit");
   mlp::cli::AddCommands(app, global, &action);
   try {
     app.parse(argc, argv);

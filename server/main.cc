@@ -22,6 +22,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "mlp_version.h"
 #include "server/common/log.h"
 #include "server/service/server.h"
 #include "server/service/server_options.h"
@@ -188,6 +189,10 @@ int main(int argc, char** argv) {
       usage.contains_helpshort_flags = [](absl::string_view path) {
         return absl::EndsWith(path, "server/main.cc");
       };
+  usage.version_string = [] {
+    return std::string("mlp-server " MLP_VERSION " (git " MLP_GIT_REVISION
+                       ")\n");
+  };
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   return Run();

@@ -461,6 +461,14 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Mlp({"--help"}).exit_code, 0);
 }
 
+TEST_F(CliTest, VersionNamesTheBuild) {
+  const Result result = Mlp({"--version"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out,
+              ::testing::MatchesRegex(
+                  "mlp [0-9]+\\.[0-9]+\\.[0-9]+ \\(git [0-9a-z-]+\\)\n"));
+}
+
 TEST_F(CliTest, HealthIsZeroOnlyAgainstAServingServer) {
   const Result serving = Mlp({"health"});
   EXPECT_EQ(serving.exit_code, 0) << serving.err;

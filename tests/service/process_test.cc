@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -163,6 +164,37 @@ TEST(ProcessTest, TwoServersCannotShareADataDirectory) {
   (*first)->Wait(5);
   auto third = ServerProcess::Start(dir.path() + "/data");
   EXPECT_TRUE(third.ok()) << third.status();
+}
+
+// Runs `mlp-server ARG` to its end; its exit code and output (both streams).
+int RunServer(const std::string& arg, std::string* output) {
+  const std::string command =
+      "'" + testing::ServerBinary() + "' " + arg + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  char buffer[4096];
+  size_t got = 0;
+  while ((got = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    output->append(buffer, got);
+  }
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(ProcessTest, VersionAndHelpNameTheBuildAndEveryFlag) {
+  std::string version;
+  EXPECT_EQ(RunServer("--version", &version), 0);
+  EXPECT_THAT(version, MatchesRegex("mlp-server [0-9]+\\.[0-9]+\\.[0-9]+ "
+                                    "\\(git [0-9a-z-]+\\)\n"));
+  std::string help;
+  EXPECT_EQ(RunServer("--help", &help), 1);  // Abseil's exit code for --help
+  for (const char* flag :
+       {"--address", "--data_dir", "--compute_threads", "--max_message_bytes",
+        "--max_parameters", "--keep_versions", "--auth_token_file"}) {
+    EXPECT_THAT(help, ContainsRegex(std::string(flag) + " \\("));
+  }
+  EXPECT_THAT(help, ContainsRegex("default: 67108864"));
+  EXPECT_THAT(help, Not(ContainsRegex("No flags matched")));
 }
 
 TEST(ProcessTest, BadFlagsAreRefused) {
