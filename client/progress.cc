@@ -140,9 +140,10 @@ absl::Status TrainDisplay::Update(const mlp::v1::TrainProgress& progress) {
     out_ << ToJson(progress) << std::endl;
     return absl::OkStatus();
   }
-  // The final message repeats the last epoch's figures (or has epoch 0 when
-  // none ran): it must not add a line of its own.
-  if (progress.epoch() == 0 || progress.epoch() == last_epoch_) {
+  // The final message carries the last epoch's figures, or those of an
+  // earlier, kept epoch after early stopping (or epoch 0 when none ran): only
+  // a new epoch adds a line.
+  if (progress.epoch() == 0 || progress.epoch() <= last_epoch_) {
     return absl::OkStatus();
   }
   last_epoch_ = progress.epoch();
@@ -184,9 +185,12 @@ void TrainDisplay::Finish(const mlp::v1::TrainProgress* last) {
   ClearBar();
   out_.flush();
   if (options_.json || last == nullptr || !last->done()) return;
-  out_ << "stopped after " << last->epoch() << " epochs ("
-       << StopReasonName(last->stop_reason()) << "), loss "
-       << FormatNumber(last->loss()) << "; ";
+  const uint32_t ran =
+      last->epochs_run() > 0 ? last->epochs_run() : last->epoch();
+  out_ << "stopped after " << ran << " epochs ("
+       << StopReasonName(last->stop_reason()) << "), ";
+  if (ran != last->epoch()) out_ << "kept epoch " << last->epoch() << ", ";
+  out_ << "loss " << FormatNumber(last->loss()) << "; ";
   if (last->version() > 0) {
     out_ << "committed version " << last->version() << "\n";
   } else {

@@ -236,6 +236,7 @@ absl::StatusOr<TrainResult> Train(Network& network,
       loss == Loss::kCrossEntropy || loss == Loss::kBinaryCrossEntropy;
   TrainResult result;
   double best_monitor = INFINITY;
+  EpochStats best_stats;  // the figures of `best`
   int epochs_without_improvement = 0;
   bool stopped = false;
 
@@ -330,16 +331,24 @@ absl::StatusOr<TrainResult> Train(Network& network,
         best_monitor = monitor;
         epochs_without_improvement = 0;
         CopyLayers(network.layers(), best);
+        best_stats = stats;
       } else if (++epochs_without_improvement >=
                      options.early_stopping_patience &&
                  !stopped) {
         result.stop_reason = StopReason::kEarlyStopping;
         stopped = true;
         CopyLayers(best, network.mutable_layers());
+        // Report what is kept: the best epoch's figures, today's clock.
+        const double elapsed = stats.elapsed_seconds;
+        stats = best_stats;
+        stats.elapsed_seconds = elapsed;
+        result.final_loss = stats.loss;
       }
     }
     const bool last_epoch = stopped || epoch == options.max_epochs;
     stats.final = last_epoch;
+    if (last_epoch) stats.epochs_run = epoch;
+    result.last = stats;
     if (on_epoch && (epoch % options.report_every == 0 || last_epoch)) {
       if (!on_epoch(stats) && !stopped) {
         result.stop_reason = StopReason::kCancelled;

@@ -37,7 +37,9 @@
 //
 // Early stopping monitors the validation loss when there is a validation
 // split, the training loss otherwise; after `patience` epochs without a
-// strict improvement it stops and RESTORES the weights of the best epoch.
+// strict improvement it stops and RESTORES the weights of the best epoch, and
+// the final figures are that epoch's (EpochStats::epochs_run says how many
+// ran).
 //
 // Divergence: a batch or epoch loss that is NaN/Inf, or weights that are not
 // finite at the end of an epoch, end training with DIVERGED and the weights of
@@ -135,13 +137,19 @@ struct EpochStats {
   // stopping or divergence decided after this epoch). The service sends this
   // epoch's message as the stream's last, `done` one.
   bool final = false;
+  // On the final figures: the epochs that ran. After early stopping the
+  // final figures (epoch, losses, accuracies) are those of the best epoch,
+  // whose weights are the ones kept, so epochs_run > epoch there.
+  int epochs_run = 0;
 };
 
 struct TrainResult {
   int epochs = 0;           // epochs completed
-  double final_loss = 0.0;  // loss of the last completed epoch
+  double final_loss = 0.0;  // loss of the kept weights' epoch (see `last`)
   StopReason stop_reason = StopReason::kMaxEpochs;
-  EpochStats last;  // figures of the last completed epoch
+  // Figures of the last completed epoch, or of the best one after early
+  // stopping (the weights kept).
+  EpochStats last;
 };
 
 // Called every report_every epochs and after the last epoch. Returning false

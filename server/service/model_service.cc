@@ -36,6 +36,7 @@ void StatsToProto(const engine::EpochStats& stats, v1::TrainProgress* p) {
   p->set_validation_accuracy(stats.validation_accuracy);
   p->set_samples_per_second(stats.samples_per_second);
   p->set_elapsed_seconds(stats.elapsed_seconds);
+  p->set_epochs_run(static_cast<uint32_t>(stats.epochs_run));
 }
 
 // Streams one training.

@@ -215,6 +215,13 @@ TEST(TrainTest, EarlyStoppingRestoresTheBestValidationWeights) {
   // The callback of the last epoch sees the restored weights already... the
   // snapshot of the best epoch is what the network holds now.
   EXPECT_EQ(SerializeNetwork(n), snapshots[best]);
+  // The final figures are the kept (best) epoch's, and say how many ran.
+  EXPECT_EQ(r.epochs, static_cast<int>(val.size()));
+  EXPECT_EQ(r.last.epoch, static_cast<int>(best) + 1);
+  EXPECT_EQ(r.last.epochs_run, r.epochs);
+  EXPECT_TRUE(r.last.final);
+  EXPECT_EQ(r.last.validation_loss, val[best]);
+  EXPECT_EQ(r.final_loss, r.last.loss);
 }
 
 TEST(TrainTest, CallbackSeesEveryFieldAndCanStop) {

@@ -186,6 +186,30 @@ TEST_F(ServiceTest, ReportEveryThinsTheStream) {
   EXPECT_EQ(messages.back().stop_reason(), v1::MAX_EPOCHS);
 }
 
+TEST_F(ServiceTest, EarlyStoppingReportsTheEpochItKept) {
+  ASSERT_TRUE(Create("m", SeedSpec(1)).ok());
+  // No bias, zero inputs, zero targets: the loss is 0 from epoch 1 and never
+  // improves strictly, so patience 3 stops after epoch 4 keeping epoch 1.
+  v1::TrainRequest request = SeedTrainRequest("m");
+  v1::Tensor* inputs = request.mutable_inline_data()->mutable_inputs();
+  for (float& v : *inputs->mutable_values()) v = 0.0f;
+  v1::Tensor* targets = request.mutable_inline_data()->mutable_targets();
+  for (float& v : *targets->mutable_values()) v = 0.0f;
+  request.mutable_options()->set_target_loss(0);
+  request.mutable_options()->set_max_epochs(100);
+  request.mutable_options()->set_early_stopping_patience(3);
+  std::vector<v1::TrainProgress> messages;
+  ASSERT_TRUE(TrainAll(request, &messages).ok());
+  ASSERT_EQ(messages.size(), 4u);  // epochs 1-3, then done
+  const v1::TrainProgress& done = messages.back();
+  EXPECT_TRUE(done.done());
+  EXPECT_EQ(done.stop_reason(), v1::EARLY_STOPPING);
+  EXPECT_EQ(done.epoch(), 1u);
+  EXPECT_EQ(done.epochs_run(), 4u);
+  EXPECT_EQ(done.version(), 2u);
+  EXPECT_EQ(messages[2].epochs_run(), 0u);  // progress messages leave it 0
+}
+
 TEST_F(ServiceTest, SeedIsReportedAndReplaysBitForBit) {
   v1::ModelInfo info;
   ASSERT_TRUE(Create("a", SeedSpec(0), &info).ok());
