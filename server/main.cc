@@ -105,7 +105,7 @@ int WaitForStopSignal() {
   return byte;
 }
 
-// The flags as ServerOptions; a usage error is printed and returned.
+// The flags as validated ServerOptions, or the usage error (INVALID_ARGUMENT).
 absl::StatusOr<mlp::service::ServerOptions> OptionsFromFlags() {
   mlp::service::ServerOptions o;
   o.address = absl::GetFlag(FLAGS_address);

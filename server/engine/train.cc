@@ -316,7 +316,6 @@ absl::StatusOr<TrainResult> Train(Network& network,
         std::chrono::duration<double>(Clock::now() - start).count();
     result.epochs = epoch;
     result.final_loss = epoch_loss;
-    result.last = stats;
 
     if (options.target_loss > 0.0f && epoch_loss <= options.target_loss) {
       result.stop_reason = StopReason::kTargetLoss;

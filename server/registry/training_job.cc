@@ -106,17 +106,13 @@ absl::StatusOr<TrainingOutcome> TrainingJob::TrainAndCommit(
                        spec_.reinitialize
                            ? engine::Network::Create(base.spec())
                            : absl::StatusOr<engine::Network>(base));
-  std::optional<engine::EpochStats> final_stats;
   absl::StatusOr<engine::TrainResult> result;
   try {
     result = engine::Train(
         network, *spec_.inputs, *spec_.targets, spec_.options,
         [&](const engine::EpochStats& stats) {
-          if (stats.final) {
-            final_stats = stats;  // returned in the outcome
-          } else {
-            on_progress(stats);
-          }
+          // The final figures are the outcome's (TrainResult::last).
+          if (!stats.final) on_progress(stats);
           return true;
         },
         [&] {
@@ -133,7 +129,7 @@ absl::StatusOr<TrainingOutcome> TrainingJob::TrainAndCommit(
     return absl::CancelledError("training cancelled by the caller");
   }
   TrainingOutcome outcome;
-  outcome.final_stats = final_stats.value_or(result->last);
+  outcome.final_stats = result->last;
   outcome.stop_reason = result->stop_reason;
   if (lease_->cancelled()) {
     outcome.cancelled = true;  // deleted, or the server is stopping
