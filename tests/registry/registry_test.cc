@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/engine/serialize.h"
+#include "tests/testing/engine_specs.h"
 #include "tests/testing/files.h"
 #include "tests/testing/server_process.h"
 
@@ -20,20 +21,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::mlp::testing::Names;
+using ::mlp::testing::SeedNetworkSpec;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-engine::NetworkSpec SeedSpec(uint64_t seed = 5) {
-  engine::NetworkSpec spec;
-  spec.input_size = 3;
-  spec.layers = {{4, engine::Activation::kRelu},
-                 {1, engine::Activation::kLinear}};
-  spec.bias = false;
-  spec.init = engine::Init::kUniform01;
-  spec.seed = seed;
-  return spec;
-}
 
 // The base network with every weight shifted by `delta`: a recognisable
 // "trained" network.
@@ -81,7 +72,8 @@ class RegistryTest : public ::testing::Test {
 
 TEST_F(RegistryTest, CreateGetListDelete) {
   std::unique_ptr<Registry> r = Open();
-  absl::StatusOr<ModelSnapshot> created = r->CreateModel("xor", SeedSpec(9));
+  absl::StatusOr<ModelSnapshot> created =
+      r->CreateModel("xor", SeedNetworkSpec(9));
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_EQ(created->name, "xor");
   EXPECT_EQ(created->version, 1u);
@@ -89,7 +81,7 @@ TEST_F(RegistryTest, CreateGetListDelete) {
   EXPECT_FALSE(created->training);
   EXPECT_FALSE(created->last_training.has_value());
   EXPECT_THAT(created->available_versions, ElementsAre(1));
-  ASSERT_TRUE(r->CreateModel("abc", SeedSpec()).ok());
+  ASSERT_TRUE(r->CreateModel("abc", SeedNetworkSpec(5)).ok());
 
   absl::StatusOr<ModelSnapshot> got = r->GetModel("xor");
   ASSERT_TRUE(got.ok());
@@ -106,12 +98,12 @@ TEST_F(RegistryTest, CreateGetListDelete) {
   EXPECT_EQ(r->ListModels().size(), 1u);
   EXPECT_FALSE(fs::exists(ModelDir("xor")));
   // The name is free again.
-  EXPECT_TRUE(r->CreateModel("xor", SeedSpec()).ok());
+  EXPECT_TRUE(r->CreateModel("xor", SeedNetworkSpec(5)).ok());
 }
 
 TEST_F(RegistryTest, SeedZeroPicksAndReportsASeed) {
   std::unique_ptr<Registry> r = Open();
-  absl::StatusOr<ModelSnapshot> m = r->CreateModel("m", SeedSpec(0));
+  absl::StatusOr<ModelSnapshot> m = r->CreateModel("m", SeedNetworkSpec(0));
   ASSERT_TRUE(m.ok());
   EXPECT_NE(m->spec.seed, 0u);
   // The reported seed reproduces the initial weights.
@@ -126,8 +118,8 @@ TEST_F(RegistryTest, SeedZeroPicksAndReportsASeed) {
 
 TEST_F(RegistryTest, AlreadyExists) {
   std::unique_ptr<Registry> r = Open();
-  ASSERT_TRUE(r->CreateModel("m", SeedSpec(1)).ok());
-  absl::StatusOr<ModelSnapshot> again = r->CreateModel("m", SeedSpec(2));
+  ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(1)).ok());
+  absl::StatusOr<ModelSnapshot> again = r->CreateModel("m", SeedNetworkSpec(2));
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(again.status().message(), HasSubstr("'m'"));
   EXPECT_EQ(r->GetModel("m")->spec.seed, 1u);
@@ -154,7 +146,7 @@ TEST_F(RegistryTest, NameValidation) {
   for (const std::string& good :
        {std::string("a"), std::string("0"), std::string("a.b_c-d9"), longest}) {
     EXPECT_TRUE(ValidateName(good, "name").ok()) << good;
-    EXPECT_TRUE(r->CreateModel(good, SeedSpec()).ok()) << good;
+    EXPECT_TRUE(r->CreateModel(good, SeedNetworkSpec(5)).ok()) << good;
   }
   for (const std::string& bad :
        {std::string(""), std::string("A"), std::string("-x"), std::string(".x"),
@@ -164,7 +156,7 @@ TEST_F(RegistryTest, NameValidation) {
     const absl::Status s = ValidateName(bad, "name");
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(s.message(), HasSubstr("name")) << bad;
-    EXPECT_EQ(r->CreateModel(bad, SeedSpec()).status().code(),
+    EXPECT_EQ(r->CreateModel(bad, SeedNetworkSpec(5)).status().code(),
               absl::StatusCode::kInvalidArgument)
         << bad;
     EXPECT_EQ(r->BeginUpload(bad, 1, 1).status().code(),
@@ -201,8 +193,8 @@ TEST_F(RegistryTest, ParameterLimitIsCheckedBeforeAllocation) {
   absl::StatusOr<std::unique_ptr<Registry>> small =
       Registry::Open(other.path(), limits);
   ASSERT_TRUE(small.ok());
-  EXPECT_TRUE((*small)->CreateModel("fits", SeedSpec()).ok());
-  engine::NetworkSpec bigger = SeedSpec();
+  EXPECT_TRUE((*small)->CreateModel("fits", SeedNetworkSpec(5)).ok());
+  engine::NetworkSpec bigger = SeedNetworkSpec(5);
   bigger.layers[0].units = 5;  // 15 + 5 = 20
   EXPECT_EQ((*small)->CreateModel("over", bigger).status().code(),
             absl::StatusCode::kResourceExhausted);
@@ -210,7 +202,7 @@ TEST_F(RegistryTest, ParameterLimitIsCheckedBeforeAllocation) {
 
 TEST_F(RegistryTest, InvalidSpecIsInvalidArgument) {
   std::unique_ptr<Registry> r = Open();
-  engine::NetworkSpec spec = SeedSpec();
+  engine::NetworkSpec spec = SeedNetworkSpec(5);
   spec.layers.clear();
   EXPECT_EQ(r->CreateModel("m", spec).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -219,7 +211,7 @@ TEST_F(RegistryTest, InvalidSpecIsInvalidArgument) {
 
 TEST_F(RegistryTest, OneTrainingPerModel) {
   std::unique_ptr<Registry> r = Open();
-  ASSERT_TRUE(r->CreateModel("m", SeedSpec()).ok());
+  ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(5)).ok());
   absl::StatusOr<std::unique_ptr<TrainingLease>> lease = r->BeginTraining("m");
   ASSERT_TRUE(lease.ok());
   EXPECT_TRUE(r->GetModel("m")->training);
@@ -236,7 +228,7 @@ TEST_F(RegistryTest, MaxConcurrentTrainings) {
   limits.max_concurrent_trainings = 2;
   std::unique_ptr<Registry> r = Open(limits);
   for (const char* name : {"a", "b", "c"}) {
-    ASSERT_TRUE(r->CreateModel(name, SeedSpec()).ok());
+    ASSERT_TRUE(r->CreateModel(name, SeedNetworkSpec(5)).ok());
   }
   absl::StatusOr<std::unique_ptr<TrainingLease>> a = r->BeginTraining("a");
   absl::StatusOr<std::unique_ptr<TrainingLease>> b = r->BeginTraining("b");
@@ -253,7 +245,7 @@ TEST_F(RegistryTest, MaxConcurrentTrainings) {
 
 TEST_F(RegistryTest, CommitIncrementsVersionAndReadersSeeIt) {
   std::unique_ptr<Registry> r = Open();
-  ASSERT_TRUE(r->CreateModel("m", SeedSpec()).ok());
+  ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(5)).ok());
   absl::StatusOr<std::shared_ptr<const store::VersionRecord>> v1 =
       r->GetVersion("m", 0);
   ASSERT_TRUE(v1.ok());
@@ -293,7 +285,7 @@ TEST_F(RegistryTest, CommittedVersionsSurviveReopen) {
   std::string v2_bytes;
   {
     std::unique_ptr<Registry> r = Open();
-    ASSERT_TRUE(r->CreateModel("m", SeedSpec()).ok());
+    ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(5)).ok());
     ASSERT_TRUE(TrainOnce(*r, "m", 0.125f).ok());
     v2_bytes = engine::SerializeNetwork(*(*r->GetVersion("m", 2))->network);
   }
@@ -311,7 +303,7 @@ TEST_F(RegistryTest, KeepVersionsPrunes) {
   Limits limits;
   limits.keep_versions = 2;
   std::unique_ptr<Registry> r = Open(limits);
-  ASSERT_TRUE(r->CreateModel("m", SeedSpec()).ok());
+  ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(5)).ok());
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(TrainOnce(*r, "m", 0.1f * i).ok());
   absl::StatusOr<ModelSnapshot> m = r->GetModel("m");
   EXPECT_EQ(m->version, 4u);
@@ -332,7 +324,7 @@ TEST_F(RegistryTest, KeepVersionsPrunes) {
 
 TEST_F(RegistryTest, DeleteDuringTrainingCancelsAndCommitWritesNothing) {
   std::unique_ptr<Registry> r = Open();
-  ASSERT_TRUE(r->CreateModel("m", SeedSpec()).ok());
+  ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(5)).ok());
   absl::StatusOr<std::unique_ptr<TrainingLease>> lease = r->BeginTraining("m");
   ASSERT_TRUE(lease.ok());
   EXPECT_FALSE((*lease)->cancelled());
@@ -346,7 +338,7 @@ TEST_F(RegistryTest, DeleteDuringTrainingCancelsAndCommitWritesNothing) {
   lease->reset();
   EXPECT_EQ(r->GetModel("m").status().code(), absl::StatusCode::kNotFound);
   // The slot was freed and the name can be reused from version 1.
-  absl::StatusOr<ModelSnapshot> again = r->CreateModel("m", SeedSpec());
+  absl::StatusOr<ModelSnapshot> again = r->CreateModel("m", SeedNetworkSpec(5));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->version, 1u);
   EXPECT_TRUE(r->BeginTraining("m").ok());
@@ -354,7 +346,7 @@ TEST_F(RegistryTest, DeleteDuringTrainingCancelsAndCommitWritesNothing) {
 
 TEST_F(RegistryTest, CommitAbandonedByTheCallerCommitsNothing) {
   std::unique_ptr<Registry> r = Open();
-  ASSERT_TRUE(r->CreateModel("m", SeedSpec()).ok());
+  ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(5)).ok());
   absl::StatusOr<std::unique_ptr<TrainingLease>> lease = r->BeginTraining("m");
   ASSERT_TRUE(lease.ok());
   const std::atomic<bool> abandoned{true};
@@ -384,7 +376,7 @@ TEST_F(RegistryTest, CancelRacingCommitIsAllOrNothing) {
   for (int round = 0; round < 40; ++round) {
     std::unique_ptr<Registry> r = Open();
     const std::string name = absl::StrCat("m", round);
-    ASSERT_TRUE(r->CreateModel(name, SeedSpec()).ok());
+    ASSERT_TRUE(r->CreateModel(name, SeedNetworkSpec(5)).ok());
     absl::StatusOr<std::unique_ptr<TrainingLease>> lease =
         r->BeginTraining(name);
     ASSERT_TRUE(lease.ok());
@@ -421,7 +413,7 @@ TEST_F(RegistryTest, DeleteRacingCommitNeverLeavesAHalfModel) {
   // the model is gone, or it committed and then the model is gone.
   for (int round = 0; round < 20; ++round) {
     std::unique_ptr<Registry> r = Open();
-    ASSERT_TRUE(r->CreateModel("m", SeedSpec()).ok());
+    ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(5)).ok());
     absl::StatusOr<std::unique_ptr<TrainingLease>> lease =
         r->BeginTraining("m");
     ASSERT_TRUE(lease.ok());
@@ -444,8 +436,8 @@ TEST_F(RegistryTest, DeleteRacingCommitNeverLeavesAHalfModel) {
 
 TEST_F(RegistryTest, ShutdownCancelsTrainingsAndRefusesNewOnes) {
   std::unique_ptr<Registry> r = Open();
-  ASSERT_TRUE(r->CreateModel("a", SeedSpec()).ok());
-  ASSERT_TRUE(r->CreateModel("b", SeedSpec()).ok());
+  ASSERT_TRUE(r->CreateModel("a", SeedNetworkSpec(5)).ok());
+  ASSERT_TRUE(r->CreateModel("b", SeedNetworkSpec(5)).ok());
   absl::StatusOr<std::unique_ptr<TrainingLease>> lease = r->BeginTraining("a");
   ASSERT_TRUE(lease.ok());
   r->CancelAllTrainings();

@@ -9,27 +9,18 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/engine/serialize.h"
+#include "tests/testing/engine_specs.h"
 #include "tests/testing/server_process.h"
 
 namespace mlp::registry {
 namespace {
 
+using ::mlp::testing::SeedNetworkSpec;
 using ::testing::HasSubstr;
 
 // The tutorial's inputs and XNOR targets, one sample per column.
 const float kInputs[] = {1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 1, 1};
 const float kTargets[] = {1, 0, 1, 0};
-
-engine::NetworkSpec SeedSpec() {
-  engine::NetworkSpec spec;
-  spec.input_size = 3;
-  spec.layers = {{4, engine::Activation::kRelu},
-                 {1, engine::Activation::kLinear}};
-  spec.bias = false;
-  spec.init = engine::Init::kUniform01;
-  spec.seed = 5;
-  return spec;
-}
 
 class TrainingJobTest : public ::testing::Test {
  protected:
@@ -38,7 +29,7 @@ class TrainingJobTest : public ::testing::Test {
         Registry::Open(dir_.path(), Limits());
     ASSERT_TRUE(r.ok()) << r.status();
     registry_ = *std::move(r);
-    ASSERT_TRUE(registry_->CreateModel("m", SeedSpec()).ok());
+    ASSERT_TRUE(registry_->CreateModel("m", SeedNetworkSpec(5)).ok());
   }
 
   TrainingSpec Inline(int epochs) const {
@@ -123,7 +114,7 @@ TEST_F(TrainingJobTest, TrainsOnAStoredDataset) {
   spec.targets.reset();
   spec.dataset = "xnor";
   // The same rows inline, on a second model with the same seed.
-  ASSERT_TRUE(registry_->CreateModel("twin", SeedSpec()).ok());
+  ASSERT_TRUE(registry_->CreateModel("twin", SeedNetworkSpec(5)).ok());
   TrainingSpec twin = Inline(10);
   twin.model = "twin";
   for (TrainingSpec* s : {&spec, &twin}) {
