@@ -5,7 +5,9 @@
 #   mlp_warnings(target)         warnings (and -Werror with MLP_WERROR) for the
 #                                project's own code only
 #   mlp_add_test(name SOURCES ... LIBS ... LABELS ... TIMEOUT s)
-#                                one test executable per test file
+#                                one test executable per test file; each of
+#                                its tests is a ctest test of its own
+#                                ("<name>.<Suite>.<Test>", TIMEOUT each)
 
 function(mlp_compile_options target)
   # Source paths in the binaries (__FILE__: logs, --help) relative to the
@@ -43,9 +45,12 @@ function(mlp_add_test name)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 120)
   endif()
-  add_test(NAME ${name} COMMAND ${name})
-  set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
-                       LABELS "${T_LABELS}")
+  # Listed when ctest runs (not at build time, so a sanitizer build's
+  # binaries are not run by the build), one process per test: a failure
+  # names its test, and no test sees another's process state.
+  gtest_discover_tests(${name} TEST_PREFIX "${name}."
+                       DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
+                       PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
 endfunction()
 
 # mlp_grpc_proto_library(target PROTO_DIR dir PROTOS a.proto b/c.proto ...)

@@ -18,19 +18,24 @@ if grep -rnE '#include *[<"](grpcpp|grpc\+\+|grpc/|google/protobuf|mlp/v1)' serv
   echo "layering: server/engine must not include gRPC or protobuf headers" >&2
   status=1
 fi
-# Layering: what each part may include of the project (the table "Allowed
-# arrows" in docs/architecture.md; keep the two the same). External headers
-# (Abseil, Eigen, gRPC, ...) are checked above for the engine only.
-layers=(
-  "base/|base"
-  "server/common/|base server/common"
-  "server/engine/|base server/engine"
-  "server/store/|base server/common server/engine server/store"
-  "server/registry/|base server/common server/engine server/store server/registry"
-  "server/service/|base server/common server/engine server/store server/registry server/service mlp"
-  "server/main.cc|base server/common server/service"
-  "client/|base client mlp"
-)
+# Layering: what each part may include of the project. The rules are read
+# from the table under "### Allowed arrows" in docs/architecture.md (one row
+# per part: `part` | `allowed`, `allowed` ...; words in parentheses are
+# commentary), so the document and the check cannot drift apart. External
+# headers (Abseil, Eigen, gRPC, ...) are checked above for the engine only.
+doc=docs/architecture.md
+mapfile -t layers < <(
+  awk '/^### Allowed arrows/ {on = 1; next} on && /^#/ {exit} on && /^\| `/' "$doc" |
+    while IFS='|' read -r _ part allowed _; do
+      part=$(echo "$part" | tr -d ' `')
+      allowed=$(echo "$allowed" | sed -E 's/\([^)]*\)//g' | grep -oE '`[^`]+`' |
+                tr -d '`' | tr '\n' ' ')
+      echo "$part|${allowed% }"
+    done)
+if [[ ${#layers[@]} -lt 2 ]]; then
+  echo "layering: no table found under '### Allowed arrows' in $doc" >&2
+  exit 1
+fi
 for rule in "${layers[@]}"; do
   part=${rule%%|*}
   allowed=" ${rule#*|} "
@@ -51,4 +56,16 @@ for rule in "${layers[@]}"; do
              sed -E 's/^#include "//; s/"$//')
   done
 done
+# Every source file of base/, server/ and client/ belongs to a row.
+while IFS= read -r f; do
+  covered=0
+  for rule in "${layers[@]}"; do
+    part=${rule%%|*}
+    if [[ "$f" == "$part"* ]]; then covered=1; break; fi
+  done
+  if [[ $covered == 0 ]]; then
+    echo "layering: $f belongs to no row of the table in $doc" >&2
+    status=1
+  fi
+done < <(git ls-files -- base server client | grep -E '\.(cc|h)$')
 exit $status

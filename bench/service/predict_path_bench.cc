@@ -25,8 +25,10 @@
 
 #include "mlp/v1/mlp.pb.h"
 #include "server/engine/network.h"
-#include "server/service/convert.h"
+#include "server/service/limits.h"
+#include "server/service/predict.h"
 #include "server/service/request_log.h"
+#include "server/service/tensor_convert.h"
 
 namespace {
 

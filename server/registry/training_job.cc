@@ -9,7 +9,7 @@
 
 namespace mlp::registry {
 
-absl::Status CheckDatasetFits(const store::DatasetMeta& dataset,
+absl::Status CheckDatasetFits(const DatasetInfo& dataset,
                               const engine::NetworkSpec& spec) {
   const int64_t outputs = spec.layers.back().units;
   if (dataset.input_size != static_cast<uint32_t>(spec.input_size)) {
@@ -46,8 +46,8 @@ absl::Status CheckTrainingFits(const engine::NetworkSpec& spec,
 
 absl::StatusOr<std::unique_ptr<TrainingJob>> TrainingJob::Begin(
     Registry* registry, TrainingSpec spec) {
-  MLP_ASSIGN_OR_RETURN(std::shared_ptr<const store::VersionRecord> latest,
-                       registry->GetVersion(spec.model, 0));
+  MLP_ASSIGN_OR_RETURN(std::shared_ptr<const ModelVersion> latest,
+                       registry->models().GetVersion(spec.model, 0));
   const engine::NetworkSpec& net = latest->network->spec();
   int64_t rows = 0;
   if (spec.inputs.has_value()) {
@@ -56,8 +56,8 @@ absl::StatusOr<std::unique_ptr<TrainingJob>> TrainingJob::Begin(
     }
     rows = spec.inputs->cols();
   } else {
-    MLP_ASSIGN_OR_RETURN(store::DatasetMeta meta,
-                         registry->GetDataset(spec.dataset));
+    MLP_ASSIGN_OR_RETURN(DatasetInfo meta,
+                         registry->datasets().GetDataset(spec.dataset));
     MLP_RETURN_IF_ERROR(CheckDatasetFits(meta, net));
     rows = static_cast<int64_t>(meta.rows);
   }
@@ -65,7 +65,7 @@ absl::StatusOr<std::unique_ptr<TrainingJob>> TrainingJob::Begin(
       CheckTrainingFits(net, std::min<int64_t>(spec.options.batch_size, rows),
                         spec.max_batch_values));
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<TrainingLease> lease,
-                       registry->BeginTraining(spec.model));
+                       registry->models().BeginTraining(spec.model));
   return std::unique_ptr<TrainingJob>(
       new TrainingJob(registry, std::move(spec), std::move(lease)));
 }
@@ -75,7 +75,7 @@ TrainingJob::TrainingJob(Registry* registry, TrainingSpec spec,
     : registry_(registry),
       spec_(std::move(spec)),
       lease_(std::move(lease)),
-      cancel_(lease_->cancel_flag()) {}
+      cancel_(lease_->cancel_signal()) {}
 
 TrainingJob::~TrainingJob() = default;
 
@@ -95,7 +95,8 @@ absl::StatusOr<TrainingOutcome> TrainingJob::TrainAndCommit(
            caller_cancelled->load(std::memory_order_relaxed);
   };
   if (!spec_.inputs.has_value()) {
-    MLP_ASSIGN_OR_RETURN(dataset_, registry_->LoadDataset(spec_.dataset));
+    MLP_ASSIGN_OR_RETURN(dataset_,
+                         registry_->datasets().LoadDataset(spec_.dataset));
     spec_.inputs.emplace(dataset_->inputs.data(), dataset_->inputs.rows(),
                          dataset_->inputs.cols());
     spec_.targets.emplace(dataset_->targets.data(), dataset_->targets.rows(),
@@ -115,9 +116,7 @@ absl::StatusOr<TrainingOutcome> TrainingJob::TrainAndCommit(
           if (!stats.final) on_progress(stats);
           return true;
         },
-        [&] {
-          return caller_gone() || cancel_->load(std::memory_order_relaxed);
-        });
+        [&] { return caller_gone() || cancel_->cancelled(); });
   } catch (const std::bad_alloc&) {
     // CheckTrainingFits bounds the buffers; this is the machine running out
     // of memory for other reasons.
@@ -131,11 +130,11 @@ absl::StatusOr<TrainingOutcome> TrainingJob::TrainAndCommit(
   TrainingOutcome outcome;
   outcome.final_stats = result->last;
   outcome.stop_reason = result->stop_reason;
-  if (lease_->cancelled()) {
+  if (cancel_->cancelled()) {
     outcome.cancelled = true;  // deleted, or the server is stopping
     return outcome;
   }
-  store::TrainingSummary summary;
+  TrainingSummary summary;
   summary.epochs = static_cast<uint32_t>(result->epochs);
   summary.final_loss = result->final_loss;
   summary.stop_reason = result->stop_reason;

@@ -8,7 +8,7 @@
 // Cancellation: two signals stop a training within one batch. The caller's
 // (`caller_cancelled`, e.g. the client went away) makes Run return CANCELLED
 // and commits nothing, even when it lands while the version is being
-// written. The model's (cancel_flag(): the model was deleted or the server is
+// written. The model's (cancel_signal(): the model was deleted or the server is
 // stopping) makes Run return an outcome with `cancelled` set and nothing
 // committed.
 //
@@ -26,6 +26,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "server/common/cancel_signal.h"
 #include "server/engine/network.h"
 #include "server/engine/train.h"
 #include "server/registry/registry.h"
@@ -84,7 +85,7 @@ class TrainingJob {
 
   // Set when the model is deleted or the server stops; valid for the job's
   // whole life (also after Run released the model).
-  const std::shared_ptr<std::atomic<bool>>& cancel_flag() const {
+  const std::shared_ptr<common::CancelSignal>& cancel_signal() const {
     return cancel_;
   }
 
@@ -97,13 +98,13 @@ class TrainingJob {
   Registry* const registry_;
   TrainingSpec spec_;
   std::unique_ptr<TrainingLease> lease_;
-  const std::shared_ptr<std::atomic<bool>> cancel_;
+  const std::shared_ptr<common::CancelSignal> cancel_;
   std::shared_ptr<const engine::Dataset> dataset_;  // held while training
 };
 
 // Whether a dataset's target width suits a model: `outputs` values per row,
 // or 1 (class index) for CROSS_ENTROPY. INVALID_ARGUMENT otherwise.
-absl::Status CheckDatasetFits(const store::DatasetMeta& dataset,
+absl::Status CheckDatasetFits(const DatasetInfo& dataset,
                               const engine::NetworkSpec& spec);
 
 // RESOURCE_EXHAUSTED if a training batch of `batch_rows` rows needs more

@@ -6,9 +6,12 @@
 #include "base/status_macros.h"
 #include "server/common/log.h"
 #include "server/engine/train.h"
-#include "server/service/convert.h"
+#include "server/service/limits.h"
+#include "server/service/model_convert.h"
+#include "server/service/predict.h"
 #include "server/service/request_log.h"
 #include "server/service/status.h"
+#include "server/service/tensor_convert.h"
 #include "server/service/train_stream.h"
 
 namespace mlp::service {
@@ -74,8 +77,8 @@ class UploadReactor final
       const v1::DatasetHeader& h = request_.header();
       log_.set_subject(h.name());
       MLP_ASSIGN_OR_RETURN(
-          upload_,
-          registry_->BeginUpload(h.name(), h.input_size(), h.target_size()));
+          upload_, registry_->datasets().BeginUpload(h.name(), h.input_size(),
+                                                     h.target_size()));
       return absl::OkStatus();
     }
     if (upload_ == nullptr) {
@@ -109,7 +112,7 @@ class UploadReactor final
     if (upload_ == nullptr) {
       return absl::InvalidArgumentError("the stream ended without a header");
     }
-    MLP_ASSIGN_OR_RETURN(store::DatasetMeta meta, upload_->Commit());
+    MLP_ASSIGN_OR_RETURN(registry::DatasetInfo meta, upload_->Commit());
     DatasetToProto(meta, response_);
     return absl::OkStatus();
   }
@@ -165,8 +168,9 @@ grpc::ServerUnaryReactor* ModelServiceImpl::CreateModel(
         MLP_RETURN_IF_ERROR(registry::ValidateName(request->name(), "name"));
         MLP_ASSIGN_OR_RETURN(engine::NetworkSpec spec,
                              SpecFromProto(request->spec()));
-        MLP_ASSIGN_OR_RETURN(registry::ModelSnapshot snapshot,
-                             registry_->CreateModel(request->name(), spec));
+        MLP_ASSIGN_OR_RETURN(
+            registry::ModelSnapshot snapshot,
+            registry_->models().CreateModel(request->name(), spec));
         SnapshotToProto(snapshot, response);
         return absl::OkStatus();
       });
@@ -175,20 +179,21 @@ grpc::ServerUnaryReactor* ModelServiceImpl::CreateModel(
 grpc::ServerUnaryReactor* ModelServiceImpl::GetModel(
     grpc::CallbackServerContext* context, const v1::GetModelRequest* request,
     v1::ModelInfo* response) {
-  return Unary(context, RequestLog("GetModel", request->name()),
-               [&]() -> absl::Status {
-                 MLP_ASSIGN_OR_RETURN(registry::ModelSnapshot snapshot,
-                                      registry_->GetModel(request->name()));
-                 SnapshotToProto(snapshot, response);
-                 return absl::OkStatus();
-               });
+  return Unary(
+      context, RequestLog("GetModel", request->name()), [&]() -> absl::Status {
+        MLP_ASSIGN_OR_RETURN(registry::ModelSnapshot snapshot,
+                             registry_->models().GetModel(request->name()));
+        SnapshotToProto(snapshot, response);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::ListModels(
     grpc::CallbackServerContext* context, const v1::ListModelsRequest* request,
     v1::ListModelsResponse* response) {
   return Unary(context, RequestLog("ListModels", ""), [&]() -> absl::Status {
-    for (const registry::ModelSnapshot& snapshot : registry_->ListModels()) {
+    for (const registry::ModelSnapshot& snapshot :
+         registry_->models().ListModels()) {
       SnapshotToProto(snapshot, response->add_models());
     }
     return absl::OkStatus();
@@ -198,8 +203,9 @@ grpc::ServerUnaryReactor* ModelServiceImpl::ListModels(
 grpc::ServerUnaryReactor* ModelServiceImpl::DeleteModel(
     grpc::CallbackServerContext* context, const v1::DeleteModelRequest* request,
     v1::DeleteModelResponse* response) {
-  return Unary(context, RequestLog("DeleteModel", request->name()),
-               [&] { return registry_->DeleteModel(request->name()); });
+  return Unary(context, RequestLog("DeleteModel", request->name()), [&] {
+    return registry_->models().DeleteModel(request->name());
+  });
 }
 
 grpc::ServerWriteReactor<v1::TrainProgress>* ModelServiceImpl::Train(
@@ -214,8 +220,9 @@ grpc::ServerUnaryReactor* ModelServiceImpl::Predict(
   return Unary(
       context, RequestLog("Predict", request->model()), [&]() -> absl::Status {
         MLP_ASSIGN_OR_RETURN(
-            std::shared_ptr<const store::VersionRecord> version,
-            registry_->GetVersion(request->model(), request->version()));
+            std::shared_ptr<const registry::ModelVersion> version,
+            registry_->models().GetVersion(request->model(),
+                                           request->version()));
         const engine::Network& network = *version->network;
         MLP_ASSIGN_OR_RETURN(
             MatrixView inputs,
@@ -233,19 +240,19 @@ grpc::ServerUnaryReactor* ModelServiceImpl::Predict(
 grpc::ServerUnaryReactor* ModelServiceImpl::GetWeights(
     grpc::CallbackServerContext* context, const v1::GetWeightsRequest* request,
     v1::GetWeightsResponse* response) {
-  return Unary(
-      context, RequestLog("GetWeights", request->model()),
-      [&]() -> absl::Status {
-        MLP_ASSIGN_OR_RETURN(
-            std::shared_ptr<const store::VersionRecord> version,
-            registry_->GetVersion(request->model(), request->version()));
-        MLP_RETURN_IF_ERROR(
-            CheckResponseFits("weights", version->network->parameter_count(),
-                              limits_.max_message_bytes));
-        response->set_version(version->version);
-        LayersToProto(*version->network, response);
-        return absl::OkStatus();
-      });
+  return Unary(context, RequestLog("GetWeights", request->model()),
+               [&]() -> absl::Status {
+                 MLP_ASSIGN_OR_RETURN(
+                     std::shared_ptr<const registry::ModelVersion> version,
+                     registry_->models().GetVersion(request->model(),
+                                                    request->version()));
+                 MLP_RETURN_IF_ERROR(CheckResponseFits(
+                     "weights", version->network->parameter_count(),
+                     limits_.max_message_bytes));
+                 response->set_version(version->version);
+                 LayersToProto(*version->network, response);
+                 return absl::OkStatus();
+               });
 }
 
 grpc::ServerReadReactor<v1::UploadDatasetRequest>*
@@ -259,7 +266,8 @@ grpc::ServerUnaryReactor* ModelServiceImpl::ListDatasets(
     const v1::ListDatasetsRequest* request,
     v1::ListDatasetsResponse* response) {
   return Unary(context, RequestLog("ListDatasets", ""), [&]() -> absl::Status {
-    for (const store::DatasetMeta& meta : registry_->ListDatasets()) {
+    for (const registry::DatasetInfo& meta :
+         registry_->datasets().ListDatasets()) {
       DatasetToProto(meta, response->add_datasets());
     }
     return absl::OkStatus();
@@ -270,8 +278,9 @@ grpc::ServerUnaryReactor* ModelServiceImpl::DeleteDataset(
     grpc::CallbackServerContext* context,
     const v1::DeleteDatasetRequest* request,
     v1::DeleteDatasetResponse* response) {
-  return Unary(context, RequestLog("DeleteDataset", request->name()),
-               [&] { return registry_->DeleteDataset(request->name()); });
+  return Unary(context, RequestLog("DeleteDataset", request->name()), [&] {
+    return registry_->datasets().DeleteDataset(request->name());
+  });
 }
 
 }  // namespace mlp::service

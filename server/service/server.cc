@@ -10,9 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "server/common/file_io.h"
 #include "server/common/log.h"
 #include "server/engine/network.h"
-#include "server/store/file_util.h"
 
 namespace mlp::service {
 namespace {
@@ -61,8 +61,8 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
   auto out = std::unique_ptr<MlpServer>(new MlpServer(
       std::move(registry), std::move(service), std::move(server), port));
   if (!options.port_file.empty()) {
-    absl::Status written =
-        store::WriteFileAtomically(options.port_file, absl::StrCat(port, "\n"));
+    absl::Status written = common::WriteFileAtomically(
+        options.port_file, absl::StrCat(port, "\n"));
     if (!written.ok()) {
       return absl::Status(written.code(),
                           absl::StrCat("--port_file: ", written.message()));
@@ -106,7 +106,7 @@ void MlpServer::Shutdown(absl::Duration grace) {
     shut_down_ = true;
   }
   server_->GetHealthCheckService()->Shutdown();
-  registry_->CancelAllTrainings();
+  registry_->models().CancelAllTrainings();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
 }

@@ -2,7 +2,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "server/store/file_util.h"
+#include "server/common/file_io.h"
+#include "server/service/limits.h"
 
 namespace mlp::service {
 namespace {
@@ -34,12 +35,11 @@ absl::Status ServerOptions::Validate() const {
                    absl::StrCat(limits.max_parameters));
   }
   if (limits.max_parameters > max_message_bytes / 4 ||
-      limits.max_parameters * 4 + kWeightsMessageHeadroomBytes >
-          max_message_bytes) {
+      limits.max_parameters * 4 + kResponseHeadroomBytes > max_message_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--max_parameters=", limits.max_parameters,
         " needs --max_message_bytes >= ",
-        limits.max_parameters * 4 + kWeightsMessageHeadroomBytes,
+        limits.max_parameters * 4 + kResponseHeadroomBytes,
         " so that a model's weights fit in one GetWeights response"));
   }
   if (limits.max_dataset_rows < 1) {
@@ -69,7 +69,7 @@ absl::Status ServerOptions::Validate() const {
 }
 
 absl::StatusOr<std::string> ReadAuthToken(const std::string& path) {
-  absl::StatusOr<std::string> text = store::ReadFile(path);
+  absl::StatusOr<std::string> text = common::ReadFile(path);
   if (!text.ok()) return text.status();
   std::string token(absl::StripAsciiWhitespace(*text));
   if (token.empty()) {

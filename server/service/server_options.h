@@ -13,14 +13,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/common/log.h"
-#include "server/registry/registry.h"
+#include "server/registry/types.h"
 
 namespace mlp::service {
-
-// GetWeights returns a whole model in one message: max_parameters * 4 bytes
-// of weights plus this much room for the rest of the message must fit in
-// max_message_bytes.
-inline constexpr int64_t kWeightsMessageHeadroomBytes = int64_t{1} << 20;
 
 struct ServerOptions {
   // host:port; port 0 picks a free port (read it back with MlpServer::port).
@@ -28,7 +23,9 @@ struct ServerOptions {
   std::string data_dir = "./mlp-data";
   // Non-empty: the bound port is written there (atomically) once serving.
   std::string port_file;
-  // Largest request or response message.
+  // Largest request or response message. GetWeights returns a whole model
+  // in one message, so max_parameters * 4 bytes plus kResponseHeadroomBytes
+  // (limits.h) must fit.
   int max_message_bytes = 64 << 20;
   // Largest number of float values the buffers of one training batch may hold
   // (a batch of B rows needs B * (inputs + 4 * all units)).

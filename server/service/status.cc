@@ -40,4 +40,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
       absl::StrCat(kept, "... (", message.size() - kept.size(), " bytes cut)"));
 }
 
+absl::Status InvalidField(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(field, what));
+}
+
 }  // namespace mlp::service

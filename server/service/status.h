@@ -14,12 +14,17 @@
 #include <cstddef>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace mlp::service {
 
 inline constexpr size_t kMaxStatusMessageBytes = 2048;
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// INVALID_ARGUMENT "<field><what>": `what` goes on from the field's name
+// (" must be >= 1, got 0", ".shape[1] is 4, ...").
+absl::Status InvalidField(absl::string_view field, absl::string_view what);
 
 }  // namespace mlp::service
 

@@ -9,9 +9,11 @@
 #include "base/status_macros.h"
 #include "server/engine/train.h"
 #include "server/registry/training_job.h"
-#include "server/service/convert.h"
+#include "server/service/model_convert.h"
 #include "server/service/request_log.h"
 #include "server/service/status.h"
+#include "server/service/tensor_convert.h"
+#include "server/service/training_options.h"
 
 namespace mlp::service {
 namespace {
@@ -76,7 +78,11 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
     Act(action, std::move(status));
   }
 
-  void OnCancel() override { caller_cancelled_.store(true); }
+  void OnCancel() override {
+    // Under mu_, so that a Send waiting for room re-checks and wakes.
+    absl::MutexLock lock(&mu_);
+    caller_cancelled_.store(true);
+  }
   void OnDone() override { delete this; }
 
  private:
@@ -87,8 +93,8 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
   // Validates the request and begins the training job (which takes the
   // model's lease).
   absl::Status Prepare() {
-    MLP_ASSIGN_OR_RETURN(std::shared_ptr<const store::VersionRecord> latest,
-                         registry_->GetVersion(request_->model(), 0));
+    MLP_ASSIGN_OR_RETURN(std::shared_ptr<const registry::ModelVersion> latest,
+                         registry_->models().GetVersion(request_->model(), 0));
     const engine::NetworkSpec& spec = latest->network->spec();
     registry::TrainingSpec training;
     training.model = request_->model();
@@ -126,6 +132,11 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
   // call's error). The job releases the model before it returns, so the
   // model is READY when the caller reads `done`.
   void Run() {
+    // A deletion or shutdown wakes a Send waiting for room: the listener
+    // takes mu_, and releasing it makes the waiter re-check its condition.
+    std::unique_ptr<common::CancelSignal::Subscription> wake =
+        job_->cancel_signal()->Subscribe(
+            [this] { absl::MutexLock lock(&mu_); });
     absl::StatusOr<registry::TrainingOutcome> outcome = job_->Run(
         [this](const engine::EpochStats& stats) {
           v1::TrainProgress progress;
@@ -133,6 +144,7 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
           Send(std::move(progress));
         },
         &caller_cancelled_);
+    wake.reset();  // before Complete: the reactor may be gone after it
     if (!outcome.ok()) {
       Complete(outcome.status(), std::nullopt);
       return;
@@ -157,16 +169,15 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
     grpc::Status status;
     {
       absl::MutexLock lock(&mu_);
-      const std::atomic<bool>* lease_cancel = job_->cancel_flag().get();
+      const common::CancelSignal* model_cancel = job_->cancel_signal().get();
       auto has_room = [this,
-                       lease_cancel]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                       model_cancel]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return queue_.size() < kMaxQueued || caller_cancelled_.load() ||
-               lease_cancel->load();
+               model_cancel->cancelled();
       };
-      // The cancel flags change without mu_, hence the periodic re-check.
-      while (!mu_.AwaitWithTimeout(absl::Condition(&has_room),
-                                   absl::Milliseconds(50))) {
-      }
+      // Woken by OnWriteDone (room), OnCancel (the caller) and the model's
+      // cancel signal (Run's subscription), each of which takes mu_.
+      mu_.Await(absl::Condition(&has_room));
       if (caller_cancelled_.load()) return;
       queue_.push_back(std::move(progress));
       action = NextLocked(&status);

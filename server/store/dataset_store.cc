@@ -12,8 +12,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "server/common/crc32.h"
+#include "server/common/file_io.h"
 #include "server/common/log.h"
-#include "server/store/file_util.h"
+#include "server/store/quarantine.h"
 #include "server/store/record.h"
 
 namespace mlp::store {
@@ -54,13 +56,13 @@ absl::StatusOr<Trailer> ScanFile(
     const std::function<void(const Trailer&)>& on_trailer,
     const std::function<void(const float*, uint64_t, uint64_t)>& on_rows) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("open", path, errno);
+  if (fd < 0) return common::ErrnoStatus("open", path, errno);
   const std::unique_ptr<int, void (*)(int*)> closer(new int(fd), [](int* f) {
     ::close(*f);
     delete f;
   });
   struct stat info;
-  if (::fstat(fd, &info) != 0) return ErrnoStatus("stat", path, errno);
+  if (::fstat(fd, &info) != 0) return common::ErrnoStatus("stat", path, errno);
   const uint64_t size = static_cast<uint64_t>(info.st_size);
   *file_size = size;
   if (size < kTrailerSize) {
@@ -73,7 +75,7 @@ absl::StatusOr<Trailer> ScanFile(
       const ssize_t got = ::pread(fd, buffer + done, n - done,
                                   static_cast<off_t>(offset + done));
       if (got < 0 && errno == EINTR) continue;
-      if (got < 0) return ErrnoStatus("read", path, errno);
+      if (got < 0) return common::ErrnoStatus("read", path, errno);
       if (got == 0)
         return absl::DataLossError(absl::StrCat(path, ": truncated"));
       done += static_cast<size_t>(got);
@@ -111,7 +113,7 @@ absl::StatusOr<Trailer> ScanFile(
     const uint64_t count = std::min(chunk_rows, t.rows - first);
     char* bytes = reinterpret_cast<char*>(chunk.data());
     MLP_RETURN_IF_ERROR(read_at(bytes, count * row_bytes, first * row_bytes));
-    crc = Crc32(absl::string_view(bytes, count * row_bytes), crc);
+    crc = common::Crc32(absl::string_view(bytes, count * row_bytes), crc);
     if (on_rows) on_rows(chunk.data(), first, count);
   }
   if (crc != t.rows_crc) {
@@ -145,7 +147,7 @@ absl::Status DatasetWriter::Write(const void* data, size_t size) {
     return absl::FailedPreconditionError("dataset writer is closed");
   }
   if (std::fwrite(data, 1, size, file_) != size) {
-    return ErrnoStatus("write", tmp_path_, errno);
+    return common::ErrnoStatus("write", tmp_path_, errno);
   }
   return absl::OkStatus();
 }
@@ -157,9 +159,10 @@ absl::Status DatasetWriter::Append(const float* inputs, const float* targets,
     std::copy_n(targets + i * target_size_, target_size_,
                 row_buffer_.begin() + input_size_);
     const size_t bytes = row_buffer_.size() * sizeof(float);
-    crc_ = Crc32(absl::string_view(
-                     reinterpret_cast<const char*>(row_buffer_.data()), bytes),
-                 crc_);
+    crc_ = common::Crc32(
+        absl::string_view(reinterpret_cast<const char*>(row_buffer_.data()),
+                          bytes),
+        crc_);
     MLP_RETURN_IF_ERROR(Write(row_buffer_.data(), bytes));
   }
   rows_ += n;
@@ -176,9 +179,10 @@ absl::StatusOr<DatasetMeta> DatasetWriter::Commit() {
   t.rows_crc = crc_;
   const std::string trailer = EncodeTrailer(t);
   MLP_RETURN_IF_ERROR(Write(trailer.data(), trailer.size()));
-  if (std::fflush(file_) != 0) return ErrnoStatus("flush", tmp_path_, errno);
+  if (std::fflush(file_) != 0)
+    return common::ErrnoStatus("flush", tmp_path_, errno);
   if (::fsync(::fileno(file_)) != 0) {
-    return ErrnoStatus("fsync", tmp_path_, errno);
+    return common::ErrnoStatus("fsync", tmp_path_, errno);
   }
   const long size = std::ftell(file_);
   std::fclose(file_);
@@ -190,11 +194,11 @@ absl::StatusOr<DatasetMeta> DatasetWriter::Commit() {
       return absl::AlreadyExistsError(
           absl::StrCat("dataset '", name_, "' already exists"));
     }
-    return ErrnoStatus("link", final_path_, errno);
+    return common::ErrnoStatus("link", final_path_, errno);
   }
   committed_ = true;
   ::unlink(tmp_path_.c_str());
-  SyncDirectoryAfterCommit(dir_);
+  common::SyncDirectoryAfterCommit(dir_);
   DatasetMeta meta;
   meta.name = name_;
   meta.rows = rows_;
@@ -210,9 +214,10 @@ absl::StatusOr<std::unique_ptr<DatasetStore>> DatasetStore::Open(
   const std::string dir = (fs::path(data_dir) / "datasets").string();
   const std::string quarantine_dir =
       (fs::path(data_dir) / "quarantine").string();
-  MLP_RETURN_IF_ERROR(EnsureDirectory(dir));
-  MLP_RETURN_IF_ERROR(EnsureDirectory(quarantine_dir));
-  MLP_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirectory(dir));
+  MLP_RETURN_IF_ERROR(common::EnsureDirectory(dir));
+  MLP_RETURN_IF_ERROR(common::EnsureDirectory(quarantine_dir));
+  MLP_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                       common::ListDirectory(dir));
   for (const std::string& name : names) {
     // Interrupted uploads were never committed.
     if (absl::StartsWith(name, ".")) {
@@ -229,7 +234,7 @@ std::string DatasetStore::PathOf(const std::string& name) const {
 
 std::vector<DatasetMeta> DatasetStore::LoadAll() {
   std::vector<std::string> paths;
-  absl::StatusOr<std::vector<std::string>> names = ListDirectory(dir_);
+  absl::StatusOr<std::vector<std::string>> names = common::ListDirectory(dir_);
   if (!names.ok()) {
     MLP_LOG(ERROR) << names.status().message();
     return {};
@@ -270,10 +275,11 @@ absl::StatusOr<std::unique_ptr<DatasetWriter>> DatasetStore::BeginWrite(
         absl::StrCat("dataset '", name, "' already exists"));
   }
   const std::string tmp_path =
-      (fs::path(dir_) / absl::StrCat(".upload-", name, "-", UniqueSuffix()))
+      (fs::path(dir_) /
+       absl::StrCat(".upload-", name, "-", common::UniqueSuffix()))
           .string();
   std::FILE* file = std::fopen(tmp_path.c_str(), "wbx");
-  if (file == nullptr) return ErrnoStatus("create", tmp_path, errno);
+  if (file == nullptr) return common::ErrnoStatus("create", tmp_path, errno);
   return std::unique_ptr<DatasetWriter>(new DatasetWriter(
       name, tmp_path, final_path, dir_, file, input_size, target_size));
 }
@@ -311,9 +317,9 @@ absl::Status DatasetStore::Delete(const std::string& name) {
       return absl::NotFoundError(
           absl::StrCat("dataset '", name, "' not found"));
     }
-    return ErrnoStatus("remove", path, errno);
+    return common::ErrnoStatus("remove", path, errno);
   }
-  SyncDirectoryAfterCommit(dir_);
+  common::SyncDirectoryAfterCommit(dir_);
   return absl::OkStatus();
 }
 

@@ -9,9 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
+#include "server/common/file_io.h"
 #include "server/common/log.h"
 #include "server/engine/serialize.h"
-#include "server/store/file_util.h"
+#include "server/store/quarantine.h"
 #include "server/store/record.h"
 
 namespace mlp::store {
@@ -30,7 +31,7 @@ bool IsTemporaryModelDir(const std::string& name) {
 }
 
 // Entries of models/<name>/: the fixed file names never contain ".tmp.", so
-// that marks WriteFileAtomically's temporaries there.
+// that marks common::WriteFileAtomically's temporaries there.
 bool IsTemporaryModelFile(const std::string& name) {
   return absl::StartsWith(name, ".") || absl::StrContains(name, ".tmp.");
 }
@@ -128,21 +129,21 @@ absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(
   const std::string models_dir = (fs::path(data_dir) / "models").string();
   const std::string quarantine_dir =
       (fs::path(data_dir) / "quarantine").string();
-  MLP_RETURN_IF_ERROR(EnsureDirectory(models_dir));
-  MLP_RETURN_IF_ERROR(EnsureDirectory(quarantine_dir));
+  MLP_RETURN_IF_ERROR(common::EnsureDirectory(models_dir));
+  MLP_RETURN_IF_ERROR(common::EnsureDirectory(quarantine_dir));
   // Leftovers of interrupted creations, deletions and writes: by construction
   // none of them was ever committed.
   MLP_ASSIGN_OR_RETURN(std::vector<std::string> names,
-                       ListDirectory(models_dir));
+                       common::ListDirectory(models_dir));
   for (const std::string& name : names) {
     const fs::path path = fs::path(models_dir) / name;
     if (IsTemporaryModelDir(name)) {
       RemoveTreeQuietly(path);
       continue;
     }
-    if (!IsDirectory(path.string())) continue;
+    if (!common::IsDirectory(path.string())) continue;
     absl::StatusOr<std::vector<std::string>> files =
-        ListDirectory(path.string());
+        common::ListDirectory(path.string());
     if (!files.ok()) continue;  // LoadAll reports unreadable models
     for (const std::string& file : *files) {
       if (IsTemporaryModelFile(file)) RemoveTreeQuietly(path / file);
@@ -171,12 +172,12 @@ std::optional<ModelRecord> ModelStore::LoadModel(const std::string& name) {
   ModelRecord record;
   record.name = name;
   const std::string meta_path = (fs::path(dir) / kMetaFile).string();
-  absl::StatusOr<std::string> meta_bytes = ReadFile(meta_path);
+  absl::StatusOr<std::string> meta_bytes = common::ReadFile(meta_path);
   absl::StatusOr<absl::Time> created_at =
       meta_bytes.ok() ? DecodeMeta(*meta_bytes, meta_path)
                       : absl::StatusOr<absl::Time>(meta_bytes.status());
   std::vector<std::pair<uint64_t, std::string>> files;
-  absl::StatusOr<std::vector<std::string>> names = ListDirectory(dir);
+  absl::StatusOr<std::vector<std::string>> names = common::ListDirectory(dir);
   if (!names.ok()) {
     MLP_LOG(ERROR) << names.status().message() << "; model '" << name
                    << "' not loaded";
@@ -189,7 +190,7 @@ std::optional<ModelRecord> ModelStore::LoadModel(const std::string& name) {
   }
   std::sort(files.begin(), files.end());
   for (const auto& [version, path] : files) {
-    absl::StatusOr<std::string> bytes = ReadFile(path);
+    absl::StatusOr<std::string> bytes = common::ReadFile(path);
     absl::StatusOr<VersionRecord> decoded =
         bytes.ok() ? DecodeVersion(*bytes, path)
                    : absl::StatusOr<VersionRecord>(bytes.status());
@@ -212,7 +213,7 @@ std::optional<ModelRecord> ModelStore::LoadModel(const std::string& name) {
     // The versions are intact: keep serving them, with the first one's time.
     Quarantine(meta_path, created_at.status());
     created_at = record.versions.front().committed_at;
-    (void)WriteFileAtomically(meta_path, EncodeMeta(*created_at));
+    (void)common::WriteFileAtomically(meta_path, EncodeMeta(*created_at));
   }
   record.created_at = *created_at;
   return record;
@@ -220,13 +221,14 @@ std::optional<ModelRecord> ModelStore::LoadModel(const std::string& name) {
 
 std::vector<ModelRecord> ModelStore::LoadAll() {
   std::vector<std::string> names;
-  absl::StatusOr<std::vector<std::string>> entries = ListDirectory(models_dir_);
+  absl::StatusOr<std::vector<std::string>> entries =
+      common::ListDirectory(models_dir_);
   if (!entries.ok()) {
     MLP_LOG(ERROR) << entries.status().message();
     return {};
   }
   for (const std::string& name : *entries) {
-    if (!IsTemporaryModelDir(name) && IsDirectory(ModelDir(name))) {
+    if (!IsTemporaryModelDir(name) && common::IsDirectory(ModelDir(name))) {
       names.push_back(name);
     }
   }
@@ -243,7 +245,7 @@ std::vector<ModelRecord> ModelStore::LoadAll() {
 absl::Status ModelStore::WriteVersionFile(
     const std::string& dir, const VersionRecord& version,
     const std::function<absl::Status()>& before_rename) const {
-  return WriteFileAtomically(
+  return common::WriteFileAtomically(
       (fs::path(dir) / absl::StrFormat("v%06d.ver", version.version)).string(),
       EncodeVersion(version), before_rename);
 }
@@ -258,20 +260,21 @@ absl::Status ModelStore::CreateModel(const std::string& name,
         absl::StrCat("model directory '", final_dir, "' exists"));
   }
   const std::string tmp_dir =
-      (fs::path(models_dir_) / absl::StrCat(".new-", name, "-", UniqueSuffix()))
+      (fs::path(models_dir_) /
+       absl::StrCat(".new-", name, "-", common::UniqueSuffix()))
           .string();
-  MLP_RETURN_IF_ERROR(EnsureDirectory(tmp_dir));
-  absl::Status status = WriteFileAtomically(
+  MLP_RETURN_IF_ERROR(common::EnsureDirectory(tmp_dir));
+  absl::Status status = common::WriteFileAtomically(
       (fs::path(tmp_dir) / kMetaFile).string(), EncodeMeta(created_at));
   if (status.ok()) status = WriteVersionFile(tmp_dir, first);
   if (status.ok() && std::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) {
-    status = ErrnoStatus("rename", tmp_dir, errno);
+    status = common::ErrnoStatus("rename", tmp_dir, errno);
   }
   if (!status.ok()) {
     RemoveTreeQuietly(tmp_dir);
     return status;
   }
-  SyncDirectoryAfterCommit(models_dir_);
+  common::SyncDirectoryAfterCommit(models_dir_);
   return absl::OkStatus();
 }
 
@@ -285,21 +288,22 @@ absl::Status ModelStore::DeleteVersion(const std::string& name,
                                        uint64_t version) {
   const std::string path = VersionPath(name, version);
   if (std::remove(path.c_str()) != 0 && errno != ENOENT) {
-    return ErrnoStatus("remove", path, errno);
+    return common::ErrnoStatus("remove", path, errno);
   }
-  SyncDirectoryAfterCommit(ModelDir(name));
+  common::SyncDirectoryAfterCommit(ModelDir(name));
   return absl::OkStatus();
 }
 
 absl::Status ModelStore::DeleteModel(const std::string& name) {
   const std::string dir = ModelDir(name);
   const std::string trash =
-      (fs::path(models_dir_) / absl::StrCat(".del-", name, "-", UniqueSuffix()))
+      (fs::path(models_dir_) /
+       absl::StrCat(".del-", name, "-", common::UniqueSuffix()))
           .string();
   if (std::rename(dir.c_str(), trash.c_str()) != 0) {
-    return ErrnoStatus("rename", dir, errno);
+    return common::ErrnoStatus("rename", dir, errno);
   }
-  SyncDirectoryAfterCommit(models_dir_);
+  common::SyncDirectoryAfterCommit(models_dir_);
   RemoveTreeQuietly(trash);
   return absl::OkStatus();
 }

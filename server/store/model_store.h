@@ -5,10 +5,10 @@
 //                                   version, commit time, training summary,
 //                                   the serialised network)
 //
-// Every file is written atomically (file_util.h). A model is created by
-// writing a complete directory under a temporary name (".new-...") and
-// renaming it; it is deleted by renaming it to ".del-..." before removing it.
-// Temporary directories start with '.', which no model name can, and files
+// Every file is written atomically (server/common/file_io.h). A model is
+// created by writing a complete directory under a temporary name (".new-...")
+// and renaming it; it is deleted by renaming it to ".del-..." before removing
+// it. Temporary directories start with '.', which no model name can, and files
 // being written are named "<final>.tmp.<pid>-<n>"; both are removed when the
 // store opens. Files that exist under a final name but cannot be
 // read are moved to <data_dir>/quarantine/ and reported, never deleted.
@@ -56,7 +56,7 @@ struct ModelRecord {
 class ModelStore {
  public:
   // Creates <data_dir>/models and quarantine if missing and removes leftover
-  // temporary files. Errors: the file system's (see file_util.h).
+  // temporary files. Errors: the file system's (see server/common/file_io.h).
   static absl::StatusOr<std::unique_ptr<ModelStore>> Open(
       const std::string& data_dir);
 
@@ -69,7 +69,7 @@ class ModelStore {
   absl::Status CreateModel(const std::string& name, absl::Time created_at,
                            const VersionRecord& first);
   // Writes one more version of an existing model. `before_rename` as in
-  // WriteFileAtomically: it may still call the write off.
+  // common::WriteFileAtomically: it may still call the write off.
   absl::Status WriteVersion(
       const std::string& name, const VersionRecord& version,
       const std::function<absl::Status()>& before_rename = nullptr);
@@ -77,8 +77,6 @@ class ModelStore {
   absl::Status DeleteVersion(const std::string& name, uint64_t version);
   // Removes the model's directory; durable once this returns.
   absl::Status DeleteModel(const std::string& name);
-
-  const std::string& quarantine_dir() const { return quarantine_dir_; }
 
  private:
   ModelStore(std::string models_dir, std::string quarantine_dir)

@@ -1,22 +1,11 @@
 #include "server/store/record.h"
 
-#include <zlib.h>
-
 #include "absl/strings/str_cat.h"
+#include "server/common/crc32.h"
 
 namespace mlp::store {
 
-uint32_t Crc32(absl::string_view data, uint32_t crc) {
-  // zlib's crc32 takes a uInt length: feed large buffers in pieces.
-  while (!data.empty()) {
-    const size_t n = std::min<size_t>(data.size(), 1u << 30);
-    crc = static_cast<uint32_t>(
-        ::crc32(crc, reinterpret_cast<const Bytef*>(data.data()),
-                static_cast<uInt>(n)));
-    data.remove_prefix(n);
-  }
-  return crc;
-}
+using common::Crc32;
 
 RecordWriter::RecordWriter(absl::string_view magic, uint32_t format) {
   data_.append(magic.data(), magic.size());

@@ -16,8 +16,6 @@
 
 namespace mlp::store {
 
-uint32_t Crc32(absl::string_view data, uint32_t crc = 0);
-
 class RecordWriter {
  public:
   RecordWriter(absl::string_view magic, uint32_t format);

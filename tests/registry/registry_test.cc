@@ -36,8 +36,8 @@ engine::Network Shifted(const engine::Network& base, float delta) {
   return out;
 }
 
-store::TrainingSummary Summary(uint32_t epochs) {
-  store::TrainingSummary s;
+registry::TrainingSummary Summary(uint32_t epochs) {
+  registry::TrainingSummary s;
   s.epochs = epochs;
   s.final_loss = 0.5;
   s.stop_reason = engine::StopReason::kMaxEpochs;
@@ -61,7 +61,7 @@ class RegistryTest : public ::testing::Test {
                                             const std::string& name,
                                             float delta) {
     absl::StatusOr<std::unique_ptr<TrainingLease>> lease =
-        r.BeginTraining(name);
+        r.models().BeginTraining(name);
     if (!lease.ok()) return lease.status();
     return (*lease)->Commit(Shifted(*(*lease)->base()->network, delta),
                             Summary(3));
@@ -73,7 +73,7 @@ class RegistryTest : public ::testing::Test {
 TEST_F(RegistryTest, CreateGetListDelete) {
   std::unique_ptr<Registry> r = Open();
   absl::StatusOr<ModelSnapshot> created =
-      r->CreateModel("xor", SeedNetworkSpec(9));
+      r->models().CreateModel("xor", SeedNetworkSpec(9));
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_EQ(created->name, "xor");
   EXPECT_EQ(created->version, 1u);
@@ -81,36 +81,38 @@ TEST_F(RegistryTest, CreateGetListDelete) {
   EXPECT_FALSE(created->training);
   EXPECT_FALSE(created->last_training.has_value());
   EXPECT_THAT(created->available_versions, ElementsAre(1));
-  ASSERT_TRUE(r->CreateModel("abc", SeedNetworkSpec(5)).ok());
+  ASSERT_TRUE(r->models().CreateModel("abc", SeedNetworkSpec(5)).ok());
 
-  absl::StatusOr<ModelSnapshot> got = r->GetModel("xor");
+  absl::StatusOr<ModelSnapshot> got = r->models().GetModel("xor");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->version, 1u);
   EXPECT_EQ(got->created_at, created->created_at);
 
-  std::vector<ModelSnapshot> list = r->ListModels();
+  std::vector<ModelSnapshot> list = r->models().ListModels();
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list[0].name, "abc");
   EXPECT_EQ(list[1].name, "xor");
 
-  ASSERT_TRUE(r->DeleteModel("xor").ok());
-  EXPECT_EQ(r->GetModel("xor").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(r->ListModels().size(), 1u);
+  ASSERT_TRUE(r->models().DeleteModel("xor").ok());
+  EXPECT_EQ(r->models().GetModel("xor").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->models().ListModels().size(), 1u);
   EXPECT_FALSE(fs::exists(ModelDir("xor")));
   // The name is free again.
-  EXPECT_TRUE(r->CreateModel("xor", SeedNetworkSpec(5)).ok());
+  EXPECT_TRUE(r->models().CreateModel("xor", SeedNetworkSpec(5)).ok());
 }
 
 TEST_F(RegistryTest, SeedZeroPicksAndReportsASeed) {
   std::unique_ptr<Registry> r = Open();
-  absl::StatusOr<ModelSnapshot> m = r->CreateModel("m", SeedNetworkSpec(0));
+  absl::StatusOr<ModelSnapshot> m =
+      r->models().CreateModel("m", SeedNetworkSpec(0));
   ASSERT_TRUE(m.ok());
   EXPECT_NE(m->spec.seed, 0u);
   // The reported seed reproduces the initial weights.
   absl::StatusOr<engine::Network> replay = engine::Network::Create(m->spec);
   ASSERT_TRUE(replay.ok());
-  absl::StatusOr<std::shared_ptr<const store::VersionRecord>> v =
-      r->GetVersion("m", 1);
+  absl::StatusOr<std::shared_ptr<const registry::ModelVersion>> v =
+      r->models().GetVersion("m", 1);
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(engine::SerializeNetwork(*replay),
             engine::SerializeNetwork(*(*v)->network));
@@ -118,26 +120,32 @@ TEST_F(RegistryTest, SeedZeroPicksAndReportsASeed) {
 
 TEST_F(RegistryTest, AlreadyExists) {
   std::unique_ptr<Registry> r = Open();
-  ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(1)).ok());
-  absl::StatusOr<ModelSnapshot> again = r->CreateModel("m", SeedNetworkSpec(2));
+  ASSERT_TRUE(r->models().CreateModel("m", SeedNetworkSpec(1)).ok());
+  absl::StatusOr<ModelSnapshot> again =
+      r->models().CreateModel("m", SeedNetworkSpec(2));
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(again.status().message(), HasSubstr("'m'"));
-  EXPECT_EQ(r->GetModel("m")->spec.seed, 1u);
+  EXPECT_EQ(r->models().GetModel("m")->spec.seed, 1u);
 }
 
 TEST_F(RegistryTest, UnknownModelIsNotFoundEverywhere) {
   std::unique_ptr<Registry> r = Open();
-  EXPECT_EQ(r->GetModel("nope").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(r->GetModel("nope").status().message(), HasSubstr("'nope'"));
-  EXPECT_EQ(r->DeleteModel("nope").code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(r->GetVersion("nope", 0).status().code(),
+  EXPECT_EQ(r->models().GetModel("nope").status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(r->BeginTraining("nope").status().code(),
+  EXPECT_THAT(r->models().GetModel("nope").status().message(),
+              HasSubstr("'nope'"));
+  EXPECT_EQ(r->models().DeleteModel("nope").code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(r->GetDataset("nope").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(r->LoadDataset("nope").status().code(),
+  EXPECT_EQ(r->models().GetVersion("nope", 0).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(r->DeleteDataset("nope").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->models().BeginTraining("nope").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->datasets().GetDataset("nope").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->datasets().LoadDataset("nope").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->datasets().DeleteDataset("nope").code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_F(RegistryTest, NameValidation) {
@@ -146,7 +154,7 @@ TEST_F(RegistryTest, NameValidation) {
   for (const std::string& good :
        {std::string("a"), std::string("0"), std::string("a.b_c-d9"), longest}) {
     EXPECT_TRUE(ValidateName(good, "name").ok()) << good;
-    EXPECT_TRUE(r->CreateModel(good, SeedNetworkSpec(5)).ok()) << good;
+    EXPECT_TRUE(r->models().CreateModel(good, SeedNetworkSpec(5)).ok()) << good;
   }
   for (const std::string& bad :
        {std::string(""), std::string("A"), std::string("-x"), std::string(".x"),
@@ -156,10 +164,10 @@ TEST_F(RegistryTest, NameValidation) {
     const absl::Status s = ValidateName(bad, "name");
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(s.message(), HasSubstr("name")) << bad;
-    EXPECT_EQ(r->CreateModel(bad, SeedNetworkSpec(5)).status().code(),
+    EXPECT_EQ(r->models().CreateModel(bad, SeedNetworkSpec(5)).status().code(),
               absl::StatusCode::kInvalidArgument)
         << bad;
-    EXPECT_EQ(r->BeginUpload(bad, 1, 1).status().code(),
+    EXPECT_EQ(r->datasets().BeginUpload(bad, 1, 1).status().code(),
               absl::StatusCode::kInvalidArgument)
         << bad;
   }
@@ -178,7 +186,7 @@ TEST_F(RegistryTest, ParameterLimitIsCheckedBeforeAllocation) {
                  {1 << 20, engine::Activation::kLinear}};
   // 2^41 weights (8 TiB): allocating them would abort or take minutes.
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<ModelSnapshot> m = r->CreateModel("huge", huge);
+  absl::StatusOr<ModelSnapshot> m = r->models().CreateModel("huge", huge);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
@@ -193,10 +201,10 @@ TEST_F(RegistryTest, ParameterLimitIsCheckedBeforeAllocation) {
   absl::StatusOr<std::unique_ptr<Registry>> small =
       Registry::Open(other.path(), limits);
   ASSERT_TRUE(small.ok());
-  EXPECT_TRUE((*small)->CreateModel("fits", SeedNetworkSpec(5)).ok());
+  EXPECT_TRUE((*small)->models().CreateModel("fits", SeedNetworkSpec(5)).ok());
   engine::NetworkSpec bigger = SeedNetworkSpec(5);
   bigger.layers[0].units = 5;  // 15 + 5 = 20
-  EXPECT_EQ((*small)->CreateModel("over", bigger).status().code(),
+  EXPECT_EQ((*small)->models().CreateModel("over", bigger).status().code(),
             absl::StatusCode::kResourceExhausted);
 }
 
@@ -204,23 +212,26 @@ TEST_F(RegistryTest, InvalidSpecIsInvalidArgument) {
   std::unique_ptr<Registry> r = Open();
   engine::NetworkSpec spec = SeedNetworkSpec(5);
   spec.layers.clear();
-  EXPECT_EQ(r->CreateModel("m", spec).status().code(),
+  EXPECT_EQ(r->models().CreateModel("m", spec).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(r->GetModel("m").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->models().GetModel("m").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_F(RegistryTest, OneTrainingPerModel) {
   std::unique_ptr<Registry> r = Open();
-  ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(5)).ok());
-  absl::StatusOr<std::unique_ptr<TrainingLease>> lease = r->BeginTraining("m");
+  ASSERT_TRUE(r->models().CreateModel("m", SeedNetworkSpec(5)).ok());
+  absl::StatusOr<std::unique_ptr<TrainingLease>> lease =
+      r->models().BeginTraining("m");
   ASSERT_TRUE(lease.ok());
-  EXPECT_TRUE(r->GetModel("m")->training);
-  absl::StatusOr<std::unique_ptr<TrainingLease>> second = r->BeginTraining("m");
+  EXPECT_TRUE(r->models().GetModel("m")->training);
+  absl::StatusOr<std::unique_ptr<TrainingLease>> second =
+      r->models().BeginTraining("m");
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(second.status().message(), HasSubstr("'m'"));
   lease->reset();
-  EXPECT_FALSE(r->GetModel("m")->training);
-  EXPECT_TRUE(r->BeginTraining("m").ok());
+  EXPECT_FALSE(r->models().GetModel("m")->training);
+  EXPECT_TRUE(r->models().BeginTraining("m").ok());
 }
 
 TEST_F(RegistryTest, MaxConcurrentTrainings) {
@@ -228,74 +239,82 @@ TEST_F(RegistryTest, MaxConcurrentTrainings) {
   limits.max_concurrent_trainings = 2;
   std::unique_ptr<Registry> r = Open(limits);
   for (const char* name : {"a", "b", "c"}) {
-    ASSERT_TRUE(r->CreateModel(name, SeedNetworkSpec(5)).ok());
+    ASSERT_TRUE(r->models().CreateModel(name, SeedNetworkSpec(5)).ok());
   }
-  absl::StatusOr<std::unique_ptr<TrainingLease>> a = r->BeginTraining("a");
-  absl::StatusOr<std::unique_ptr<TrainingLease>> b = r->BeginTraining("b");
+  absl::StatusOr<std::unique_ptr<TrainingLease>> a =
+      r->models().BeginTraining("a");
+  absl::StatusOr<std::unique_ptr<TrainingLease>> b =
+      r->models().BeginTraining("b");
   ASSERT_TRUE(a.ok());
   ASSERT_TRUE(b.ok());
-  absl::StatusOr<std::unique_ptr<TrainingLease>> c = r->BeginTraining("c");
+  absl::StatusOr<std::unique_ptr<TrainingLease>> c =
+      r->models().BeginTraining("c");
   EXPECT_EQ(c.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(c.status().message(), HasSubstr("max_concurrent_trainings"));
-  EXPECT_FALSE(r->GetModel("c")->training);
+  EXPECT_FALSE(r->models().GetModel("c")->training);
   // A refused or finished training frees its slot.
   a->reset();
-  EXPECT_TRUE(r->BeginTraining("c").ok());
+  EXPECT_TRUE(r->models().BeginTraining("c").ok());
 }
 
 TEST_F(RegistryTest, CommitIncrementsVersionAndReadersSeeIt) {
   std::unique_ptr<Registry> r = Open();
-  ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(5)).ok());
-  absl::StatusOr<std::shared_ptr<const store::VersionRecord>> v1 =
-      r->GetVersion("m", 0);
+  ASSERT_TRUE(r->models().CreateModel("m", SeedNetworkSpec(5)).ok());
+  absl::StatusOr<std::shared_ptr<const registry::ModelVersion>> v1 =
+      r->models().GetVersion("m", 0);
   ASSERT_TRUE(v1.ok());
 
-  absl::StatusOr<std::unique_ptr<TrainingLease>> lease = r->BeginTraining("m");
+  absl::StatusOr<std::unique_ptr<TrainingLease>> lease =
+      r->models().BeginTraining("m");
   ASSERT_TRUE(lease.ok());
   EXPECT_EQ((*lease)->base()->version, 1u);
   const engine::Network trained = Shifted(*(*lease)->base()->network, 0.25f);
   // Before the commit, readers still see version 1.
-  EXPECT_EQ((*r->GetVersion("m", 0))->version, 1u);
+  EXPECT_EQ((*r->models().GetVersion("m", 0))->version, 1u);
   absl::StatusOr<uint64_t> committed = (*lease)->Commit(trained, Summary(7));
   ASSERT_TRUE(committed.ok()) << committed.status();
   EXPECT_EQ(*committed, 2u);
   lease->reset();
 
-  absl::StatusOr<ModelSnapshot> m = r->GetModel("m");
+  absl::StatusOr<ModelSnapshot> m = r->models().GetModel("m");
   EXPECT_EQ(m->version, 2u);
   EXPECT_THAT(m->available_versions, ElementsAre(1, 2));
   ASSERT_TRUE(m->last_training.has_value());
   EXPECT_EQ(m->last_training->epochs, 7u);
-  absl::StatusOr<std::shared_ptr<const store::VersionRecord>> latest =
-      r->GetVersion("m", 0);
+  absl::StatusOr<std::shared_ptr<const registry::ModelVersion>> latest =
+      r->models().GetVersion("m", 0);
   ASSERT_TRUE(latest.ok());
   EXPECT_EQ((*latest)->version, 2u);
   EXPECT_EQ(engine::SerializeNetwork(*(*latest)->network),
             engine::SerializeNetwork(trained));
   // The old snapshot a reader held is untouched, and still addressable.
-  EXPECT_EQ(engine::SerializeNetwork(*(*v1)->network),
-            engine::SerializeNetwork(*(*r->GetVersion("m", 1))->network));
-  EXPECT_EQ(r->GetVersion("m", 3).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      engine::SerializeNetwork(*(*v1)->network),
+      engine::SerializeNetwork(*(*r->models().GetVersion("m", 1))->network));
+  EXPECT_EQ(r->models().GetVersion("m", 3).status().code(),
+            absl::StatusCode::kNotFound);
 
   EXPECT_EQ(*TrainOnce(*r, "m", 0.5f), 3u);
-  EXPECT_EQ(r->GetModel("m")->version, 3u);
+  EXPECT_EQ(r->models().GetModel("m")->version, 3u);
 }
 
 TEST_F(RegistryTest, CommittedVersionsSurviveReopen) {
   std::string v2_bytes;
   {
     std::unique_ptr<Registry> r = Open();
-    ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(5)).ok());
+    ASSERT_TRUE(r->models().CreateModel("m", SeedNetworkSpec(5)).ok());
     ASSERT_TRUE(TrainOnce(*r, "m", 0.125f).ok());
-    v2_bytes = engine::SerializeNetwork(*(*r->GetVersion("m", 2))->network);
+    v2_bytes =
+        engine::SerializeNetwork(*(*r->models().GetVersion("m", 2))->network);
   }
   std::unique_ptr<Registry> r = Open();
-  absl::StatusOr<ModelSnapshot> m = r->GetModel("m");
+  absl::StatusOr<ModelSnapshot> m = r->models().GetModel("m");
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->version, 2u);
   EXPECT_THAT(m->available_versions, ElementsAre(1, 2));
-  EXPECT_EQ(engine::SerializeNetwork(*(*r->GetVersion("m", 0))->network),
-            v2_bytes);
+  EXPECT_EQ(
+      engine::SerializeNetwork(*(*r->models().GetVersion("m", 0))->network),
+      v2_bytes);
   EXPECT_EQ(*TrainOnce(*r, "m", 1.0f), 3u);
 }
 
@@ -303,51 +322,57 @@ TEST_F(RegistryTest, KeepVersionsPrunes) {
   Limits limits;
   limits.keep_versions = 2;
   std::unique_ptr<Registry> r = Open(limits);
-  ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(5)).ok());
+  ASSERT_TRUE(r->models().CreateModel("m", SeedNetworkSpec(5)).ok());
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(TrainOnce(*r, "m", 0.1f * i).ok());
-  absl::StatusOr<ModelSnapshot> m = r->GetModel("m");
+  absl::StatusOr<ModelSnapshot> m = r->models().GetModel("m");
   EXPECT_EQ(m->version, 4u);
   EXPECT_THAT(m->available_versions, ElementsAre(3, 4));
   for (uint64_t pruned : {1, 2}) {
-    absl::StatusOr<std::shared_ptr<const store::VersionRecord>> v =
-        r->GetVersion("m", pruned);
+    absl::StatusOr<std::shared_ptr<const registry::ModelVersion>> v =
+        r->models().GetVersion("m", pruned);
     EXPECT_EQ(v.status().code(), absl::StatusCode::kNotFound) << pruned;
   }
-  EXPECT_THAT(r->GetVersion("m", 1).status().message(), HasSubstr("3 to 4"));
-  EXPECT_TRUE(r->GetVersion("m", 3).ok());
+  EXPECT_THAT(r->models().GetVersion("m", 1).status().message(),
+              HasSubstr("3 to 4"));
+  EXPECT_TRUE(r->models().GetVersion("m", 3).ok());
   EXPECT_THAT(Names(ModelDir("m")),
               ElementsAre("model.meta", "v000003.ver", "v000004.ver"));
   r.reset();
   std::unique_ptr<Registry> again = Open(limits);
-  EXPECT_THAT(again->GetModel("m")->available_versions, ElementsAre(3, 4));
+  EXPECT_THAT(again->models().GetModel("m")->available_versions,
+              ElementsAre(3, 4));
 }
 
 TEST_F(RegistryTest, DeleteDuringTrainingCancelsAndCommitWritesNothing) {
   std::unique_ptr<Registry> r = Open();
-  ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(5)).ok());
-  absl::StatusOr<std::unique_ptr<TrainingLease>> lease = r->BeginTraining("m");
+  ASSERT_TRUE(r->models().CreateModel("m", SeedNetworkSpec(5)).ok());
+  absl::StatusOr<std::unique_ptr<TrainingLease>> lease =
+      r->models().BeginTraining("m");
   ASSERT_TRUE(lease.ok());
-  EXPECT_FALSE((*lease)->cancelled());
-  ASSERT_TRUE(r->DeleteModel("m").ok());
-  EXPECT_TRUE((*lease)->cancelled());
+  EXPECT_FALSE((*lease)->cancel_signal()->cancelled());
+  ASSERT_TRUE(r->models().DeleteModel("m").ok());
+  EXPECT_TRUE((*lease)->cancel_signal()->cancelled());
   absl::StatusOr<uint64_t> committed =
       (*lease)->Commit(Shifted(*(*lease)->base()->network, 1), Summary(1));
   EXPECT_EQ(committed.status().code(), absl::StatusCode::kCancelled);
   EXPECT_FALSE(fs::exists(ModelDir("m")));
   EXPECT_THAT(Names(dir_.path() + "/models"), IsEmpty());
   lease->reset();
-  EXPECT_EQ(r->GetModel("m").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->models().GetModel("m").status().code(),
+            absl::StatusCode::kNotFound);
   // The slot was freed and the name can be reused from version 1.
-  absl::StatusOr<ModelSnapshot> again = r->CreateModel("m", SeedNetworkSpec(5));
+  absl::StatusOr<ModelSnapshot> again =
+      r->models().CreateModel("m", SeedNetworkSpec(5));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->version, 1u);
-  EXPECT_TRUE(r->BeginTraining("m").ok());
+  EXPECT_TRUE(r->models().BeginTraining("m").ok());
 }
 
 TEST_F(RegistryTest, CommitAbandonedByTheCallerCommitsNothing) {
   std::unique_ptr<Registry> r = Open();
-  ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(5)).ok());
-  absl::StatusOr<std::unique_ptr<TrainingLease>> lease = r->BeginTraining("m");
+  ASSERT_TRUE(r->models().CreateModel("m", SeedNetworkSpec(5)).ok());
+  absl::StatusOr<std::unique_ptr<TrainingLease>> lease =
+      r->models().BeginTraining("m");
   ASSERT_TRUE(lease.ok());
   const std::atomic<bool> abandoned{true};
   absl::StatusOr<uint64_t> committed = (*lease)->Commit(
@@ -356,7 +381,7 @@ TEST_F(RegistryTest, CommitAbandonedByTheCallerCommitsNothing) {
   EXPECT_THAT(committed.status().message(),
               HasSubstr("cancelled by the caller"));
   EXPECT_THAT(Names(ModelDir("m")), ElementsAre("model.meta", "v000001.ver"));
-  EXPECT_EQ(r->GetModel("m")->version, 1u);
+  EXPECT_EQ(r->models().GetModel("m")->version, 1u);
   // The next commit makes version 2, as if the abandoned one never was.
   const std::atomic<bool> kept{false};
   absl::StatusOr<uint64_t> next = (*lease)->Commit(
@@ -365,7 +390,8 @@ TEST_F(RegistryTest, CommitAbandonedByTheCallerCommitsNothing) {
   EXPECT_EQ(*next, 2u);
   lease->reset();
   r.reset();
-  EXPECT_THAT(Open()->GetModel("m")->available_versions, ElementsAre(1, 2));
+  EXPECT_THAT(Open()->models().GetModel("m")->available_versions,
+              ElementsAre(1, 2));
 }
 
 TEST_F(RegistryTest, CancelRacingCommitIsAllOrNothing) {
@@ -376,9 +402,9 @@ TEST_F(RegistryTest, CancelRacingCommitIsAllOrNothing) {
   for (int round = 0; round < 40; ++round) {
     std::unique_ptr<Registry> r = Open();
     const std::string name = absl::StrCat("m", round);
-    ASSERT_TRUE(r->CreateModel(name, SeedNetworkSpec(5)).ok());
+    ASSERT_TRUE(r->models().CreateModel(name, SeedNetworkSpec(5)).ok());
     absl::StatusOr<std::unique_ptr<TrainingLease>> lease =
-        r->BeginTraining(name);
+        r->models().BeginTraining(name);
     ASSERT_TRUE(lease.ok());
     const engine::Network trained = Shifted(*(*lease)->base()->network, 1);
     std::atomic<bool> abandoned{false};
@@ -395,14 +421,14 @@ TEST_F(RegistryTest, CancelRacingCommitIsAllOrNothing) {
         << committed.status();
     cancelled += ok ? 0 : 1;
     const uint64_t expected = ok ? 2 : 1;
-    EXPECT_EQ(r->GetModel(name)->version, expected) << round;
+    EXPECT_EQ(r->models().GetModel(name)->version, expected) << round;
     const std::vector<std::string> files =
         ok ? std::vector<std::string>{"model.meta", "v000001.ver",
                                       "v000002.ver"}
            : std::vector<std::string>{"model.meta", "v000001.ver"};
     EXPECT_EQ(Names(ModelDir(name)), files) << round;
     r.reset();
-    EXPECT_EQ(Open()->GetModel(name)->version, expected) << round;
+    EXPECT_EQ(Open()->models().GetModel(name)->version, expected) << round;
   }
   // The first rounds cancel before the commit could finish.
   EXPECT_GT(cancelled, 0);
@@ -413,15 +439,15 @@ TEST_F(RegistryTest, DeleteRacingCommitNeverLeavesAHalfModel) {
   // the model is gone, or it committed and then the model is gone.
   for (int round = 0; round < 20; ++round) {
     std::unique_ptr<Registry> r = Open();
-    ASSERT_TRUE(r->CreateModel("m", SeedNetworkSpec(5)).ok());
+    ASSERT_TRUE(r->models().CreateModel("m", SeedNetworkSpec(5)).ok());
     absl::StatusOr<std::unique_ptr<TrainingLease>> lease =
-        r->BeginTraining("m");
+        r->models().BeginTraining("m");
     ASSERT_TRUE(lease.ok());
     const engine::Network trained = Shifted(*(*lease)->base()->network, 1);
     absl::StatusOr<uint64_t> committed;
     std::thread committer(
         [&] { committed = (*lease)->Commit(trained, Summary(1)); });
-    const absl::Status deleted = r->DeleteModel("m");
+    const absl::Status deleted = r->models().DeleteModel("m");
     committer.join();
     EXPECT_TRUE(deleted.ok()) << deleted;
     EXPECT_TRUE(committed.ok() ||
@@ -430,19 +456,20 @@ TEST_F(RegistryTest, DeleteRacingCommitNeverLeavesAHalfModel) {
     lease->reset();
     EXPECT_THAT(Names(dir_.path() + "/models"), IsEmpty()) << round;
     r.reset();
-    EXPECT_THAT(Open()->ListModels(), IsEmpty());
+    EXPECT_THAT(Open()->models().ListModels(), IsEmpty());
   }
 }
 
 TEST_F(RegistryTest, ShutdownCancelsTrainingsAndRefusesNewOnes) {
   std::unique_ptr<Registry> r = Open();
-  ASSERT_TRUE(r->CreateModel("a", SeedNetworkSpec(5)).ok());
-  ASSERT_TRUE(r->CreateModel("b", SeedNetworkSpec(5)).ok());
-  absl::StatusOr<std::unique_ptr<TrainingLease>> lease = r->BeginTraining("a");
+  ASSERT_TRUE(r->models().CreateModel("a", SeedNetworkSpec(5)).ok());
+  ASSERT_TRUE(r->models().CreateModel("b", SeedNetworkSpec(5)).ok());
+  absl::StatusOr<std::unique_ptr<TrainingLease>> lease =
+      r->models().BeginTraining("a");
   ASSERT_TRUE(lease.ok());
-  r->CancelAllTrainings();
-  EXPECT_TRUE((*lease)->cancelled());
-  EXPECT_EQ(r->BeginTraining("b").status().code(),
+  r->models().CancelAllTrainings();
+  EXPECT_TRUE((*lease)->cancel_signal()->cancelled());
+  EXPECT_EQ(r->models().BeginTraining("b").status().code(),
             absl::StatusCode::kUnavailable);
 }
 
@@ -465,27 +492,27 @@ TEST_F(RegistryTest, UploadCommitListLoadDelete) {
   {
     std::unique_ptr<Registry> r = Open();
     absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
-        r->BeginUpload("set", 1, 1);
+        r->datasets().BeginUpload("set", 1, 1);
     ASSERT_TRUE(up.ok()) << up.status();
     const std::vector<float> in = Column(4, 0), tg = Column(4, 100);
     ASSERT_TRUE((*up)->Append(in.data(), tg.data(), 4).ok());
     // Not visible until committed.
-    EXPECT_THAT(r->ListDatasets(), IsEmpty());
-    absl::StatusOr<store::DatasetMeta> meta = (*up)->Commit();
+    EXPECT_THAT(r->datasets().ListDatasets(), IsEmpty());
+    absl::StatusOr<registry::DatasetInfo> meta = (*up)->Commit();
     ASSERT_TRUE(meta.ok()) << meta.status();
     EXPECT_EQ(meta->rows, 4u);
-    ASSERT_EQ(r->ListDatasets().size(), 1u);
-    EXPECT_EQ(r->GetDataset("set")->rows, 4u);
+    ASSERT_EQ(r->datasets().ListDatasets().size(), 1u);
+    EXPECT_EQ(r->datasets().GetDataset("set")->rows, 4u);
   }
   std::unique_ptr<Registry> r = Open();
-  ASSERT_EQ(r->ListDatasets().size(), 1u);
+  ASSERT_EQ(r->datasets().ListDatasets().size(), 1u);
   absl::StatusOr<std::shared_ptr<const engine::Dataset>> data =
-      r->LoadDataset("set");
+      r->datasets().LoadDataset("set");
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ((*data)->inputs(0, 3), 3.0f);
   EXPECT_EQ((*data)->targets(0, 2), 102.0f);
-  ASSERT_TRUE(r->DeleteDataset("set").ok());
-  EXPECT_THAT(r->ListDatasets(), IsEmpty());
+  ASSERT_TRUE(r->datasets().DeleteDataset("set").ok());
+  EXPECT_THAT(r->datasets().ListDatasets(), IsEmpty());
   EXPECT_THAT(Names(dir_.path() + "/datasets"), IsEmpty());
   // A caller still holding the rows keeps them.
   EXPECT_EQ((*data)->inputs.cols(), 4);
@@ -498,7 +525,7 @@ TEST_F(RegistryTest, UploadRowLimit) {
   const std::vector<float> v = Column(6, 0);
   {
     absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
-        r->BeginUpload("big", 1, 1);
+        r->datasets().BeginUpload("big", 1, 1);
     ASSERT_TRUE(up.ok());
     ASSERT_TRUE((*up)->Append(v.data(), v.data(), 3).ok());
     const absl::Status over = (*up)->Append(v.data(), v.data(), 3);
@@ -507,45 +534,45 @@ TEST_F(RegistryTest, UploadRowLimit) {
     EXPECT_EQ((*up)->rows(), 3u);
   }
   // The refused upload left nothing, and released its name.
-  EXPECT_THAT(r->ListDatasets(), IsEmpty());
+  EXPECT_THAT(r->datasets().ListDatasets(), IsEmpty());
   EXPECT_THAT(Names(dir_.path() + "/datasets"), IsEmpty());
   absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
-      r->BeginUpload("big", 1, 1);
+      r->datasets().BeginUpload("big", 1, 1);
   ASSERT_TRUE(up.ok());
   ASSERT_TRUE((*up)->Append(v.data(), v.data(), 5).ok());
   ASSERT_TRUE((*up)->Commit().ok());
-  EXPECT_EQ(r->GetDataset("big")->rows, 5u);
+  EXPECT_EQ(r->datasets().GetDataset("big")->rows, 5u);
 }
 
 TEST_F(RegistryTest, UploadWithoutRowsIsInvalidAndLeavesNothing) {
   std::unique_ptr<Registry> r = Open();
   {
     absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
-        r->BeginUpload("empty", 2, 1);
+        r->datasets().BeginUpload("empty", 2, 1);
     ASSERT_TRUE(up.ok());
     EXPECT_EQ((*up)->Commit().status().code(),
               absl::StatusCode::kInvalidArgument);
   }
-  EXPECT_THAT(r->ListDatasets(), IsEmpty());
+  EXPECT_THAT(r->datasets().ListDatasets(), IsEmpty());
   EXPECT_THAT(Names(dir_.path() + "/datasets"), IsEmpty());
 }
 
 TEST_F(RegistryTest, UploadSizesAndNamesAreChecked) {
   std::unique_ptr<Registry> r = Open();
-  EXPECT_EQ(r->BeginUpload("s", 0, 1).status().code(),
+  EXPECT_EQ(r->datasets().BeginUpload("s", 0, 1).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(r->BeginUpload("s", 1, 0).status().code(),
+  EXPECT_EQ(r->datasets().BeginUpload("s", 1, 0).status().code(),
             absl::StatusCode::kInvalidArgument);
   absl::StatusOr<std::unique_ptr<DatasetUpload>> first =
-      r->BeginUpload("s", 1, 1);
+      r->datasets().BeginUpload("s", 1, 1);
   ASSERT_TRUE(first.ok());
   // Taken while being uploaded, and once committed.
-  EXPECT_EQ(r->BeginUpload("s", 1, 1).status().code(),
+  EXPECT_EQ(r->datasets().BeginUpload("s", 1, 1).status().code(),
             absl::StatusCode::kAlreadyExists);
   const float x = 1;
   ASSERT_TRUE((*first)->Append(&x, &x, 1).ok());
   ASSERT_TRUE((*first)->Commit().ok());
-  EXPECT_EQ(r->BeginUpload("s", 1, 1).status().code(),
+  EXPECT_EQ(r->datasets().BeginUpload("s", 1, 1).status().code(),
             absl::StatusCode::kAlreadyExists);
 }
 
@@ -562,28 +589,28 @@ TEST_F(RegistryTest, AbsurdUploadRowWidthIsRefusedBeforeAllocation) {
                                                   {widest + 1, 1},
                                                   {1, widest + 1}}) {
     absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
-        r->BeginUpload("wide", inputs, targets);
+        r->datasets().BeginUpload("wide", inputs, targets);
     EXPECT_EQ(up.status().code(), absl::StatusCode::kInvalidArgument)
         << inputs << " x " << targets;
     EXPECT_THAT(up.status().message(), HasSubstr("header."));
   }
   EXPECT_THAT(Names(dir_.path() + "/datasets"), IsEmpty());
   // The widest a model can take is fine.
-  EXPECT_TRUE(r->BeginUpload("wide", widest, 1).ok());
+  EXPECT_TRUE(r->datasets().BeginUpload("wide", widest, 1).ok());
 }
 
 TEST_F(RegistryTest, AbandonedUploadLeavesNothingAfterReopen) {
   {
     std::unique_ptr<Registry> r = Open();
     absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
-        r->BeginUpload("lost", 1, 1);
+        r->datasets().BeginUpload("lost", 1, 1);
     ASSERT_TRUE(up.ok());
     const float x = 1;
     ASSERT_TRUE((*up)->Append(&x, &x, 1).ok());
     up->reset();
   }
   std::unique_ptr<Registry> r = Open();
-  EXPECT_THAT(r->ListDatasets(), IsEmpty());
+  EXPECT_THAT(r->datasets().ListDatasets(), IsEmpty());
   EXPECT_THAT(Names(dir_.path() + "/datasets"), IsEmpty());
 }
 

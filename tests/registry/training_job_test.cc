@@ -29,7 +29,7 @@ class TrainingJobTest : public ::testing::Test {
         Registry::Open(dir_.path(), Limits());
     ASSERT_TRUE(r.ok()) << r.status();
     registry_ = *std::move(r);
-    ASSERT_TRUE(registry_->CreateModel("m", SeedNetworkSpec(5)).ok());
+    ASSERT_TRUE(registry_->models().CreateModel("m", SeedNetworkSpec(5)).ok());
   }
 
   TrainingSpec Inline(int epochs) const {
@@ -46,7 +46,7 @@ class TrainingJobTest : public ::testing::Test {
 
   std::string LatestBytes() const {
     return engine::SerializeNetwork(
-        *registry_->GetVersion("m", 0).value()->network);
+        *registry_->models().GetVersion("m", 0).value()->network);
   }
 
   testing::TempDir dir_;
@@ -58,7 +58,7 @@ TEST_F(TrainingJobTest, TrainsReportsEveryEpochButTheLastAndCommits) {
   absl::StatusOr<std::unique_ptr<TrainingJob>> job =
       TrainingJob::Begin(registry_.get(), Inline(20));
   ASSERT_TRUE(job.ok()) << job.status();
-  EXPECT_TRUE(registry_->GetModel("m")->training);
+  EXPECT_TRUE(registry_->models().GetModel("m")->training);
   std::vector<int> epochs;
   absl::StatusOr<TrainingOutcome> outcome = (*job)->Run(
       [&](const engine::EpochStats& s) { epochs.push_back(s.epoch); }, nullptr);
@@ -71,7 +71,7 @@ TEST_F(TrainingJobTest, TrainsReportsEveryEpochButTheLastAndCommits) {
   EXPECT_FALSE(outcome->cancelled);
   EXPECT_EQ(outcome->version, 2u);
   // Released before Run returned; the new version is the latest.
-  const ModelSnapshot model = registry_->GetModel("m").value();
+  const ModelSnapshot model = registry_->models().GetModel("m").value();
   EXPECT_FALSE(model.training);
   EXPECT_EQ(model.version, 2u);
   ASSERT_TRUE(model.last_training.has_value());
@@ -105,7 +105,7 @@ TEST_F(TrainingJobTest, ReinitializeStartsFromFreshWeightsOfTheSameSeed) {
 
 TEST_F(TrainingJobTest, TrainsOnAStoredDataset) {
   std::unique_ptr<DatasetUpload> up =
-      registry_->BeginUpload("xnor", 3, 1).value();
+      registry_->datasets().BeginUpload("xnor", 3, 1).value();
   ASSERT_TRUE(up->Append(kInputs, kTargets, 4).ok());
   ASSERT_TRUE(up->Commit().ok());
   up.reset();
@@ -114,7 +114,7 @@ TEST_F(TrainingJobTest, TrainsOnAStoredDataset) {
   spec.targets.reset();
   spec.dataset = "xnor";
   // The same rows inline, on a second model with the same seed.
-  ASSERT_TRUE(registry_->CreateModel("twin", SeedNetworkSpec(5)).ok());
+  ASSERT_TRUE(registry_->models().CreateModel("twin", SeedNetworkSpec(5)).ok());
   TrainingSpec twin = Inline(10);
   twin.model = "twin";
   for (TrainingSpec* s : {&spec, &twin}) {
@@ -123,10 +123,10 @@ TEST_F(TrainingJobTest, TrainsOnAStoredDataset) {
     ASSERT_TRUE(job.ok()) << job.status();
     ASSERT_TRUE((*job)->Run([](const engine::EpochStats&) {}, nullptr).ok());
   }
-  EXPECT_EQ(
-      engine::SerializeNetwork(*registry_->GetVersion("m", 0).value()->network),
-      engine::SerializeNetwork(
-          *registry_->GetVersion("twin", 0).value()->network));
+  EXPECT_EQ(engine::SerializeNetwork(
+                *registry_->models().GetVersion("m", 0).value()->network),
+            engine::SerializeNetwork(
+                *registry_->models().GetVersion("twin", 0).value()->network));
 }
 
 TEST_F(TrainingJobTest, BeginChecksBeforeTakingTheModel) {
@@ -143,7 +143,7 @@ TEST_F(TrainingJobTest, BeginChecksBeforeTakingTheModel) {
             absl::StatusCode::kNotFound);
 
   std::unique_ptr<DatasetUpload> up =
-      registry_->BeginUpload("narrow", 2, 1).value();
+      registry_->datasets().BeginUpload("narrow", 2, 1).value();
   const float two[] = {1, 0};
   const float one[] = {1};
   ASSERT_TRUE(up->Append(two, one, 1).ok());
@@ -164,7 +164,7 @@ TEST_F(TrainingJobTest, BeginChecksBeforeTakingTheModel) {
   EXPECT_THAT(status.message(), HasSubstr("--max_batch_values"));
 
   // None of these took the model.
-  EXPECT_FALSE(registry_->GetModel("m")->training);
+  EXPECT_FALSE(registry_->models().GetModel("m")->training);
   absl::StatusOr<std::unique_ptr<TrainingJob>> first =
       TrainingJob::Begin(registry_.get(), Inline(1));
   ASSERT_TRUE(first.ok());
@@ -186,7 +186,7 @@ TEST_F(TrainingJobTest, CallerCancelCommitsNothing) {
       &caller_cancelled);
   EXPECT_EQ(outcome.status().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(reports, 3);  // stopped within one batch of the cancel
-  const ModelSnapshot model = registry_->GetModel("m").value();
+  const ModelSnapshot model = registry_->models().GetModel("m").value();
   EXPECT_FALSE(model.training);
   EXPECT_EQ(model.version, 1u);
   EXPECT_EQ(LatestBytes(), before);
@@ -196,18 +196,18 @@ TEST_F(TrainingJobTest, ServerStopCancelsWithAnOutcomeAndCommitsNothing) {
   absl::StatusOr<std::unique_ptr<TrainingJob>> job =
       TrainingJob::Begin(registry_.get(), Inline(1000));
   ASSERT_TRUE(job.ok());
-  EXPECT_FALSE((*job)->cancel_flag()->load());
+  EXPECT_FALSE((*job)->cancel_signal()->cancelled());
   absl::StatusOr<TrainingOutcome> outcome = (*job)->Run(
       [&](const engine::EpochStats& s) {
-        if (s.epoch == 2) registry_->CancelAllTrainings();
+        if (s.epoch == 2) registry_->models().CancelAllTrainings();
       },
       nullptr);
   ASSERT_TRUE(outcome.ok()) << outcome.status();
   EXPECT_TRUE(outcome->cancelled);
   EXPECT_EQ(outcome->version, 0u);
   EXPECT_LE(outcome->final_stats.epoch, 3);
-  EXPECT_TRUE((*job)->cancel_flag()->load());
-  EXPECT_EQ(registry_->GetModel("m")->version, 1u);
+  EXPECT_TRUE((*job)->cancel_signal()->cancelled());
+  EXPECT_EQ(registry_->models().GetModel("m")->version, 1u);
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/store/file_util.h"
+#include "server/common/file_io.h"
 #include "tests/testing/files.h"
 #include "tests/testing/server_process.h"
 
@@ -157,7 +157,7 @@ TEST_F(DatasetStoreTest, CorruptRowIsDataLossAndQuarantinedOnLoad) {
   ASSERT_TRUE(WriteSet(*store, "bad", 5).ok());
   const std::string path = Datasets() + "/bad.mlpd";
   FlipByte(path, 17, 0x01);  // inside the rows, not the trailer
-  absl::StatusOr<std::string> corrupt = ReadFile(path);
+  absl::StatusOr<std::string> corrupt = common::ReadFile(path);
   ASSERT_TRUE(corrupt.ok());
   EXPECT_EQ(store->Read("bad").status().code(), absl::StatusCode::kDataLoss);
 
@@ -170,7 +170,7 @@ TEST_F(DatasetStoreTest, CorruptRowIsDataLossAndQuarantinedOnLoad) {
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_THAT(kept[0], EndsWith("bad.mlpd"));
   absl::StatusOr<std::string> kept_bytes =
-      ReadFile(Quarantine() + "/" + kept[0]);
+      common::ReadFile(Quarantine() + "/" + kept[0]);
   ASSERT_TRUE(kept_bytes.ok());
   EXPECT_EQ(*kept_bytes, *corrupt);
 }

@@ -10,8 +10,8 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/common/file_io.h"
 #include "server/engine/serialize.h"
-#include "server/store/file_util.h"
 #include "tests/testing/files.h"
 #include "tests/testing/server_process.h"
 
@@ -150,7 +150,7 @@ TEST_F(ModelStoreTest, CorruptVersionIsQuarantinedAndOthersLoad) {
   }
   const std::string bad = ModelDir("m") + "/v000002.ver";
   FlipByte(bad, 40, 0x5a);
-  absl::StatusOr<std::string> corrupt_bytes = ReadFile(bad);
+  absl::StatusOr<std::string> corrupt_bytes = common::ReadFile(bad);
   ASSERT_TRUE(corrupt_bytes.ok());
 
   std::unique_ptr<ModelStore> store = OpenStore();
@@ -163,7 +163,7 @@ TEST_F(ModelStoreTest, CorruptVersionIsQuarantinedAndOthersLoad) {
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_THAT(kept[0], EndsWith("m-v000002.ver"));
   absl::StatusOr<std::string> kept_bytes =
-      ReadFile(Quarantine() + "/" + kept[0]);
+      common::ReadFile(Quarantine() + "/" + kept[0]);
   ASSERT_TRUE(kept_bytes.ok());
   EXPECT_EQ(*kept_bytes, *corrupt_bytes);
 }

@@ -1,5 +1,5 @@
-// file_util: atomic replacement, reads, quarantine.
-#include "server/store/file_util.h"
+// file_io: atomic replacement, reads, directories, errno statuses.
+#include "server/common/file_io.h"
 
 #include <filesystem>
 #include <fstream>
@@ -8,10 +8,11 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/store/quarantine.h"
 #include "tests/testing/files.h"
 #include "tests/testing/server_process.h"
 
-namespace mlp::store {
+namespace mlp::common {
 namespace {
 
 namespace fs = std::filesystem;
@@ -22,7 +23,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 TEST(WriteFileAtomicallyTest, CreatesFileWithExactContents) {
-  testing::TempDir dir;
+  mlp::testing::TempDir dir;
   const std::string path = dir.path() + "/a.bin";
   const std::string contents("x\0y\xff", 4);
   ASSERT_TRUE(WriteFileAtomically(path, contents).ok());
@@ -33,7 +34,7 @@ TEST(WriteFileAtomicallyTest, CreatesFileWithExactContents) {
 }
 
 TEST(WriteFileAtomicallyTest, ReplacesWholeFileAndLeavesNoTemporary) {
-  testing::TempDir dir;
+  mlp::testing::TempDir dir;
   const std::string path = dir.path() + "/a.bin";
   ASSERT_TRUE(WriteFileAtomically(path, std::string(10000, 'L')).ok());
   // A shorter replacement must not keep the old file's tail.
@@ -45,7 +46,7 @@ TEST(WriteFileAtomicallyTest, ReplacesWholeFileAndLeavesNoTemporary) {
 }
 
 TEST(WriteFileAtomicallyTest, EmptyContents) {
-  testing::TempDir dir;
+  mlp::testing::TempDir dir;
   const std::string path = dir.path() + "/empty";
   ASSERT_TRUE(WriteFileAtomically(path, "").ok());
   absl::StatusOr<std::string> read = ReadFile(path);
@@ -54,7 +55,7 @@ TEST(WriteFileAtomicallyTest, EmptyContents) {
 }
 
 TEST(WriteFileAtomicallyTest, MissingDirectoryFailsAndCreatesNothing) {
-  testing::TempDir dir;
+  mlp::testing::TempDir dir;
   const absl::Status s =
       WriteFileAtomically(dir.path() + "/no/such/dir/file", "x");
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
@@ -63,7 +64,7 @@ TEST(WriteFileAtomicallyTest, MissingDirectoryFailsAndCreatesNothing) {
 }
 
 TEST(WriteFileAtomicallyTest, FailedRenameKeepsOldFileAndRemovesTemporary) {
-  testing::TempDir dir;
+  mlp::testing::TempDir dir;
   // The target is a non-empty directory: rename(2) over it fails.
   const std::string path = dir.path() + "/target";
   fs::create_directory(path);
@@ -75,7 +76,7 @@ TEST(WriteFileAtomicallyTest, FailedRenameKeepsOldFileAndRemovesTemporary) {
 }
 
 TEST(WriteFileAtomicallyTest, BeforeRenameCanCallTheWriteOff) {
-  testing::TempDir dir;
+  mlp::testing::TempDir dir;
   const std::string path = dir.path() + "/f";
   WritePlain(path, "old");
   int calls = 0;
@@ -96,14 +97,14 @@ TEST(WriteFileAtomicallyTest, BeforeRenameCanCallTheWriteOff) {
 }
 
 TEST(ReadFileTest, MissingFileIsNotFound) {
-  testing::TempDir dir;
+  mlp::testing::TempDir dir;
   absl::StatusOr<std::string> read = ReadFile(dir.path() + "/missing");
   EXPECT_EQ(read.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(read.status().message(), HasSubstr("missing"));
 }
 
 TEST(ReadFileTest, ReadsLargeFile) {
-  testing::TempDir dir;
+  mlp::testing::TempDir dir;
   std::string big(3 << 20, '\0');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7);
   ASSERT_TRUE(WriteFileAtomically(dir.path() + "/big", big).ok());
@@ -113,7 +114,7 @@ TEST(ReadFileTest, ReadsLargeFile) {
 }
 
 TEST(EnsureDirectoryTest, CreatesParentsAndIsIdempotent) {
-  testing::TempDir dir;
+  mlp::testing::TempDir dir;
   const std::string nested = dir.path() + "/a/b/c";
   ASSERT_TRUE(EnsureDirectory(nested).ok());
   ASSERT_TRUE(EnsureDirectory(nested).ok());
@@ -121,46 +122,6 @@ TEST(EnsureDirectoryTest, CreatesParentsAndIsIdempotent) {
   EXPECT_TRUE(SyncDirectory(nested).ok());
   EXPECT_EQ(SyncDirectory(dir.path() + "/nope").code(),
             absl::StatusCode::kNotFound);
-}
-
-TEST(MoveToQuarantineTest, MovesFileKeepingItsBytesAndName) {
-  testing::TempDir dir;
-  const std::string models = dir.path() + "/models/m";
-  const std::string quarantine = dir.path() + "/quarantine";
-  fs::create_directories(models);
-  fs::create_directory(quarantine);
-  WritePlain(models + "/v000001.ver", "garbage");
-  MoveToQuarantine(models + "/v000001.ver", quarantine,
-                   absl::DataLossError("test"));
-  EXPECT_FALSE(fs::exists(models + "/v000001.ver"));
-  const std::vector<std::string> kept = Names(quarantine);
-  ASSERT_EQ(kept.size(), 1u);
-  // Named after its parent and itself, so an operator can tell what it was.
-  EXPECT_THAT(kept[0], HasSubstr("m-v000001.ver"));
-  absl::StatusOr<std::string> bytes = ReadFile(quarantine + "/" + kept[0]);
-  ASSERT_TRUE(bytes.ok());
-  EXPECT_EQ(*bytes, "garbage");
-}
-
-TEST(MoveToQuarantineTest, SameNameTwiceKeepsBoth) {
-  testing::TempDir dir;
-  const std::string quarantine = dir.path() + "/quarantine";
-  fs::create_directory(quarantine);
-  WritePlain(dir.path() + "/f", "one");
-  MoveToQuarantine(dir.path() + "/f", quarantine, absl::DataLossError("1"));
-  WritePlain(dir.path() + "/f", "two");
-  MoveToQuarantine(dir.path() + "/f", quarantine, absl::DataLossError("2"));
-  EXPECT_EQ(Names(quarantine).size(), 2u);
-}
-
-TEST(MoveToQuarantineTest, LeavesFileInPlaceWhenItCannotMove) {
-  testing::TempDir dir;
-  WritePlain(dir.path() + "/f", "data");
-  MoveToQuarantine(dir.path() + "/f", dir.path() + "/missing-quarantine",
-                   absl::DataLossError("test"));
-  absl::StatusOr<std::string> bytes = ReadFile(dir.path() + "/f");
-  ASSERT_TRUE(bytes.ok());
-  EXPECT_EQ(*bytes, "data");
 }
 
 TEST(UniqueSuffixTest, DiffersBetweenCalls) {
@@ -181,4 +142,4 @@ TEST(ErrnoStatusTest, MapsCommonErrors) {
 }
 
 }  // namespace
-}  // namespace mlp::store
+}  // namespace mlp::common

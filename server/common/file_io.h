@@ -1,4 +1,4 @@
-// Crash-safe file primitives for the data directory.
+// Crash-safe file primitives.
 //
 // Every committed file is written to a temporary name in the same directory,
 // fsync'ed, renamed over its final name and the directory fsync'ed, so after
@@ -8,8 +8,8 @@
 // Errors: NOT_FOUND for a missing file, RESOURCE_EXHAUSTED for a full disk,
 // INTERNAL for any other I/O failure (a server fault, not the caller's),
 // always with the path and strerror in the message.
-#ifndef MLP_SERVER_STORE_FILE_UTIL_H_
-#define MLP_SERVER_STORE_FILE_UTIL_H_
+#ifndef MLP_SERVER_COMMON_FILE_IO_H_
+#define MLP_SERVER_COMMON_FILE_IO_H_
 
 #include <functional>
 #include <memory>
@@ -20,7 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace mlp::store {
+namespace mlp::common {
 
 // A Status for a failed system call on `path` (uses errno).
 absl::Status ErrnoStatus(absl::string_view what, const std::string& path,
@@ -54,13 +54,6 @@ bool IsDirectory(const std::string& path);
 // failure is logged rather than reported as the operation failing.
 void SyncDirectoryAfterCommit(const std::string& dir);
 
-// Moves an unreadable file or directory into `quarantine_dir` (named after
-// the time, its parent and itself) and logs why; logs if it cannot be moved.
-// Never deletes anything.
-void MoveToQuarantine(const std::string& path,
-                      const std::string& quarantine_dir,
-                      const absl::Status& why);
-
 // An exclusive advisory lock (flock) on <dir>/LOCK, held while the object
 // lives, so two servers never share a data directory. The kernel drops it
 // when the process dies, SIGKILL included.
@@ -78,9 +71,12 @@ class DirectoryLock {
   const int fd_;
 };
 
+// The directory part of `path` ("." if none).
+std::string Dirname(const std::string& path);
+
 // A name unlikely to collide, for temporary files: "<pid>-<counter>".
 std::string UniqueSuffix();
 
-}  // namespace mlp::store
+}  // namespace mlp::common
 
-#endif  // MLP_SERVER_STORE_FILE_UTIL_H_
+#endif  // MLP_SERVER_COMMON_FILE_IO_H_

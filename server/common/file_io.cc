@@ -1,4 +1,4 @@
-#include "server/store/file_util.h"
+#include "server/common/file_io.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -12,11 +12,9 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "server/common/log.h"
 
-namespace mlp::store {
+namespace mlp::common {
 namespace {
 
 // Closes a file descriptor on scope exit.
@@ -33,11 +31,6 @@ class FdCloser {
   int fd_;
 };
 
-std::string Dirname(const std::string& path) {
-  const std::string parent = std::filesystem::path(path).parent_path();
-  return parent.empty() ? "." : parent;
-}
-
 absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());
@@ -51,6 +44,11 @@ absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
 }
 
 }  // namespace
+
+std::string Dirname(const std::string& path) {
+  const std::string parent = std::filesystem::path(path).parent_path();
+  return parent.empty() ? "." : parent;
+}
 
 absl::Status ErrnoStatus(absl::string_view what, const std::string& path,
                          int err) {
@@ -151,29 +149,6 @@ void SyncDirectoryAfterCommit(const std::string& dir) {
   }
 }
 
-void MoveToQuarantine(const std::string& path,
-                      const std::string& quarantine_dir,
-                      const absl::Status& why) {
-  const std::filesystem::path from(path);
-  const std::string target =
-      (std::filesystem::path(quarantine_dir) /
-       absl::StrCat(
-           absl::FormatTime("%Y%m%dT%H%M%S", absl::Now(), absl::UTCTimeZone()),
-           "-", UniqueSuffix(), "-", from.parent_path().filename().string(),
-           "-", from.filename().string()))
-          .string();
-  if (::rename(path.c_str(), target.c_str()) != 0) {
-    MLP_LOG(ERROR) << "cannot read '" << path << "' (" << why.message()
-                   << ") and cannot move it aside: " << std::strerror(errno)
-                   << "; left in place";
-    return;
-  }
-  SyncDirectoryAfterCommit(Dirname(path));
-  SyncDirectoryAfterCommit(quarantine_dir);
-  MLP_LOG(ERROR) << "cannot read '" << path << "': " << why.message()
-                 << "; moved to '" << target << "'";
-}
-
 absl::StatusOr<std::unique_ptr<DirectoryLock>> DirectoryLock::Acquire(
     const std::string& dir) {
   if (absl::Status s = EnsureDirectory(dir); !s.ok()) return s;
@@ -199,4 +174,4 @@ std::string UniqueSuffix() {
   return absl::StrCat(::getpid(), "-", counter.fetch_add(1));
 }
 
-}  // namespace mlp::store
+}  // namespace mlp::common

@@ -1,0 +1,161 @@
+#include "server/registry/dataset_catalog.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "server/engine/network.h"
+#include "server/registry/store_records.h"
+
+namespace mlp::registry {
+namespace {
+
+absl::Status NotFound(const std::string& name) {
+  return absl::NotFoundError(absl::StrCat("dataset '", name, "' not found"));
+}
+
+}  // namespace
+
+// --------------------------------------------------------------- uploads
+
+DatasetUpload::~DatasetUpload() {
+  if (writer_ != nullptr) catalog_->EndUpload(name_, std::nullopt);
+}
+
+absl::Status DatasetUpload::Append(const float* inputs, const float* targets,
+                                   uint64_t n) {
+  const uint64_t limit = catalog_->max_rows_;
+  if (writer_->rows() + n > limit) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "dataset '", name_, "' would have ", writer_->rows() + n,
+        " rows, over the server's limit of ", limit, " (--max_dataset_rows)"));
+  }
+  return writer_->Append(inputs, targets, n);
+}
+
+absl::StatusOr<DatasetInfo> DatasetUpload::Commit() {
+  if (writer_->rows() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset '", name_,
+                     "' has no rows: send chunks after "
+                     "the header"));
+  }
+  MLP_ASSIGN_OR_RETURN(store::DatasetMeta meta, writer_->Commit());
+  writer_.reset();
+  DatasetInfo info = internal::FromMeta(meta);
+  catalog_->EndUpload(name_, info);
+  return info;
+}
+
+// --------------------------------------------------------------- catalog
+
+DatasetCatalog::DatasetCatalog(uint64_t max_rows, store::DatasetStore* store,
+                               const std::vector<store::DatasetMeta>& stored)
+    : max_rows_(max_rows), store_(store) {
+  absl::MutexLock lock(&mu_);
+  for (const store::DatasetMeta& meta : stored) {
+    datasets_.emplace(meta.name, internal::FromMeta(meta));
+  }
+}
+
+size_t DatasetCatalog::size() const {
+  absl::MutexLock lock(&mu_);
+  return datasets_.size();
+}
+
+void DatasetCatalog::EndUpload(const std::string& name,
+                               std::optional<DatasetInfo> committed) {
+  absl::MutexLock lock(&mu_);
+  uploading_.erase(name);
+  if (committed.has_value()) datasets_[name] = *std::move(committed);
+}
+
+absl::StatusOr<std::unique_ptr<DatasetUpload>> DatasetCatalog::BeginUpload(
+    const std::string& name, uint32_t input_size, uint32_t target_size) {
+  MLP_RETURN_IF_ERROR(ValidateName(name, "header.name"));
+  // No model takes rows wider than kMaxLayerWidth, and the writer allocates
+  // one row up front: refuse absurd widths before any allocation.
+  const uint32_t widest = static_cast<uint32_t>(engine::kMaxLayerWidth);
+  if (input_size == 0 || input_size > widest) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "header.input_size is ", input_size, ", expected 1 to ", widest));
+  }
+  if (target_size == 0 || target_size > widest) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "header.target_size is ", target_size, ", expected 1 to ", widest));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (datasets_.count(name) != 0 || uploading_.count(name) != 0) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("dataset '", name, "' already exists"));
+    }
+    uploading_.insert(name);
+  }
+  absl::StatusOr<std::unique_ptr<store::DatasetWriter>> writer =
+      store_->BeginWrite(name, input_size, target_size);
+  if (!writer.ok()) {
+    EndUpload(name, std::nullopt);
+    return writer.status();
+  }
+  return std::unique_ptr<DatasetUpload>(new DatasetUpload(
+      this, name, input_size, target_size, *std::move(writer)));
+}
+
+std::vector<DatasetInfo> DatasetCatalog::ListDatasets() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<DatasetInfo> out;
+  for (const auto& [name, info] : datasets_) out.push_back(info);
+  return out;
+}
+
+absl::StatusOr<DatasetInfo> DatasetCatalog::GetDataset(
+    const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = datasets_.find(name);
+  if (it == datasets_.end()) return NotFound(name);
+  return it->second;
+}
+
+absl::StatusOr<std::shared_ptr<const engine::Dataset>>
+DatasetCatalog::LoadDataset(const std::string& name) {
+  absl::Time created_at;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = datasets_.find(name);
+    if (it == datasets_.end()) return NotFound(name);
+    created_at = it->second.created_at;
+    if (auto cached = cache_[name].lock()) return cached;
+  }
+  // Read outside the lock: large files take a while. Two concurrent first
+  // loads may both read; either result is the same rows.
+  MLP_ASSIGN_OR_RETURN(engine::Dataset data, store_->Read(name));
+  auto shared = std::make_shared<const engine::Dataset>(std::move(data));
+  absl::MutexLock lock(&mu_);
+  // Cache only if the name still means the dataset that was read: it may
+  // have been deleted and uploaded again meanwhile.
+  auto it = datasets_.find(name);
+  if (it != datasets_.end() && it->second.created_at == created_at) {
+    cache_[name] = shared;
+  }
+  return shared;
+}
+
+absl::Status DatasetCatalog::DeleteDataset(const std::string& name) {
+  DatasetInfo info;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = datasets_.find(name);
+    if (it == datasets_.end()) return NotFound(name);
+    info = std::move(it->second);
+    datasets_.erase(it);
+    cache_.erase(name);
+  }
+  absl::Status status = store_->Delete(name);
+  if (!status.ok() && !absl::IsNotFound(status)) {
+    // The file is still there: keep listing it.
+    absl::MutexLock lock(&mu_);
+    datasets_.emplace(name, std::move(info));
+  }
+  return status;
+}
+
+}  // namespace mlp::registry

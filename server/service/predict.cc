@@ -1,0 +1,34 @@
+#include "server/service/predict.h"
+
+#include <algorithm>
+
+#include "base/status_macros.h"
+
+namespace mlp::service {
+
+absl::Status PredictInto(const engine::Network& network,
+                         const Eigen::Ref<const engine::Matrix>& inputs,
+                         v1::Tensor* outputs) {
+  int64_t width = network.input_size();
+  for (const engine::LayerSpec& layer : network.spec().layers) {
+    width = std::max<int64_t>(width, layer.units);
+  }
+  const int64_t slice = std::max<int64_t>(1, kPredictSliceValues / width);
+  const int64_t n = inputs.cols();
+  const int64_t k = network.output_size();
+  outputs->add_shape(n);
+  outputs->add_shape(k);
+  outputs->mutable_values()->Resize(static_cast<int>(n * k), 0.0f);
+  float* out = outputs->mutable_values()->mutable_data();
+  for (int64_t begin = 0; begin < n; begin += slice) {
+    const int64_t count = std::min(slice, n - begin);
+    // [k x count], column-major: the rows [begin, begin + count) of the
+    // row-major [n, k] response.
+    MLP_ASSIGN_OR_RETURN(engine::Matrix y,
+                         network.Predict(inputs.middleCols(begin, count)));
+    std::copy_n(y.data(), y.size(), out + begin * k);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace mlp::service
