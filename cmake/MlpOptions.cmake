@@ -4,10 +4,12 @@
 #                                code included, so that all objects agree)
 #   mlp_warnings(target)         warnings (and -Werror with MLP_WERROR) for the
 #                                project's own code only
-#   mlp_add_test(name SOURCES ... LIBS ... LABELS ... TIMEOUT s)
+#   mlp_add_test(name SOURCES ... LIBS ... LABELS ... TIMEOUT s [SERIAL])
 #                                one test executable per test file; each of
 #                                its tests is a ctest test of its own
-#                                ("<name>.<Suite>.<Test>", TIMEOUT each)
+#                                ("<name>.<Suite>.<Test>", TIMEOUT each);
+#                                SERIAL: never beside another test (one that
+#                                uses every core, or measures time)
 
 function(mlp_compile_options target)
   # Source paths in the binaries (__FILE__: logs, --help) relative to the
@@ -37,7 +39,7 @@ function(mlp_warnings target)
 endfunction()
 
 function(mlp_add_test name)
-  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "SERIAL" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock
                         GTest::gtest_main)
@@ -50,7 +52,8 @@ function(mlp_add_test name)
   # names its test, and no test sees another's process state.
   gtest_discover_tests(${name} TEST_PREFIX "${name}."
                        DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-                       PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+                       PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}"
+                                  RUN_SERIAL ${T_SERIAL})
 endfunction()
 
 # mlp_grpc_proto_library(target PROTO_DIR dir PROTOS a.proto b/c.proto ...)

@@ -3,10 +3,16 @@
 # - every C++ file is clang-formatted (.clang-format: Google style);
 # - the engine includes no gRPC/protobuf header, and every part includes only
 #   the parts the layering table in docs/architecture.md allows.
+#   scripts/check-style.sh                  everything
+#   scripts/check-style.sh --layering-only  the include rules only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
-if command -v clang-format >/dev/null; then
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if [[ "${1:-}" == --layering-only ]]; then
+  :
+elif command -v clang-format >/dev/null; then
   if ! git ls-files -z '*.cc' '*.h' | xargs -0 clang-format --dry-run -Werror; then
     echo "style: run clang-format -i on the files above" >&2
     status=1
@@ -36,36 +42,38 @@ if [[ ${#layers[@]} -lt 2 ]]; then
   echo "layering: no table found under '### Allowed arrows' in $doc" >&2
   exit 1
 fi
-for rule in "${layers[@]}"; do
-  part=${rule%%|*}
-  allowed=" ${rule#*|} "
-  files=$(git ls-files -- "$part" | grep -E '\.(cc|h)$' || true)
-  for f in $files; do
-    while IFS= read -r inc; do
-      [[ -z "$inc" ]] && continue
-      # base/x.h -> base; server/engine/x.h -> server/engine; mlp/v1/.. -> mlp
-      case "$inc" in
-        server/*) target=$(echo "$inc" | cut -d/ -f1-2) ;;
-        *) target=${inc%%/*} ;;
-      esac
-      if [[ "$allowed" != *" $target "* ]]; then
-        echo "layering: $f includes $inc; $part may include only:${allowed% }" >&2
-        status=1
-      fi
-    done < <(grep -oE '^#include "(base|client|mlp|server/[a-z_]+|tests)/[^"]*"' "$f" |
-             sed -E 's/^#include "//; s/"$//')
-  done
-done
-# Every source file of base/, server/ and client/ belongs to a row.
-while IFS= read -r f; do
-  covered=0
-  for rule in "${layers[@]}"; do
-    part=${rule%%|*}
-    if [[ "$f" == "$part"* ]]; then covered=1; break; fi
-  done
-  if [[ $covered == 0 ]]; then
-    echo "layering: $f belongs to no row of the table in $doc" >&2
-    status=1
-  fi
-done < <(git ls-files -- base server client | grep -E '\.(cc|h)$')
+# One pass: every project include of every source file of base/, server/
+# and client/ against its row; a file that belongs to no row is refused too.
+# base/x.h -> base; server/engine/x.h -> server/engine; mlp/v1/... -> mlp.
+git ls-files -- base server client | grep -E '\.(cc|h)$' >"$tmp/files"
+# Every file once with an empty include (so files without any are seen),
+# then its includes.
+{
+  sed 's/$/:/' "$tmp/files"
+  xargs grep -HoE '^#include "(base|client|mlp|server/[a-z_]+|tests)/[^"]*"' \
+    <"$tmp/files" | sed -E 's/:#include "/:/; s/"$//' || true
+} | awk -F: -v doc="$doc" -v rules="$(printf '%s\n' "${layers[@]}")" '
+  BEGIN {
+    n = split(rules, lines, "\n")
+    for (i = 1; i <= n; i++) {
+      split(lines[i], r, "|"); part[i] = r[1]; allowed[i] = " " r[2] " "
+    }
+  }
+  {
+    file = $1; inc = $2; row = 0
+    for (i = 1; i <= n; i++) if (part[i] != "" && index(file, part[i]) == 1) { row = i; break }
+    if (row == 0) {
+      if (!(file in reported)) print "layering: " file " belongs to no row of the table in " doc
+      reported[file] = 1; bad = 1; next
+    }
+    if (inc == "") next
+    split(inc, p, "/")
+    target = (p[1] == "server") ? p[1] "/" p[2] : p[1]
+    if (index(allowed[row], " " target " ") == 0) {
+      sub(/ $/, "", allowed[row])
+      print "layering: " file " includes " inc "; " part[row] " may include only:" allowed[row]
+      allowed[row] = allowed[row] " "; bad = 1
+    }
+  }
+  END { exit bad }' >&2 || status=1
 exit $status

@@ -62,13 +62,17 @@ ABSL_FLAG(double, memory_trim_seconds, kDefaults.memory_trim_seconds,
           "never");
 ABSL_FLAG(int, keep_versions, kDefaults.limits.keep_versions,
           "Committed versions kept per model");
+ABSL_FLAG(double, stalled_stream_seconds, kDefaults.stalled_stream_seconds,
+          "A Train stream whose reader takes no message for this long, while "
+          "the training waits for room, is cancelled (nothing committed) and "
+          "its training slot freed");
 ABSL_FLAG(double, shutdown_grace_seconds, kDefaults.shutdown_grace_seconds,
           "On SIGTERM/SIGINT, how long calls in flight may take to finish");
 ABSL_FLAG(std::string, auth_token_file, "",
           "If set, a file holding a token that every ModelService call must "
           "carry as 'authorization: Bearer <token>' metadata (health and "
           "reflection stay open)");
-ABSL_FLAG(std::string, log_level, "info",
+ABSL_FLAG(std::string, log_level, mlp::LogLevelName(kDefaults.log_level),
           "Lowest level logged: debug, info, warning or error");
 
 namespace {
@@ -120,6 +124,7 @@ absl::StatusOr<mlp::service::ServerOptions> OptionsFromFlags() {
   o.limits.keep_versions = absl::GetFlag(FLAGS_keep_versions);
   o.compute_threads = absl::GetFlag(FLAGS_compute_threads);
   o.memory_trim_seconds = absl::GetFlag(FLAGS_memory_trim_seconds);
+  o.stalled_stream_seconds = absl::GetFlag(FLAGS_stalled_stream_seconds);
   o.shutdown_grace_seconds = absl::GetFlag(FLAGS_shutdown_grace_seconds);
   if (!mlp::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &o.log_level)) {
     return absl::InvalidArgumentError(
@@ -149,7 +154,7 @@ int Run() {
     return 2;
   }
   // Debian's Abseil checks every lock acquisition for lock-order cycles,
-  // which costs about 5% of a busy server's CPU (measured with perf). The
+  // a measurable share of a busy server's CPU (docs/performance.md). The
   // tests and the clang -Wthread-safety build keep the locking honest.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 

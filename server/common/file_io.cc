@@ -70,7 +70,7 @@ absl::Status WriteFileAtomically(
     const std::function<absl::Status()>& before_rename) {
   const std::string tmp = absl::StrCat(path, ".tmp.", UniqueSuffix());
   const int fd =
-      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus("create", tmp, errno);
   absl::Status status;
   {
@@ -123,6 +123,10 @@ absl::Status EnsureDirectory(const std::string& dir) {
     if (error) return ErrnoStatus("create directory", dir, error.value());
     return absl::OkStatus();  // it existed
   }
+  // Owner only: models and datasets are nobody else's business.
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, error);
+  if (error) return ErrnoStatus("chmod", dir, error.value());
   return SyncDirectory(Dirname(dir));
 }
 
@@ -153,7 +157,7 @@ absl::StatusOr<std::unique_ptr<DirectoryLock>> DirectoryLock::Acquire(
     const std::string& dir) {
   if (absl::Status s = EnsureDirectory(dir); !s.ok()) return s;
   const std::string path = (std::filesystem::path(dir) / "LOCK").string();
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus("open", path, errno);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;

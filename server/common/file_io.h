@@ -27,7 +27,7 @@ absl::Status ErrnoStatus(absl::string_view what, const std::string& path,
                          int err);
 
 // Writes `contents` to `path` atomically (temp file, fsync, rename, fsync of
-// the directory). `before_rename`, if set, is the last word: called once the
+// the directory), readable by the owner only (0600). `before_rename`, if set, is the last word: called once the
 // data is durable in the temp file, a non-OK status from it removes the temp
 // file and is returned, and `path` is never touched.
 absl::Status WriteFileAtomically(
@@ -40,7 +40,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // fsync of a directory, so that a rename or unlink in it is durable.
 absl::Status SyncDirectory(const std::string& dir);
 
-// Creates the directory (and parents) if missing, durably.
+// Creates the directory (and parents) if missing, durably; a directory it
+// creates is the owner's only (0700).
 absl::Status EnsureDirectory(const std::string& dir);
 
 // Names of the entries of `dir` (not "." or ".."), without throwing.

@@ -47,6 +47,20 @@ bool ParseLogLevel(absl::string_view text, LogLevel* level) {
   return true;
 }
 
+const char* LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
 namespace internal_log {
 
 LogLine::LogLine(LogLevel level, const char* file, int line) : level_(level) {

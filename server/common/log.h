@@ -21,6 +21,8 @@ void SetMinLogLevel(LogLevel level);
 LogLevel MinLogLevel();
 // Parses "debug", "info", "warning" or "error"; false if unknown.
 bool ParseLogLevel(absl::string_view text, LogLevel* level);
+// The name ParseLogLevel reads: "debug", "info", "warning" or "error".
+const char* LogLevelName(LogLevel level);
 
 namespace internal_log {
 

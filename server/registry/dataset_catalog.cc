@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "server/common/escape.h"
 #include "server/engine/network.h"
 #include "server/registry/store_records.h"
 
@@ -9,7 +10,9 @@ namespace mlp::registry {
 namespace {
 
 absl::Status NotFound(const std::string& name) {
-  return absl::NotFoundError(absl::StrCat("dataset '", name, "' not found"));
+  // Any string a caller sent: quoted escaped and bounded.
+  return absl::NotFoundError(
+      absl::StrCat("dataset ", common::Quote(name), " not found"));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "server/common/escape.h"
 #include "server/common/log.h"
 #include "server/common/random_seed.h"
 #include "server/registry/store_records.h"
@@ -51,7 +52,9 @@ ModelSnapshot Snapshot(ModelEntry& entry) {
 }
 
 absl::Status NotFound(const std::string& name) {
-  return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
+  // Any string a caller sent: quoted escaped and bounded.
+  return absl::NotFoundError(
+      absl::StrCat("model ", common::Quote(name), " not found"));
 }
 
 }  // namespace

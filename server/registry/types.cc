@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/escape.h"
 
 namespace mlp::registry {
 
@@ -16,7 +17,8 @@ absl::Status ValidateName(absl::string_view name, absl::string_view field) {
     const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
     if (alnum || (i > 0 && (c == '.' || c == '_' || c == '-'))) continue;
     return absl::InvalidArgumentError(absl::StrCat(
-        field, " '", name, "' has '", std::string(1, c), "' at position ", i,
+        field, " ", common::Quote(name), " has ",
+        common::Quote(absl::string_view(&name[i], 1)), " at position ", i,
         "; expected [a-z0-9] first, then [a-z0-9._-]"));
   }
   return absl::OkStatus();

@@ -1,6 +1,7 @@
 #include "server/service/model_service.h"
 
 #include <atomic>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -210,8 +211,8 @@ grpc::ServerUnaryReactor* ModelServiceImpl::DeleteModel(
 
 grpc::ServerWriteReactor<v1::TrainProgress>* ModelServiceImpl::Train(
     grpc::CallbackServerContext* context, const v1::TrainRequest* request) {
-  return StartTrainStream(registry_, &training_pool_, limits_, request,
-                          auth_.Check(*context));
+  return StartTrainStream(registry_, &training_pool_, limits_, context,
+                          request, auth_.Check(*context));
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::Predict(
@@ -230,8 +231,18 @@ grpc::ServerUnaryReactor* ModelServiceImpl::Predict(
         MLP_RETURN_IF_ERROR(CheckResponseFits(
             "outputs", inputs.cols() * int64_t{network.output_size()},
             limits_.max_message_bytes));
-        MLP_RETURN_IF_ERROR(
-            PredictInto(network, inputs, response->mutable_outputs()));
+        MLP_RETURN_IF_ERROR(PredictInto(
+            network, inputs, response->mutable_outputs(),
+            [context]() -> absl::Status {
+              if (context->IsCancelled()) {
+                return absl::CancelledError("the caller cancelled the call");
+              }
+              if (std::chrono::system_clock::now() > context->deadline()) {
+                return absl::DeadlineExceededError(
+                    "the call's deadline passed while predicting");
+              }
+              return absl::OkStatus();
+            }));
         response->set_version(version->version);
         return absl::OkStatus();
       });

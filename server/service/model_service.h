@@ -30,6 +30,9 @@ struct ServiceLimits {
   // hold (every layer's pre-activations, activations and deltas plus the
   // gathered inputs); a larger batch_size is RESOURCE_EXHAUSTED.
   int64_t max_batch_values = 0;
+  // A Train stream whose reader takes no message for this long while the
+  // training waits for room is cancelled (nothing committed, slot freed).
+  absl::Duration stalled_stream = absl::Minutes(1);
 };
 
 class ModelServiceImpl final : public v1::ModelService::CallbackService {

@@ -8,7 +8,8 @@ namespace mlp::service {
 
 absl::Status PredictInto(const engine::Network& network,
                          const Eigen::Ref<const engine::Matrix>& inputs,
-                         v1::Tensor* outputs) {
+                         v1::Tensor* outputs,
+                         const std::function<absl::Status()>& keep_going) {
   int64_t width = network.input_size();
   for (const engine::LayerSpec& layer : network.spec().layers) {
     width = std::max<int64_t>(width, layer.units);
@@ -21,6 +22,7 @@ absl::Status PredictInto(const engine::Network& network,
   outputs->mutable_values()->Resize(static_cast<int>(n * k), 0.0f);
   float* out = outputs->mutable_values()->mutable_data();
   for (int64_t begin = 0; begin < n; begin += slice) {
+    if (begin > 0 && keep_going) MLP_RETURN_IF_ERROR(keep_going());
     const int64_t count = std::min(slice, n - begin);
     // [k x count], column-major: the rows [begin, begin + count) of the
     // row-major [n, k] response.

@@ -1,14 +1,19 @@
 #include "server/service/request_log.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/common/escape.h"
 #include "server/common/log.h"
 
 namespace mlp::service {
 
 RequestLog::RequestLog(absl::string_view method, absl::string_view subject)
     : method_(method),
-      subject_(subject),
+      subject_(common::Quote(subject)),
       start_(std::chrono::steady_clock::now()) {}
+
+void RequestLog::set_subject(absl::string_view subject) {
+  subject_ = common::Quote(subject);
+}
 
 void RequestLog::Done(const absl::Status& status) const {
   if (MinLogLevel() > LogLevel::kInfo) return;
@@ -20,11 +25,13 @@ void RequestLog::Done(const absl::Status& status) const {
   const std::string duration = absl::StrCat(
       micros / 1000, ".", absl::Dec(micros % 1000, absl::kZeroPad3), " ms");
   if (status.ok()) {
-    MLP_LOG(INFO) << method_ << " '" << subject_ << "' OK " << duration;
+    MLP_LOG(INFO) << method_ << " " << subject_ << " OK " << duration;
   } else {
-    MLP_LOG(INFO) << method_ << " '" << subject_ << "' "
+    MLP_LOG(INFO) << method_ << " " << subject_ << " "
                   << absl::StatusCodeToString(status.code()) << " " << duration
-                  << ": " << status.message();
+                  << ": "
+                  << common::EscapeBounded(status.message(),
+                                           kMaxLoggedMessageBytes);
   }
 }
 

@@ -50,6 +50,7 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
   ServiceLimits service_limits;
   service_limits.max_message_bytes = options.max_message_bytes;
   service_limits.max_batch_values = options.max_batch_values;
+  service_limits.stalled_stream = absl::Seconds(options.stalled_stream_seconds);
   auto service = std::make_unique<ModelServiceImpl>(
       registry.get(), options.limits.max_concurrent_trainings, service_limits,
       options.auth_token);

@@ -1,7 +1,12 @@
 #include "server/service/server_options.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "server/common/file_io.h"
 #include "server/service/limits.h"
 
@@ -61,6 +66,10 @@ absl::Status ServerOptions::Validate() const {
     return Invalid("memory_trim_seconds", ">= 0 (0 = never)",
                    absl::StrCat(memory_trim_seconds));
   }
+  if (!(stalled_stream_seconds > 0) || stalled_stream_seconds > 1e6) {
+    return Invalid("stalled_stream_seconds", "> 0 and <= 1e6",
+                   absl::StrCat(stalled_stream_seconds));
+  }
   if (!(shutdown_grace_seconds >= 0)) {
     return Invalid("shutdown_grace_seconds", ">= 0",
                    absl::StrCat(shutdown_grace_seconds));
@@ -69,6 +78,17 @@ absl::Status ServerOptions::Validate() const {
 }
 
 absl::StatusOr<std::string> ReadAuthToken(const std::string& path) {
+  // Like ssh with a private key: a secret others can read is refused.
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0) {
+    return common::ErrnoStatus("stat", path, errno);
+  }
+  if ((info.st_mode & 077) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--auth_token_file '", path, "' is readable or writable by group or ",
+        "others (mode ", absl::StrFormat("0%03o", info.st_mode & 0777),
+        "); make it the owner's only: chmod 600 '", path, "'"));
+  }
   absl::StatusOr<std::string> text = common::ReadFile(path);
   if (!text.ok()) return text.status();
   std::string token(absl::StripAsciiWhitespace(*text));

@@ -37,6 +37,9 @@ struct ServerOptions {
   // Every this many seconds, free heap of 16 MB or more goes back to the
   // system; 0 = never.
   double memory_trim_seconds = 10;
+  // A Train stream whose reader takes no message for this long, while the
+  // training waits for room, is cancelled (nothing committed, slot freed).
+  double stalled_stream_seconds = 60;
   // How long calls in flight may take to finish on a graceful stop.
   double shutdown_grace_seconds = 3.0;
   // Non-empty: ModelService calls need "authorization: Bearer <token>".

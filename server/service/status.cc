@@ -4,22 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "server/common/escape.h"
 
 namespace mlp::service {
-namespace {
-
-// The first `max` bytes of `text`, not ending inside a UTF-8 sequence.
-absl::string_view Utf8Prefix(absl::string_view text, size_t max) {
-  if (text.size() <= max) return text;
-  size_t end = max;
-  // Step back over continuation bytes (10xxxxxx) to a character's start.
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
-    --end;
-  }
-  return text.substr(0, end);
-}
-
-}  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -27,14 +14,16 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   const grpc::StatusCode grpc_code = code >= 1 && code <= 16
                                          ? static_cast<grpc::StatusCode>(code)
                                          : grpc::StatusCode::UNKNOWN;
-  const absl::string_view message = status.message();
+  // A message may quote what a caller sent: no control character or
+  // invalid UTF-8 reaches the caller's terminal or log either.
+  const std::string message = common::EscapeControls(status.message());
   if (message.size() <= kMaxStatusMessageBytes) {
-    return grpc::Status(grpc_code, std::string(message));
+    return grpc::Status(grpc_code, message);
   }
   // Room for the marker, whose digits are at most 20.
   constexpr size_t kMarker = 40;
   const absl::string_view kept =
-      Utf8Prefix(message, kMaxStatusMessageBytes - kMarker);
+      common::Utf8Prefix(message, kMaxStatusMessageBytes - kMarker);
   return grpc::Status(
       grpc_code,
       absl::StrCat(kept, "... (", message.size() - kept.size(), " bytes cut)"));

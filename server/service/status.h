@@ -5,7 +5,8 @@
 // capped at kMaxStatusMessageBytes: a message may quote what a caller sent,
 // and a status travels in HTTP/2 trailers, whose size clients bound (gRPC's
 // default metadata limit is 8 KiB). A longer message is cut at a UTF-8
-// character boundary and ends with "... (N bytes cut)".
+// character boundary and ends with "... (N bytes cut)". Control characters
+// and invalid UTF-8 in a message are escaped (common::EscapeControls).
 #ifndef MLP_SERVER_SERVICE_STATUS_H_
 #define MLP_SERVER_SERVICE_STATUS_H_
 

@@ -7,6 +7,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
+#include "server/common/escape.h"
+#include "server/common/log.h"
 #include "server/engine/train.h"
 #include "server/registry/training_job.h"
 #include "server/service/model_convert.h"
@@ -43,10 +45,13 @@ void StatsToProto(const engine::EpochStats& stats, v1::TrainProgress* p) {
 class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
  public:
   TrainReactor(registry::Registry* registry, ThreadPool* pool,
-               const ServiceLimits& limits, const v1::TrainRequest* request)
+               const ServiceLimits& limits,
+               grpc::CallbackServerContext* context,
+               const v1::TrainRequest* request)
       : registry_(registry),
         pool_(pool),
         limits_(limits),
+        context_(context),
         request_(request),
         log_("Train", request->model()) {}
 
@@ -68,6 +73,7 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
+      last_taken_ = absl::Now();
       if (!ok) {
         // The caller is gone: stop training, send nothing more.
         caller_cancelled_.store(true);
@@ -163,10 +169,13 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
 
   // Queues a progress message. Blocks the training while kMaxQueued
   // messages wait for a slow reader, so a fast training on a small data set
-  // cannot fill memory; a cancellation (caller, deletion, shutdown) unblocks.
+  // cannot fill memory; a cancellation (caller, deletion, shutdown) unblocks,
+  // and a reader that takes no message for limits_.stalled_stream gets the
+  // call cancelled, so it cannot hold a training slot forever.
   void Send(v1::TrainProgress progress) {
-    Action action;
+    Action action = Action::kNone;
     grpc::Status status;
+    bool stalled = false;
     {
       absl::MutexLock lock(&mu_);
       const common::CancelSignal* model_cancel = job_->cancel_signal().get();
@@ -176,11 +185,32 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
                model_cancel->cancelled();
       };
       // Woken by OnWriteDone (room), OnCancel (the caller) and the model's
-      // cancel signal (Run's subscription), each of which takes mu_.
-      mu_.Await(absl::Condition(&has_room));
-      if (caller_cancelled_.load()) return;
-      queue_.push_back(std::move(progress));
-      action = NextLocked(&status);
+      // cancel signal (Run's subscription), each of which takes mu_. The
+      // deadline is the reader's: no message taken for stalled_stream.
+      while (!mu_.AwaitWithDeadline(absl::Condition(&has_room),
+                                    last_taken_ + limits_.stalled_stream)) {
+        if (absl::Now() - last_taken_ >= limits_.stalled_stream) {
+          stalled = true;
+          caller_cancelled_.store(true);
+          break;
+        }
+      }
+      if (caller_cancelled_.load() && !stalled) return;
+      if (!stalled) {
+        queue_.push_back(std::move(progress));
+        action = NextLocked(&status);
+      }
+    }
+    if (stalled) {
+      // Like the caller's own cancel: the training stops and commits
+      // nothing; the write in flight ends (not ok) and the call finishes.
+      // Outside mu_: TryCancel may run OnCancel on this thread.
+      MLP_LOG(WARNING) << "Train " << common::Quote(request_->model())
+                       << ": the reader took no message for "
+                       << absl::FormatDuration(limits_.stalled_stream)
+                       << "; cancelling the call (--stalled_stream_seconds)";
+      context_->TryCancel();
+      return;
     }
     Act(action, std::move(status));
   }
@@ -232,6 +262,7 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
   registry::Registry* const registry_;
   ThreadPool* const pool_;
   const ServiceLimits limits_;
+  grpc::CallbackServerContext* const context_;
   const v1::TrainRequest* const request_;
   const RequestLog log_;
 
@@ -245,6 +276,8 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
   std::deque<v1::TrainProgress> queue_ ABSL_GUARDED_BY(mu_);
   v1::TrainProgress current_;  // owned by the write in flight
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // When the reader last took a message (or the call started).
+  absl::Time last_taken_ ABSL_GUARDED_BY(mu_) = absl::Now();
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<absl::Status> final_status_ ABSL_GUARDED_BY(mu_);
 };
@@ -253,8 +286,9 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
 
 grpc::ServerWriteReactor<v1::TrainProgress>* StartTrainStream(
     registry::Registry* registry, ThreadPool* pool, const ServiceLimits& limits,
-    const v1::TrainRequest* request, const absl::Status& auth) {
-  auto* reactor = new TrainReactor(registry, pool, limits, request);
+    grpc::CallbackServerContext* context, const v1::TrainRequest* request,
+    const absl::Status& auth) {
+  auto* reactor = new TrainReactor(registry, pool, limits, context, request);
   reactor->Start(auth);
   return reactor;
 }

@@ -278,8 +278,16 @@ absl::StatusOr<std::unique_ptr<DatasetWriter>> DatasetStore::BeginWrite(
       (fs::path(dir_) /
        absl::StrCat(".upload-", name, "-", common::UniqueSuffix()))
           .string();
-  std::FILE* file = std::fopen(tmp_path.c_str(), "wbx");
-  if (file == nullptr) return common::ErrnoStatus("create", tmp_path, errno);
+  // Owner only (0600), like every file of the data directory.
+  const int fd = ::open(tmp_path.c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return common::ErrnoStatus("create", tmp_path, errno);
+  std::FILE* file = ::fdopen(fd, "wb");
+  if (file == nullptr) {
+    const int err = errno;
+    ::close(fd);
+    return common::ErrnoStatus("open", tmp_path, err);
+  }
   return std::unique_ptr<DatasetWriter>(new DatasetWriter(
       name, tmp_path, final_path, dir_, file, input_size, target_size));
 }

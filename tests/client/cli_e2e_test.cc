@@ -1,5 +1,6 @@
 // End to end: the real `mlp` binary against a real mlp-server on loopback.
 // Every run's stdout is a file, so the CLI sees a pipe, not a terminal.
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -570,6 +571,7 @@ TEST_F(CliTest, TrainingCancelledByTheServerExitsOne) {
 
 TEST_F(CliTest, TokenFileAuthenticatesAgainstAGuardedServer) {
   const std::string token = WriteFile("token", "t0ken-for-tests\n");
+  ::chmod(token.c_str(), 0600);  // the server refuses a token others can read
   auto guarded = mlp::testing::ServerProcess::Start(
       dir_->path() + "/guarded", {"--auth_token_file=" + token});
   ASSERT_TRUE(guarded.ok()) << guarded.status();

@@ -1,6 +1,8 @@
 // file_io: atomic replacement, reads, directories, errno statuses.
 #include "server/common/file_io.h"
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -122,6 +124,30 @@ TEST(EnsureDirectoryTest, CreatesParentsAndIsIdempotent) {
   EXPECT_TRUE(SyncDirectory(nested).ok());
   EXPECT_EQ(SyncDirectory(dir.path() + "/nope").code(),
             absl::StatusCode::kNotFound);
+}
+
+// Models and datasets are nobody else's business: what the server creates is
+// the owner's only, whatever the umask allows.
+TEST(FilePermissionsTest, FilesAndDirectoriesAreTheOwnersOnly) {
+  mlp::testing::TempDir dir;
+  const mode_t old_umask = ::umask(0);  // the most permissive process
+  const std::string nested = dir.path() + "/data/models";
+  const absl::Status made = EnsureDirectory(nested);
+  const absl::Status written = WriteFileAtomically(nested + "/f", "x");
+  absl::StatusOr<std::unique_ptr<DirectoryLock>> lock =
+      DirectoryLock::Acquire(nested);
+  ::umask(old_umask);
+  ASSERT_TRUE(made.ok()) << made;
+  ASSERT_TRUE(written.ok()) << written;
+  ASSERT_TRUE(lock.ok()) << lock.status();
+  const auto mode = [](const std::string& path) {
+    return fs::status(path).permissions() & fs::perms::all;
+  };
+  EXPECT_EQ(mode(nested), fs::perms::owner_all);
+  EXPECT_EQ(mode(nested + "/f"),
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(mode(nested + "/LOCK"),
+            fs::perms::owner_read | fs::perms::owner_write);
 }
 
 TEST(UniqueSuffixTest, DiffersBetweenCalls) {

@@ -146,5 +146,15 @@ TEST(ParseLogLevelTest, KnownNamesOnly) {
   EXPECT_FALSE(ParseLogLevel("", &level));
 }
 
+TEST(ParseLogLevelTest, NamesReadBack) {
+  for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning,
+                         LogLevel::kError}) {
+    LogLevel parsed = LogLevel::kError;
+    ASSERT_TRUE(ParseLogLevel(LogLevelName(level), &parsed))
+        << LogLevelName(level);
+    EXPECT_EQ(parsed, level);
+  }
+}
+
 }  // namespace
 }  // namespace mlp

@@ -22,6 +22,15 @@ namespace {
 
 // Under AddressSanitizer malloc is ASan's, not glibc's: nothing to trim.
 #if defined(__GLIBC__) && !defined(MLP_ASAN)
+constexpr bool kGlibcMalloc = true;
+#else
+constexpr bool kGlibcMalloc = false;
+#endif
+#define MLP_SKIP_UNLESS_GLIBC_MALLOC()                                      \
+  if (!kGlibcMalloc) {                                                      \
+    GTEST_SKIP() << "malloc is not glibc's here (AddressSanitizer's): the " \
+                    "trimmer has nothing to return";                        \
+  }
 
 // Resident memory of this process, in kB.
 int64_t RssKb() {
@@ -48,6 +57,7 @@ std::unique_ptr<char[]> FragmentHeap(int mb) {
 }
 
 TEST(MemoryTrimmerTest, ReturnsFreedHeapToTheSystem) {
+  MLP_SKIP_UNLESS_GLIBC_MALLOC();
   const std::unique_ptr<char[]> pin = FragmentHeap(96);
   const int64_t before = RssKb();
   ASSERT_GT(before, 90 * 1024) << "the freed blocks should still be resident";
@@ -61,13 +71,12 @@ TEST(MemoryTrimmerTest, ReturnsFreedHeapToTheSystem) {
 }
 
 TEST(MemoryTrimmerTest, LeavesSmallAmountsAlone) {
+  MLP_SKIP_UNLESS_GLIBC_MALLOC();
   // Nothing worth returning: below the threshold nothing is trimmed.
   EXPECT_FALSE(MemoryTrimmer::TrimIfWorthIt(size_t{1} << 40));
   const std::unique_ptr<char[]> pin = FragmentHeap(32);
   EXPECT_TRUE(MemoryTrimmer::TrimIfWorthIt(size_t{16} << 20));
 }
-
-#endif
 
 TEST(MemoryTrimmerTest, StopsPromptly) {
   const absl::Time start = absl::Now();

@@ -53,5 +53,31 @@ TEST(PredictTest, ManySlices) {
   ExpectSameAsPredict(Wide(4096, 3), 1000);
 }
 
+// A large batch asks between slices whether to go on, and stops at the
+// first "no" with that status: an expired or cancelled call stops working.
+TEST(PredictTest, StopsBetweenSlicesWhenTold) {
+  const engine::Network network = Wide(4096, 3);  // 256 samples a slice
+  const engine::Matrix inputs = engine::Matrix::Random(3, 1000);
+  int asked = 0;
+  v1::Tensor out;
+  const absl::Status status =
+      PredictInto(network, inputs, &out, [&]() -> absl::Status {
+        ++asked;
+        if (asked == 2) return absl::DeadlineExceededError("deadline passed");
+        return absl::OkStatus();
+      });
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(asked, 2);  // before slices 2 and 3; slice 4 never ran
+  int calls = 0;
+  v1::Tensor whole;
+  ASSERT_THAT(PredictInto(network, inputs, &whole,
+                          [&]() -> absl::Status {
+                            ++calls;
+                            return absl::OkStatus();
+                          }),
+              IsOk());
+  EXPECT_EQ(calls, 3);  // asked before each slice after the first
+}
+
 }  // namespace
 }  // namespace mlp::service

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -137,6 +138,57 @@ TEST(ProcessTest, LogsOneLinePerCallAtInfoOnly) {
       EXPECT_THAT(lines, Not(Contains(ContainsRegex("Predict|GetModel"))));
     }
   }
+}
+
+// A caller, with or without credentials, cannot forge a log line or write a
+// long one through the names it sends, nor get raw control bytes back.
+TEST(ProcessTest, CallerStringsAreEscapedAndBoundedInLogsAndErrors) {
+  TempDir dir;
+  const std::string token_file = dir.path() + "/token";
+  {
+    std::ofstream out(token_file);
+    out << "s3cret\n";
+  }
+  ::chmod(token_file.c_str(), 0600);
+  auto server = ServerProcess::Start(dir.path() + "/data",
+                                     {"--auth_token_file=" + token_file});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = testing::MakeStub((*server)->address());
+  const std::string forged = "x\nE 2099-01-01T00:00:00.000Z main.cc:1] forged";
+  v1::GetModelRequest request;
+  v1::ModelInfo info;
+  request.set_name(forged);
+  EXPECT_EQ(
+      stub->GetModel(ContextWithDeadline().get(), request, &info).error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
+  auto with_token = [] {
+    auto context = ContextWithDeadline();
+    context->AddMetadata("authorization", "Bearer s3cret");
+    return context;
+  };
+  grpc::Status status = stub->GetModel(with_token().get(), request, &info);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message().find('\n'), std::string::npos);
+  EXPECT_THAT(status.error_message(), ContainsRegex("x\\\\nE 2099"));
+  request.set_name(std::string(1 << 20, 'n'));
+  EXPECT_EQ(
+      stub->GetModel(ContextWithDeadline().get(), request, &info).error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
+  status = stub->GetModel(with_token().get(), request, &info);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_LT(status.error_message().size(), 400u);
+  stub.reset();
+  (*server)->Signal(SIGTERM);
+  ASSERT_NE((*server)->Wait(5), -1);
+
+  std::ifstream in((*server)->log_path());
+  int request_lines = 0;
+  for (std::string line; std::getline(in, line);) {
+    EXPECT_LT(line.size(), 1200u) << line.substr(0, 200);
+    EXPECT_THAT(line, Not(ContainsRegex("^E 2099"))) << line;
+    if (line.find("] GetModel ") != std::string::npos) ++request_lines;
+  }
+  EXPECT_EQ(request_lines, 4);  // one per call, each on one line
 }
 
 TEST(ProcessTest, RepeatedStopSignalsStillExitZero) {

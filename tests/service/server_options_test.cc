@@ -2,6 +2,8 @@
 // refused with a message naming its flag.
 #include "server/service/server_options.h"
 
+#include <sys/stat.h>
+
 #include <fstream>
 #include <functional>
 #include <string>
@@ -48,6 +50,8 @@ TEST(ServerOptionsTest, EachBadOptionNamesItsFlag) {
        "--compute_threads must be >= 0"},
       {[](ServerOptions& o) { o.memory_trim_seconds = -1; },
        "--memory_trim_seconds must be >= 0"},
+      {[](ServerOptions& o) { o.stalled_stream_seconds = 0; },
+       "--stalled_stream_seconds must be > 0"},
       {[](ServerOptions& o) { o.shutdown_grace_seconds = -0.5; },
        "--shutdown_grace_seconds must be >= 0"},
   };
@@ -72,12 +76,31 @@ TEST(ServerOptionsTest, AuthTokenIsReadTrimmedAndNeverEmpty) {
   testing::TempDir dir;
   const std::string good = dir.path() + "/token";
   std::ofstream(good) << "  s3cret\n";
+  ::chmod(good.c_str(), 0600);
   EXPECT_EQ(ReadAuthToken(good).value(), "s3cret");
   const std::string blank = dir.path() + "/blank";
   std::ofstream(blank) << " \n\t";
+  ::chmod(blank.c_str(), 0600);
   EXPECT_THAT(std::string(ReadAuthToken(blank).status().message()),
               HasSubstr("is empty"));
   EXPECT_FALSE(ReadAuthToken(dir.path() + "/missing").ok());
+}
+
+// Like ssh with a private key: a token others could read is refused, with
+// the fix in the message.
+TEST(ReadAuthTokenTest, RefusesATokenOthersCanRead) {
+  testing::TempDir dir;
+  const std::string shared = dir.path() + "/token";
+  std::ofstream(shared) << "s3cret\n";
+  for (mode_t mode : {0644, 0640, 0604, 0620}) {
+    ::chmod(shared.c_str(), mode);
+    const absl::StatusOr<std::string> token = ReadAuthToken(shared);
+    EXPECT_EQ(token.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(token.status().message()),
+                HasSubstr("chmod 600"));
+  }
+  ::chmod(shared.c_str(), 0400);
+  EXPECT_EQ(ReadAuthToken(shared).value(), "s3cret");
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ class ServiceTest : public ::testing::Test {
     options.limits = limits;
     options.max_message_bytes = max_message_bytes;
     options.auth_token = std::move(auth_token);
+    options.stalled_stream_seconds = stalled_stream_seconds_;
     absl::StatusOr<std::unique_ptr<service::MlpServer>> server =
         service::MlpServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -46,6 +47,8 @@ class ServiceTest : public ::testing::Test {
     address_ = "127.0.0.1:" + std::to_string(server_->port());
     stub_ = testing::MakeStub(address_);
   }
+
+  double stalled_stream_seconds_ = 60;
 
   grpc::Status Create(const std::string& name, const v1::ModelSpec& spec,
                       v1::ModelInfo* info = nullptr) {
@@ -346,6 +349,51 @@ TEST_F(ServiceTest, SlowReaderHoldsTheTrainingBack) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
   EXPECT_LT(before_resume, 250000);
+}
+
+// A reader that never reads cannot hold a training slot: once the training
+// has waited --stalled_stream_seconds for it, the call is cancelled as if
+// the caller had cancelled it (nothing committed) and the slot is free.
+TEST_F(ServiceTest, AStalledReaderLosesItsTrainingSlot) {
+  registry::Limits limits;
+  limits.max_concurrent_trainings = 1;
+  stalled_stream_seconds_ = 1;
+  StartServer(limits);
+  ASSERT_TRUE(Create("stalled", SeedSpec(1)).ok());
+  ASSERT_TRUE(Create("next", SeedSpec(2)).ok());
+  v1::TrainRequest request = SeedTrainRequest("stalled", 100000000);
+  request.mutable_options()->set_target_loss(0);
+  grpc::ClientContext stalled_context;
+  auto stalled = stub_->Train(&stalled_context, request);  // never read
+
+  // The slot is taken while the stalled call trains, then freed.
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + absl::Seconds(30);
+  grpc::Status next_status;
+  std::vector<v1::TrainProgress> next_messages;
+  do {
+    absl::SleepFor(absl::Milliseconds(100));
+    next_messages.clear();
+    next_status = TrainAll(SeedTrainRequest("next", 5), &next_messages);
+  } while (next_status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+           absl::Now() < deadline);
+  ASSERT_TRUE(next_status.ok()) << next_status.error_message();
+  ASSERT_FALSE(next_messages.empty());
+  EXPECT_TRUE(next_messages.back().done());
+  EXPECT_EQ(next_messages.back().version(), 2u);
+  // Not before the stall time: a reader is given that long.
+  EXPECT_GE(absl::Now() - start, absl::Seconds(1));
+
+  v1::GetModelRequest get;
+  get.set_name("stalled");
+  v1::ModelInfo info;
+  ASSERT_TRUE(stub_->GetModel(ContextWithDeadline().get(), get, &info).ok());
+  EXPECT_EQ(info.version(), 1u);  // nothing committed
+  EXPECT_EQ(info.state(), v1::READY);
+  v1::TrainProgress progress;
+  while (stalled->Read(&progress)) {
+  }
+  EXPECT_EQ(stalled->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
 TEST_F(ServiceTest, DeleteCancelsTraining) {

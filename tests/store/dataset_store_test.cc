@@ -1,6 +1,8 @@
 // dataset_store: streamed uploads, commit by link, recovery, quarantine.
 #include "server/store/dataset_store.h"
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -89,6 +91,21 @@ TEST_F(DatasetStoreTest, WriteCommitReadRoundTrip) {
     EXPECT_EQ(data->targets(0, i), -i);
     EXPECT_EQ(data->targets(1, i), i + 0.5f);
   }
+}
+
+// Datasets hold a user's data: the owner's only, whatever the umask.
+TEST_F(DatasetStoreTest, FilesAreTheOwnersOnly) {
+  const mode_t old_umask = ::umask(0);
+  std::unique_ptr<DatasetStore> store = OpenStore();
+  absl::StatusOr<DatasetMeta> meta = WriteSet(*store, "private", 4);
+  ::umask(old_umask);
+  ASSERT_TRUE(meta.ok()) << meta.status();
+  namespace fs = std::filesystem;
+  EXPECT_EQ(fs::status(Datasets()).permissions() & fs::perms::all,
+            fs::perms::owner_all);
+  EXPECT_EQ(
+      fs::status(Datasets() + "/private.mlpd").permissions() & fs::perms::all,
+      fs::perms::owner_read | fs::perms::owner_write);
 }
 
 TEST_F(DatasetStoreTest, UncommittedWriterLeavesNothing) {
