@@ -27,9 +27,10 @@ absl::Status ErrnoStatus(absl::string_view what, const std::string& path,
                          int err);
 
 // Writes `contents` to `path` atomically (temp file, fsync, rename, fsync of
-// the directory), readable by the owner only (0600). `before_rename`, if set, is the last word: called once the
-// data is durable in the temp file, a non-OK status from it removes the temp
-// file and is returned, and `path` is never touched.
+// the directory), readable by the owner only (0600). `before_rename`, if set,
+// is the last word: called once the data is durable in the temp file, a non-OK
+// status from it removes the temp file and is returned, and `path` is never
+// touched.
 absl::Status WriteFileAtomically(
     const std::string& path, absl::string_view contents,
     const std::function<absl::Status()>& before_rename = nullptr);

@@ -211,8 +211,8 @@ grpc::ServerUnaryReactor* ModelServiceImpl::DeleteModel(
 
 grpc::ServerWriteReactor<v1::TrainProgress>* ModelServiceImpl::Train(
     grpc::CallbackServerContext* context, const v1::TrainRequest* request) {
-  return StartTrainStream(registry_, &training_pool_, limits_, context,
-                          request, auth_.Check(*context));
+  return StartTrainStream(registry_, &training_pool_, limits_, context, request,
+                          auth_.Check(*context));
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::Predict(

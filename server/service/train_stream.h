@@ -1,8 +1,9 @@
 // The Train stream: validates a TrainRequest, begins a registry::TrainingJob,
 // runs it on the training pool and relays its progress to the caller, one
 // write in flight, blocking the training while a slow reader lets 256
-// messages queue up, and cancelling the call when the reader stalls. The job (server/registry/training_job.h) is the
-// training; this file is only the stream.
+// messages queue up, and cancelling the call when the reader stalls. The job
+// (server/registry/training_job.h) is the training; this file is only the
+// stream.
 #ifndef MLP_SERVER_SERVICE_TRAIN_STREAM_H_
 #define MLP_SERVER_SERVICE_TRAIN_STREAM_H_
 

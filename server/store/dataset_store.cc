@@ -279,8 +279,8 @@ absl::StatusOr<std::unique_ptr<DatasetWriter>> DatasetStore::BeginWrite(
        absl::StrCat(".upload-", name, "-", common::UniqueSuffix()))
           .string();
   // Owner only (0600), like every file of the data directory.
-  const int fd = ::open(tmp_path.c_str(),
-                        O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  const int fd =
+      ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return common::ErrnoStatus("create", tmp_path, errno);
   std::FILE* file = ::fdopen(fd, "wb");
   if (file == nullptr) {

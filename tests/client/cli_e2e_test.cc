@@ -1,10 +1,10 @@
 // End to end: the real `mlp` binary against a real mlp-server on loopback.
 // Every run's stdout is a file, so the CLI sees a pipe, not a terminal.
-#include <sys/stat.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

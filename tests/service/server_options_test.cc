@@ -96,8 +96,7 @@ TEST(ReadAuthTokenTest, RefusesATokenOthersCanRead) {
     ::chmod(shared.c_str(), mode);
     const absl::StatusOr<std::string> token = ReadAuthToken(shared);
     EXPECT_EQ(token.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(token.status().message()),
-                HasSubstr("chmod 600"));
+    EXPECT_THAT(std::string(token.status().message()), HasSubstr("chmod 600"));
   }
   ::chmod(shared.c_str(), 0400);
   EXPECT_EQ(ReadAuthToken(shared).value(), "s3cret");
