@@ -69,9 +69,11 @@ ABSL_FLAG(double, stalled_stream_seconds, kDefaults.stalled_stream_seconds,
 ABSL_FLAG(double, shutdown_grace_seconds, kDefaults.shutdown_grace_seconds,
           "On SIGTERM/SIGINT, how long calls in flight may take to finish");
 ABSL_FLAG(std::string, auth_token_file, "",
-          "If set, a file holding a token that every ModelService call must "
-          "carry as 'authorization: Bearer <token>' metadata (health and "
-          "reflection stay open)");
+          "If set, a file (the owner's only) of tokens, one per line, each "
+          "optionally followed by its role: reader (predict, read), trainer "
+          "(also create, train, upload) or admin (everything; the default). "
+          "Every ModelService call must carry 'authorization: Bearer "
+          "<token>' metadata (health and reflection stay open)");
 ABSL_FLAG(std::string, log_level, mlp::LogLevelName(kDefaults.log_level),
           "Lowest level logged: debug, info, warning or error");
 
@@ -134,12 +136,12 @@ absl::StatusOr<mlp::service::ServerOptions> OptionsFromFlags() {
   }
   if (const std::string path = absl::GetFlag(FLAGS_auth_token_file);
       !path.empty()) {
-    absl::StatusOr<std::string> token = mlp::service::ReadAuthToken(path);
-    if (!token.ok()) {
+    absl::StatusOr<std::string> tokens = mlp::service::ReadAuthTokenFile(path);
+    if (!tokens.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--auth_token_file: ", token.status().message()));
+          absl::StrCat("--auth_token_file: ", tokens.status().message()));
     }
-    o.auth_token = *std::move(token);
+    o.auth_tokens = *std::move(tokens);
   }
   if (absl::Status valid = o.Validate(); !valid.ok()) return valid;
   return o;

@@ -47,13 +47,17 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
   MLP_ASSIGN_OR_RETURN(
       std::unique_ptr<registry::Registry> registry,
       registry::Registry::Open(options.data_dir, options.limits));
+  std::vector<Credential> credentials;
+  if (!options.auth_tokens.empty()) {
+    MLP_ASSIGN_OR_RETURN(credentials, ParseCredentials(options.auth_tokens));
+  }
   ServiceLimits service_limits;
   service_limits.max_message_bytes = options.max_message_bytes;
   service_limits.max_batch_values = options.max_batch_values;
   service_limits.stalled_stream = absl::Seconds(options.stalled_stream_seconds);
   auto service = std::make_unique<ModelServiceImpl>(
       registry.get(), options.limits.max_concurrent_trainings, service_limits,
-      options.auth_token);
+      std::move(credentials));
   int port = 0;
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
                        Listen(options, service.get(), &port));

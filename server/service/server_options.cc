@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/common/file_io.h"
+#include "server/service/auth.h"
 #include "server/service/limits.h"
 
 namespace mlp::service {
@@ -70,6 +71,13 @@ absl::Status ServerOptions::Validate() const {
     return Invalid("stalled_stream_seconds", "> 0 and <= 1e6",
                    absl::StrCat(stalled_stream_seconds));
   }
+  if (!auth_tokens.empty()) {
+    if (absl::Status parsed = ParseCredentials(auth_tokens).status();
+        !parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--auth_token_file: ", parsed.message()));
+    }
+  }
   if (!(shutdown_grace_seconds >= 0)) {
     return Invalid("shutdown_grace_seconds", ">= 0",
                    absl::StrCat(shutdown_grace_seconds));
@@ -77,7 +85,7 @@ absl::Status ServerOptions::Validate() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadAuthToken(const std::string& path) {
+absl::StatusOr<std::string> ReadAuthTokenFile(const std::string& path) {
   // Like ssh with a private key: a secret others can read is refused.
   struct stat info;
   if (::stat(path.c_str(), &info) != 0) {
@@ -91,12 +99,11 @@ absl::StatusOr<std::string> ReadAuthToken(const std::string& path) {
   }
   absl::StatusOr<std::string> text = common::ReadFile(path);
   if (!text.ok()) return text.status();
-  std::string token(absl::StripAsciiWhitespace(*text));
-  if (token.empty()) {
+  if (absl::Status parsed = ParseCredentials(*text).status(); !parsed.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--auth_token_file '", path, "' is empty"));
+        absl::StrCat("--auth_token_file '", path, "': ", parsed.message()));
   }
-  return token;
+  return text;
 }
 
 }  // namespace mlp::service

@@ -42,8 +42,10 @@ struct ServerOptions {
   double stalled_stream_seconds = 60;
   // How long calls in flight may take to finish on a graceful stop.
   double shutdown_grace_seconds = 3.0;
-  // Non-empty: ModelService calls need "authorization: Bearer <token>".
-  std::string auth_token;
+  // The token file's text (format in auth.h: one token per line, each with
+  // an optional role). Non-empty: ModelService calls need
+  // "authorization: Bearer <token>" with a role that allows them.
+  std::string auth_tokens;
   LogLevel log_level = LogLevel::kInfo;
 
   // OK, or INVALID_ARGUMENT naming the first bad option as its flag
@@ -51,9 +53,10 @@ struct ServerOptions {
   absl::Status Validate() const;
 };
 
-// The token in the file at `path`, surrounding whitespace stripped. The file
-// system's errors; INVALID_ARGUMENT if it holds no token.
-absl::StatusOr<std::string> ReadAuthToken(const std::string& path);
+// The text of the token file at `path`. The file system's errors;
+// INVALID_ARGUMENT if group or others may read or write it (as ssh refuses
+// such a private key) or if it holds no valid credentials (auth.h).
+absl::StatusOr<std::string> ReadAuthTokenFile(const std::string& path);
 
 }  // namespace mlp::service
 
