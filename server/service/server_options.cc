@@ -3,10 +3,13 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 #include "server/common/file_io.h"
 #include "server/service/auth.h"
 #include "server/service/limits.h"
@@ -78,9 +81,45 @@ absl::Status ServerOptions::Validate() const {
           absl::StrCat("--auth_token_file: ", parsed.message()));
     }
   }
+  MLP_RETURN_IF_ERROR(ValidateTls());
   if (!(shutdown_grace_seconds >= 0)) {
     return Invalid("shutdown_grace_seconds", ">= 0",
                    absl::StrCat(shutdown_grace_seconds));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ServerOptions::ValidateTls() const {
+  if (tls_cert_file.empty() != tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert_file and --tls_key_file go together: set both or neither");
+  }
+  if (!tls_client_ca_file.empty() && tls_cert_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_client_ca_file (mutual TLS) needs --tls_cert_file and "
+        "--tls_key_file");
+  }
+  if (tls_reload_seconds < 1) {
+    return Invalid("tls_reload_seconds", ">= 1",
+                   absl::StrCat(tls_reload_seconds));
+  }
+  // Read now, so that a wrong path is a start-up error rather than failed
+  // handshakes later.
+  for (const auto& [flag, path] :
+       {std::pair<const char*, const std::string*>{"tls_cert_file",
+                                                   &tls_cert_file},
+        {"tls_key_file", &tls_key_file},
+        {"tls_client_ca_file", &tls_client_ca_file}}) {
+    if (path->empty()) continue;
+    absl::StatusOr<std::string> pem = common::ReadFile(*path);
+    if (!pem.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, ": ", pem.status().message()));
+    }
+    if (!absl::StrContains(*pem, "-----BEGIN ")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, " '", *path, "' holds no PEM block"));
+    }
   }
   return absl::OkStatus();
 }

@@ -47,10 +47,22 @@ struct ServerOptions {
   // "authorization: Bearer <token>" with a role that allows them.
   std::string auth_tokens;
   LogLevel log_level = LogLevel::kInfo;
+  // TLS. Both set: the port speaks TLS only, with this certificate chain and
+  // private key (PEM), re-read when the files change (checked every
+  // tls_reload_seconds) without a restart.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Set (with the two above): mutual TLS, every client must present a
+  // certificate that this CA bundle (PEM) verifies.
+  std::string tls_client_ca_file;
+  int tls_reload_seconds = 10;
 
   // OK, or INVALID_ARGUMENT naming the first bad option as its flag
   // ("--max_message_bytes must be >= 1024, got 12").
   absl::Status Validate() const;
+
+ private:
+  absl::Status ValidateTls() const;
 };
 
 // The text of the token file at `path`. The file system's errors;
