@@ -15,7 +15,7 @@ test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-grpcio python3-protobuf
   clang libclang-rt-14-dev clang-format
-  dataset-fashion-mnist
+  dataset-fashion-mnist openssl
 )
 
 packages=("${build_packages[@]}")

@@ -69,9 +69,21 @@ ABSL_FLAG(double, stalled_stream_seconds, kDefaults.stalled_stream_seconds,
 ABSL_FLAG(double, shutdown_grace_seconds, kDefaults.shutdown_grace_seconds,
           "On SIGTERM/SIGINT, how long calls in flight may take to finish");
 ABSL_FLAG(std::string, auth_token_file, "",
-          "If set, a file holding a token that every ModelService call must "
-          "carry as 'authorization: Bearer <token>' metadata (health and "
-          "reflection stay open)");
+          "If set, a file (the owner's only) of tokens, one per line, each "
+          "optionally followed by its role: reader (predict, read), trainer "
+          "(also create, train, upload) or admin (everything; the default). "
+          "Every ModelService call must carry 'authorization: Bearer "
+          "<token>' metadata (health and reflection stay open)");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "TLS: the server's certificate chain (PEM); with --tls_key_file the "
+          "port speaks TLS only. Re-read when the file changes");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "TLS: the server's private key (PEM); re-read when it changes");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "Mutual TLS: every client must present a certificate this CA "
+          "bundle (PEM) verifies");
+ABSL_FLAG(int, tls_reload_seconds, kDefaults.tls_reload_seconds,
+          "How often the TLS files are checked for changes");
 ABSL_FLAG(std::string, log_level, mlp::LogLevelName(kDefaults.log_level),
           "Lowest level logged: debug, info, warning or error");
 
@@ -125,6 +137,10 @@ absl::StatusOr<mlp::service::ServerOptions> OptionsFromFlags() {
   o.compute_threads = absl::GetFlag(FLAGS_compute_threads);
   o.memory_trim_seconds = absl::GetFlag(FLAGS_memory_trim_seconds);
   o.stalled_stream_seconds = absl::GetFlag(FLAGS_stalled_stream_seconds);
+  o.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  o.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  o.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  o.tls_reload_seconds = absl::GetFlag(FLAGS_tls_reload_seconds);
   o.shutdown_grace_seconds = absl::GetFlag(FLAGS_shutdown_grace_seconds);
   if (!mlp::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &o.log_level)) {
     return absl::InvalidArgumentError(
@@ -134,12 +150,12 @@ absl::StatusOr<mlp::service::ServerOptions> OptionsFromFlags() {
   }
   if (const std::string path = absl::GetFlag(FLAGS_auth_token_file);
       !path.empty()) {
-    absl::StatusOr<std::string> token = mlp::service::ReadAuthToken(path);
-    if (!token.ok()) {
+    absl::StatusOr<std::string> tokens = mlp::service::ReadAuthTokenFile(path);
+    if (!tokens.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--auth_token_file: ", token.status().message()));
+          absl::StrCat("--auth_token_file: ", tokens.status().message()));
     }
-    o.auth_token = *std::move(token);
+    o.auth_tokens = *std::move(tokens);
   }
   if (absl::Status valid = o.Validate(); !valid.ok()) return valid;
   return o;

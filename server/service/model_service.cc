@@ -143,10 +143,10 @@ class UploadReactor final
 ModelServiceImpl::ModelServiceImpl(registry::Registry* registry,
                                    int training_threads,
                                    const ServiceLimits& limits,
-                                   std::string auth_token)
+                                   std::vector<Credential> credentials)
     : registry_(registry),
       limits_(limits),
-      auth_(std::move(auth_token)),
+      auth_(std::move(credentials)),
       training_pool_(training_threads) {}
 
 ModelServiceImpl::~ModelServiceImpl() = default;
@@ -155,7 +155,7 @@ template <typename Body>
 grpc::ServerUnaryReactor* ModelServiceImpl::Unary(
     grpc::CallbackServerContext* context, const RequestLog& log,
     Body body) const {
-  absl::Status status = auth_.Check(*context);
+  absl::Status status = auth_.Check(*context, log.method());
   if (status.ok()) status = body();
   return Respond(context, log, status);
 }
@@ -212,7 +212,7 @@ grpc::ServerUnaryReactor* ModelServiceImpl::DeleteModel(
 grpc::ServerWriteReactor<v1::TrainProgress>* ModelServiceImpl::Train(
     grpc::CallbackServerContext* context, const v1::TrainRequest* request) {
   return StartTrainStream(registry_, &training_pool_, limits_, context, request,
-                          auth_.Check(*context));
+                          auth_.Check(*context, "Train"));
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::Predict(
@@ -269,7 +269,8 @@ grpc::ServerUnaryReactor* ModelServiceImpl::GetWeights(
 grpc::ServerReadReactor<v1::UploadDatasetRequest>*
 ModelServiceImpl::UploadDataset(grpc::CallbackServerContext* context,
                                 v1::DatasetInfo* response) {
-  return new UploadReactor(registry_, context, response, auth_.Check(*context));
+  return new UploadReactor(registry_, context, response,
+                           auth_.Check(*context, "UploadDataset"));
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::ListDatasets(

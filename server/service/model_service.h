@@ -39,9 +39,11 @@ class ModelServiceImpl final : public v1::ModelService::CallbackService {
  public:
   // `registry` must outlive the service. `training_threads` >= 1 workers run
   // trainings (the registry's limit decides how many may be admitted).
-  // A non-empty `auth_token` makes every call require it (see auth.h).
+  // Non-empty `credentials` make every call need a token whose role allows
+  // it (see auth.h).
   ModelServiceImpl(registry::Registry* registry, int training_threads,
-                   const ServiceLimits& limits, std::string auth_token = "");
+                   const ServiceLimits& limits,
+                   std::vector<Credential> credentials = {});
   // Joins the training pool: call after the gRPC server has shut down.
   ~ModelServiceImpl() override;
 

@@ -28,6 +28,7 @@ class RequestLog {
   // Starts the clock.
   RequestLog(absl::string_view method, absl::string_view subject);
   void set_subject(absl::string_view subject);
+  const std::string& method() const { return method_; }
   // Writes the line for a call that ended with `status`.
   void Done(const absl::Status& status) const;
 

@@ -4,6 +4,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/server_builder.h>
 
 #include <thread>
@@ -47,17 +49,25 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
   MLP_ASSIGN_OR_RETURN(
       std::unique_ptr<registry::Registry> registry,
       registry::Registry::Open(options.data_dir, options.limits));
+  std::vector<Credential> credentials;
+  if (!options.auth_tokens.empty()) {
+    MLP_ASSIGN_OR_RETURN(credentials, ParseCredentials(options.auth_tokens));
+  }
   ServiceLimits service_limits;
   service_limits.max_message_bytes = options.max_message_bytes;
   service_limits.max_batch_values = options.max_batch_values;
   service_limits.stalled_stream = absl::Seconds(options.stalled_stream_seconds);
   auto service = std::make_unique<ModelServiceImpl>(
       registry.get(), options.limits.max_concurrent_trainings, service_limits,
-      options.auth_token);
+      std::move(credentials));
   int port = 0;
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
                        Listen(options, service.get(), &port));
   MLP_LOG(INFO) << "listening on " << options.address << " (port " << port
+                << ", "
+                << (options.tls_cert_file.empty()        ? "plaintext"
+                    : options.tls_client_ca_file.empty() ? "TLS"
+                                                         : "mutual TLS")
                 << ")";
   auto out = std::unique_ptr<MlpServer>(new MlpServer(
       std::move(registry), std::move(service), std::move(server), port));
@@ -76,6 +86,31 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
   return out;
 }
 
+namespace {
+
+// Plaintext, TLS, or mutual TLS; certificates re-read when their files change.
+std::shared_ptr<grpc::ServerCredentials> Credentials(
+    const ServerOptions& options) {
+  if (options.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  auto provider =
+      std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+          options.tls_key_file, options.tls_cert_file,
+          options.tls_client_ca_file,
+          static_cast<unsigned int>(options.tls_reload_seconds));
+  grpc::experimental::TlsServerCredentialsOptions tls(provider);
+  tls.watch_identity_key_cert_pairs();
+  if (options.tls_client_ca_file.empty()) {
+    tls.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  } else {
+    tls.watch_root_certs();
+    tls.set_cert_request_type(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return grpc::experimental::TlsServerCredentials(tls);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<grpc::Server>> MlpServer::Listen(
     const ServerOptions& options, ModelServiceImpl* service, int* port) {
   grpc::EnableDefaultHealthCheckService(true);
@@ -84,8 +119,7 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> MlpServer::Listen(
   // A server owns its port: with SO_REUSEPORT (gRPC's default) a second
   // server on the same port would start and share the connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(),
-                           port);
+  builder.AddListeningPort(options.address, Credentials(options), port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(service);

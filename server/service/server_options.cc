@@ -3,11 +3,15 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 #include "server/common/file_io.h"
+#include "server/service/auth.h"
 #include "server/service/limits.h"
 
 namespace mlp::service {
@@ -70,6 +74,14 @@ absl::Status ServerOptions::Validate() const {
     return Invalid("stalled_stream_seconds", "> 0 and <= 1e6",
                    absl::StrCat(stalled_stream_seconds));
   }
+  if (!auth_tokens.empty()) {
+    if (absl::Status parsed = ParseCredentials(auth_tokens).status();
+        !parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--auth_token_file: ", parsed.message()));
+    }
+  }
+  MLP_RETURN_IF_ERROR(ValidateTls());
   if (!(shutdown_grace_seconds >= 0)) {
     return Invalid("shutdown_grace_seconds", ">= 0",
                    absl::StrCat(shutdown_grace_seconds));
@@ -77,7 +89,42 @@ absl::Status ServerOptions::Validate() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadAuthToken(const std::string& path) {
+absl::Status ServerOptions::ValidateTls() const {
+  if (tls_cert_file.empty() != tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert_file and --tls_key_file go together: set both or neither");
+  }
+  if (!tls_client_ca_file.empty() && tls_cert_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_client_ca_file (mutual TLS) needs --tls_cert_file and "
+        "--tls_key_file");
+  }
+  if (tls_reload_seconds < 1) {
+    return Invalid("tls_reload_seconds", ">= 1",
+                   absl::StrCat(tls_reload_seconds));
+  }
+  // Read now, so that a wrong path is a start-up error rather than failed
+  // handshakes later.
+  for (const auto& [flag, path] :
+       {std::pair<const char*, const std::string*>{"tls_cert_file",
+                                                   &tls_cert_file},
+        {"tls_key_file", &tls_key_file},
+        {"tls_client_ca_file", &tls_client_ca_file}}) {
+    if (path->empty()) continue;
+    absl::StatusOr<std::string> pem = common::ReadFile(*path);
+    if (!pem.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, ": ", pem.status().message()));
+    }
+    if (!absl::StrContains(*pem, "-----BEGIN ")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, " '", *path, "' holds no PEM block"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadAuthTokenFile(const std::string& path) {
   // Like ssh with a private key: a secret others can read is refused.
   struct stat info;
   if (::stat(path.c_str(), &info) != 0) {
@@ -91,12 +138,11 @@ absl::StatusOr<std::string> ReadAuthToken(const std::string& path) {
   }
   absl::StatusOr<std::string> text = common::ReadFile(path);
   if (!text.ok()) return text.status();
-  std::string token(absl::StripAsciiWhitespace(*text));
-  if (token.empty()) {
+  if (absl::Status parsed = ParseCredentials(*text).status(); !parsed.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--auth_token_file '", path, "' is empty"));
+        absl::StrCat("--auth_token_file '", path, "': ", parsed.message()));
   }
-  return token;
+  return text;
 }
 
 }  // namespace mlp::service

@@ -42,18 +42,33 @@ struct ServerOptions {
   double stalled_stream_seconds = 60;
   // How long calls in flight may take to finish on a graceful stop.
   double shutdown_grace_seconds = 3.0;
-  // Non-empty: ModelService calls need "authorization: Bearer <token>".
-  std::string auth_token;
+  // The token file's text (format in auth.h: one token per line, each with
+  // an optional role). Non-empty: ModelService calls need
+  // "authorization: Bearer <token>" with a role that allows them.
+  std::string auth_tokens;
   LogLevel log_level = LogLevel::kInfo;
+  // TLS. Both set: the port speaks TLS only, with this certificate chain and
+  // private key (PEM), re-read when the files change (checked every
+  // tls_reload_seconds) without a restart.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Set (with the two above): mutual TLS, every client must present a
+  // certificate that this CA bundle (PEM) verifies.
+  std::string tls_client_ca_file;
+  int tls_reload_seconds = 10;
 
   // OK, or INVALID_ARGUMENT naming the first bad option as its flag
   // ("--max_message_bytes must be >= 1024, got 12").
   absl::Status Validate() const;
+
+ private:
+  absl::Status ValidateTls() const;
 };
 
-// The token in the file at `path`, surrounding whitespace stripped. The file
-// system's errors; INVALID_ARGUMENT if it holds no token.
-absl::StatusOr<std::string> ReadAuthToken(const std::string& path);
+// The text of the token file at `path`. The file system's errors;
+// INVALID_ARGUMENT if group or others may read or write it (as ssh refuses
+// such a private key) or if it holds no valid credentials (auth.h).
+absl::StatusOr<std::string> ReadAuthTokenFile(const std::string& path);
 
 }  // namespace mlp::service
 

@@ -77,29 +77,29 @@ TEST(ServerOptionsTest, AuthTokenIsReadTrimmedAndNeverEmpty) {
   const std::string good = dir.path() + "/token";
   std::ofstream(good) << "  s3cret\n";
   ::chmod(good.c_str(), 0600);
-  EXPECT_EQ(ReadAuthToken(good).value(), "s3cret");
+  EXPECT_EQ(ReadAuthTokenFile(good).value(), "  s3cret\n");
   const std::string blank = dir.path() + "/blank";
   std::ofstream(blank) << " \n\t";
   ::chmod(blank.c_str(), 0600);
-  EXPECT_THAT(std::string(ReadAuthToken(blank).status().message()),
-              HasSubstr("is empty"));
-  EXPECT_FALSE(ReadAuthToken(dir.path() + "/missing").ok());
+  EXPECT_THAT(std::string(ReadAuthTokenFile(blank).status().message()),
+              HasSubstr("holds no token"));
+  EXPECT_FALSE(ReadAuthTokenFile(dir.path() + "/missing").ok());
 }
 
 // Like ssh with a private key: a token others could read is refused, with
 // the fix in the message.
-TEST(ReadAuthTokenTest, RefusesATokenOthersCanRead) {
+TEST(ReadAuthTokenFileTest, RefusesATokenOthersCanRead) {
   testing::TempDir dir;
   const std::string shared = dir.path() + "/token";
   std::ofstream(shared) << "s3cret\n";
   for (mode_t mode : {0644, 0640, 0604, 0620}) {
     ::chmod(shared.c_str(), mode);
-    const absl::StatusOr<std::string> token = ReadAuthToken(shared);
+    const absl::StatusOr<std::string> token = ReadAuthTokenFile(shared);
     EXPECT_EQ(token.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(token.status().message()), HasSubstr("chmod 600"));
   }
   ::chmod(shared.c_str(), 0400);
-  EXPECT_EQ(ReadAuthToken(shared).value(), "s3cret");
+  EXPECT_EQ(ReadAuthTokenFile(shared).value(), "s3cret\n");
 }
 
 }  // namespace

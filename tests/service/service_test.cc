@@ -38,7 +38,7 @@ class ServiceTest : public ::testing::Test {
     options.data_dir = dir_.path();
     options.limits = limits;
     options.max_message_bytes = max_message_bytes;
-    options.auth_token = std::move(auth_token);
+    options.auth_tokens = std::move(auth_token);
     options.stalled_stream_seconds = stalled_stream_seconds_;
     absl::StatusOr<std::unique_ptr<service::MlpServer>> server =
         service::MlpServer::Start(options);
@@ -888,6 +888,63 @@ TEST_F(ServiceTest, TokenIsRequiredWhenConfigured) {
   ASSERT_TRUE(
       health->Check(ContextWithDeadline().get(), request, &response).ok());
   EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+// Least privilege: a reader may predict and read, a trainer may also create,
+// train and upload, only an admin may delete; a refused call changes nothing.
+TEST_F(ServiceTest, RolesLimitWhatATokenMayDo) {
+  StartServer({}, 64 << 20,
+              "root-t admin\nci-t trainer\n# dashboards\nview-t reader\n");
+  auto as = [](const std::string& token) {
+    auto context = ContextWithDeadline();
+    context->AddMetadata("authorization", "Bearer " + token);
+    return context;
+  };
+  v1::CreateModelRequest create;
+  create.set_name("m");
+  *create.mutable_spec() = SeedSpec(1);
+  v1::ModelInfo info;
+  grpc::Status status = stub_->CreateModel(as("view-t").get(), create, &info);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("role is reader; CreateModel needs trainer"));
+  ASSERT_TRUE(stub_->CreateModel(as("ci-t").get(), create, &info).ok());
+
+  // The trainer trains; the reader predicts and reads, but cannot train.
+  auto train = [&](const std::string& token) {
+    auto context = as(token);
+    auto reader = stub_->Train(context.get(), SeedTrainRequest("m", 3));
+    v1::TrainProgress progress;
+    while (reader->Read(&progress)) {
+    }
+    return reader->Finish();
+  };
+  EXPECT_EQ(train("view-t").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(train("ci-t").ok());
+  v1::PredictRequest predict;
+  predict.set_model("m");
+  *predict.mutable_inputs() = MakeTensor({4, 3}, testing::kSeedInputs);
+  v1::PredictResponse outputs;
+  EXPECT_TRUE(stub_->Predict(as("view-t").get(), predict, &outputs).ok());
+  v1::ListModelsResponse list;
+  EXPECT_TRUE(stub_->ListModels(as("view-t").get(), {}, &list).ok());
+
+  // Only the admin deletes; the refused deletes left the model in place.
+  v1::DeleteModelRequest del;
+  del.set_name("m");
+  v1::DeleteModelResponse deleted;
+  for (const char* token : {"view-t", "ci-t"}) {
+    EXPECT_EQ(stub_->DeleteModel(as(token).get(), del, &deleted).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << token;
+  }
+  v1::GetModelRequest get;
+  get.set_name("m");
+  ASSERT_TRUE(stub_->GetModel(as("view-t").get(), get, &info).ok());
+  EXPECT_EQ(info.version(), 2u);
+  EXPECT_TRUE(stub_->DeleteModel(as("root-t").get(), del, &deleted).ok());
+  EXPECT_EQ(stub_->DeleteModel(as("nobody").get(), del, &deleted).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST_F(ServiceTest, HealthReportsServing) {
