@@ -2,7 +2,7 @@
 // products (gemm.cc splits a product into blocks, see PartitionGemm there).
 //
 // Why the engine has its own pool: a product's result must not depend on how
-// many threads computed it (the reproducibility contract in train.h). The
+// many threads computed it (the reproducibility contract in epoch_loop.h). The
 // engine splits every large product into blocks whose bounds depend on the
 // product's shape alone, and each block is computed by ONE single-threaded
 // call (OpenBLAS is kept at one thread), so every output element is reduced by

@@ -108,7 +108,7 @@ absl::StatusOr<TrainingOutcome> TrainingJob::TrainAndCommit(
                            : absl::StatusOr<engine::Network>(base));
   absl::StatusOr<engine::TrainResult> result;
   try {
-    result = engine::Train(
+    result = engine::RunEpochs(
         network, *spec_.inputs, *spec_.targets, spec_.options,
         [&](const engine::EpochStats& stats) {
           // The final figures are the outcome's (TrainResult::last).

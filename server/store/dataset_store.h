@@ -21,7 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/engine/train.h"
+#include "server/engine/epoch_loop.h"
 
 namespace mlp::store {
 

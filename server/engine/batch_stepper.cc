@@ -1,4 +1,4 @@
-#include "server/engine/trainer.h"
+#include "server/engine/batch_stepper.h"
 
 #include <cmath>
 
@@ -8,15 +8,16 @@
 
 namespace mlp::engine {
 
-absl::StatusOr<Trainer> Trainer::Create(const Network& network,
-                                        const TrainOptions& options,
-                                        int max_batch, bool class_indices) {
+absl::StatusOr<BatchStepper> BatchStepper::Create(const Network& network,
+                                                  const TrainOptions& options,
+                                                  int max_batch,
+                                                  bool class_indices) {
   if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
   if (max_batch < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_batch is ", max_batch, ", expected at least 1"));
   }
-  Trainer t;
+  BatchStepper t;
   t.options_ = options;
   t.loss_ = network.spec().loss;
   t.class_indices_ = class_indices;
@@ -52,17 +53,17 @@ absl::StatusOr<Trainer> Trainer::Create(const Network& network,
   return t;
 }
 
-Trainer::Figures Trainer::Evaluate(const Network& network,
-                                   const Eigen::Ref<const Matrix>& inputs,
-                                   const Eigen::Ref<const Matrix>& targets) {
+BatchStepper::Figures BatchStepper::Evaluate(
+    const Network& network, const Eigen::Ref<const Matrix>& inputs,
+    const Eigen::Ref<const Matrix>& targets) {
   const internal::BatchFigures f = internal::ForwardBatch<Layer, float>(
       network.layers(), loss_, class_indices_, inputs, targets, acts_);
   return Figures{f.loss_sum, f.correct};
 }
 
-Trainer::Figures Trainer::Step(Network& network,
-                               const Eigen::Ref<const Matrix>& inputs,
-                               const Eigen::Ref<const Matrix>& targets) {
+BatchStepper::Figures BatchStepper::Step(
+    Network& network, const Eigen::Ref<const Matrix>& inputs,
+    const Eigen::Ref<const Matrix>& targets) {
   std::vector<Layer>& layers = network.mutable_layers();
   const internal::BatchFigures f = internal::ForwardBatch<Layer, float>(
       layers, loss_, class_indices_, inputs, targets, acts_);

@@ -70,10 +70,10 @@
 // the process-wide SetComputeThreads (network.h); the calling thread computes
 // blocks too.
 //
-// Thread-safety: Train mutates only the network it is given; callers must not
-// share that network with other threads while it runs.
-#ifndef MLP_SERVER_ENGINE_TRAIN_H_
-#define MLP_SERVER_ENGINE_TRAIN_H_
+// Thread-safety: RunEpochs mutates only the network it is given; callers must
+// not share that network with other threads while it runs.
+#ifndef MLP_SERVER_ENGINE_EPOCH_LOOP_H_
+#define MLP_SERVER_ENGINE_EPOCH_LOOP_H_
 
 #include <cstdint>
 #include <functional>
@@ -132,7 +132,7 @@ struct EpochStats {
   double validation_accuracy = 0.0;
   bool has_validation = false;
   double samples_per_second = 0.0;  // training samples of this epoch
-  double elapsed_seconds = 0.0;     // since Train started
+  double elapsed_seconds = 0.0;     // since RunEpochs started
   // True when no epoch follows this one (max_epochs, target loss, early
   // stopping or divergence decided after this epoch). The service sends this
   // epoch's message as the stream's last, `done` one.
@@ -169,16 +169,16 @@ using StopPredicate = std::function<bool()>;
 // A loss that becomes NaN/Inf ends with kDiverged and the weights of the last
 // epoch that ended finite (the starting weights if none did).
 // Callbacks may be empty. They run on the calling thread.
-// Allocates its buffers once (a Trainer, server/engine/trainer.h, plus one
-// batch of gathered columns and copies of the weights for divergence and
-// early stopping); nothing is allocated after the first batch.
-absl::StatusOr<TrainResult> Train(Network& network,
-                                  const Eigen::Ref<const Matrix>& inputs,
-                                  const Eigen::Ref<const Matrix>& targets,
-                                  const TrainOptions& options,
-                                  const EpochCallback& on_epoch = {},
-                                  const StopPredicate& should_stop = {});
+// Allocates its buffers once (a BatchStepper, server/engine/batch_stepper.h,
+// plus one batch of gathered columns and copies of the weights for divergence
+// and early stopping); nothing is allocated after the first batch.
+absl::StatusOr<TrainResult> RunEpochs(Network& network,
+                                      const Eigen::Ref<const Matrix>& inputs,
+                                      const Eigen::Ref<const Matrix>& targets,
+                                      const TrainOptions& options,
+                                      const EpochCallback& on_epoch = {},
+                                      const StopPredicate& should_stop = {});
 
 }  // namespace mlp::engine
 
-#endif  // MLP_SERVER_ENGINE_TRAIN_H_
+#endif  // MLP_SERVER_ENGINE_EPOCH_LOOP_H_

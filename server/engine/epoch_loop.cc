@@ -1,4 +1,4 @@
-#include "server/engine/train.h"
+#include "server/engine/epoch_loop.h"
 
 #include <algorithm>
 #include <chrono>
@@ -10,8 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "server/engine/batch_stepper.h"
 #include "server/engine/random.h"
-#include "server/engine/trainer.h"
 
 namespace mlp::engine {
 
@@ -182,12 +182,12 @@ void Gather(const Eigen::Ref<const Matrix>& src,
 
 }  // namespace
 
-absl::StatusOr<TrainResult> Train(Network& network,
-                                  const Eigen::Ref<const Matrix>& inputs,
-                                  const Eigen::Ref<const Matrix>& targets,
-                                  const TrainOptions& options,
-                                  const EpochCallback& on_epoch,
-                                  const StopPredicate& should_stop) {
+absl::StatusOr<TrainResult> RunEpochs(Network& network,
+                                      const Eigen::Ref<const Matrix>& inputs,
+                                      const Eigen::Ref<const Matrix>& targets,
+                                      const TrainOptions& options,
+                                      const EpochCallback& on_epoch,
+                                      const StopPredicate& should_stop) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();
   MLP_RETURN_IF_ERROR(ValidateOptions(options));
@@ -223,8 +223,8 @@ absl::StatusOr<TrainResult> Train(Network& network,
       static_cast<int>(std::min<int64_t>(options.batch_size, n_train));
   // Validation reuses the training buffers, in chunks of max_batch.
   MLP_ASSIGN_OR_RETURN(
-      Trainer trainer,
-      Trainer::Create(network, options, max_batch, class_indices));
+      BatchStepper stepper,
+      BatchStepper::Create(network, options, max_batch, class_indices));
   Matrix xb(inputs.rows(), max_batch);
   Matrix tb(targets.rows(), max_batch);
   std::vector<Layer> last_good = network.layers();
@@ -265,8 +265,8 @@ absl::StatusOr<TrainResult> Train(Network& network,
           static_cast<int>(std::min<int64_t>(max_batch, n_train - begin));
       Gather(inputs, train_idx, static_cast<size_t>(begin), count, xb);
       Gather(targets, train_idx, static_cast<size_t>(begin), count, tb);
-      const Trainer::Figures f =
-          trainer.Step(network, xb.leftCols(count), tb.leftCols(count));
+      const BatchStepper::Figures f =
+          stepper.Step(network, xb.leftCols(count), tb.leftCols(count));
       if (!std::isfinite(f.loss_sum)) {
         diverged = true;
         break;
@@ -299,8 +299,8 @@ absl::StatusOr<TrainResult> Train(Network& network,
             static_cast<int>(std::min<int64_t>(max_batch, n_val - begin));
         Gather(inputs, val_idx, static_cast<size_t>(begin), count, xb);
         Gather(targets, val_idx, static_cast<size_t>(begin), count, tb);
-        const Trainer::Figures f =
-            trainer.Evaluate(network, xb.leftCols(count), tb.leftCols(count));
+        const BatchStepper::Figures f =
+            stepper.Evaluate(network, xb.leftCols(count), tb.leftCols(count));
         vloss += f.loss_sum;
         vcorrect += f.correct;
       }
