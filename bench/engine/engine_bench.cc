@@ -1,6 +1,6 @@
 // Engine benchmarks (Google Benchmark). Run from a Release build:
 //   build/bench/engine/engine_bench
-// or one family: --benchmark_filter=BM_Train
+// or one family: --benchmark_filter=BM_BatchStep
 //
 // Families (args in the names):
 //   BM_Sgemm/<m>/<n>/<k>/<threads>/<eigen?>  GFLOP/s of one product, OpenBLAS
@@ -8,19 +8,19 @@
 //                        machine's sgemm peak beside the training figures
 //   BM_GemmCrossover/<size>/<eigen?>  square products around the BLAS cutoff
 //                        (one thread)
-//   BM_Train/<batch>/<threads>/<mode>  one optimiser step (SGD, lr 0.01) of
-//                        784-256-128-10 ReLU/softmax/cross-entropy through
+//   BM_BatchStep/<batch>/<threads>/<mode>  one optimiser step (SGD, lr 0.01)
+//                        of 784-256-128-10 ReLU/softmax/cross-entropy through
 //                        BatchStepper::Step; mode 0 = the engine's dispatch
 //                        (OpenBLAS for large products), 1 = Eigen only,
 //                        2 = every matrix product to OpenBLAS (as
 //                        EIGEN_USE_BLAS would). Counters: samples/s and
 //                        GFLOP/s of useful work (6 x parameters x samples).
-//   BM_TrainEpoch/<batch>/<threads>  the whole RunEpochs() loop (gathering,
+//   BM_EpochLoop/<batch>/<threads>  the whole RunEpochs() loop (gathering,
 //                        shuffling, stats) over 16384 samples per epoch
 //   BM_Predict/<batch>/<threads>  Network::Predict, samples/s
 //   BM_SeedStep          the seed network (3-4-1 ReLU, batch 1) per-sample
-//                        step through BatchStepper::Step; BM_SeedTrain the same
-//                        through RunEpochs() (per-sample time)
+//                        step through BatchStepper::Step; BM_SeedEpochLoop
+//                        the same through RunEpochs() (per-sample time)
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -162,7 +162,7 @@ BENCHMARK(BM_GemmCrossover)
     ->ArgsProduct({{16, 32, 48, 64, 96, 128, 192}, {0, 1}})
     ->UseRealTime();
 
-void BM_Train(benchmark::State& state) {
+void BM_BatchStep(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
   Settings settings(static_cast<int>(state.range(1)),
                     ThresholdForMode(static_cast<int>(state.range(2))));
@@ -190,7 +190,7 @@ void BM_Train(benchmark::State& state) {
       6.0 * params * batch, benchmark::Counter::kIsIterationInvariantRate,
       benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_Train)
+BENCHMARK(BM_BatchStep)
     ->ArgNames({"batch", "threads", "mode"})
     ->ArgsProduct({{1, 32, 128, 1024}, {1, 2}, {0}})
     ->Args({128, 1, 1})
@@ -200,7 +200,7 @@ BENCHMARK(BM_Train)
     ->Args({1, 1, 2})
     ->UseRealTime();
 
-void BM_TrainEpoch(benchmark::State& state) {
+void BM_EpochLoop(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
   Settings settings(static_cast<int>(state.range(1)),
                     internal::BlasThreshold());
@@ -219,7 +219,7 @@ void BM_TrainEpoch(benchmark::State& state) {
   state.counters["samples/s"] = benchmark::Counter(
       16384.0, benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_TrainEpoch)
+BENCHMARK(BM_EpochLoop)
     ->ArgNames({"batch", "threads"})
     ->ArgsProduct({{32, 128}, {2}})
     ->Unit(benchmark::kMillisecond)
@@ -287,7 +287,7 @@ void BM_SeedStep(benchmark::State& state) {
 }
 BENCHMARK(BM_SeedStep);
 
-void BM_SeedTrain(benchmark::State& state) {
+void BM_SeedEpochLoop(benchmark::State& state) {
   const Matrix x = SeedInputs();
   const Matrix t = SeedTargets();
   TrainOptions options;
@@ -308,7 +308,7 @@ void BM_SeedTrain(benchmark::State& state) {
                              benchmark::Counter::kInvert,
                          benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_SeedTrain)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SeedEpochLoop)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace mlp::engine
