@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "server/engine/epoch_loop.h"
 #include "server/engine/network.h"
+#include "server/engine/train_options.h"
 
 namespace mlp::engine {
 

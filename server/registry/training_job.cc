@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "server/engine/epoch_loop.h"
 
 namespace mlp::registry {
 

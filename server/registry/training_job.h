@@ -26,8 +26,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "server/engine/epoch_loop.h"
 #include "server/engine/network.h"
+#include "server/engine/train_options.h"
 #include "server/registry/registry.h"
 
 namespace mlp::registry {

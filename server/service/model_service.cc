@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "server/common/log.h"
-#include "server/engine/epoch_loop.h"
+#include "server/engine/train_options.h"
 #include "server/service/convert.h"
 #include "server/service/request_log.h"
 #include "server/service/status.h"

@@ -7,7 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
-#include "server/engine/epoch_loop.h"
+#include "server/engine/train_options.h"
 #include "server/registry/training_job.h"
 #include "server/service/convert.h"
 #include "server/service/request_log.h"

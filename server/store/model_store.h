@@ -28,8 +28,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/engine/epoch_loop.h"
 #include "server/engine/network.h"
+#include "server/engine/train_options.h"
 
 namespace mlp::store {
 

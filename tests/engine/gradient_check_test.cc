@@ -9,8 +9,8 @@
 #include "gtest/gtest.h"
 #include "server/engine/backprop.h"
 #include "server/engine/batch_stepper.h"
-#include "server/engine/epoch_loop.h"
 #include "server/engine/network.h"
+#include "server/engine/train_options.h"
 
 namespace mlp::engine {
 namespace {

@@ -7,8 +7,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "server/engine/epoch_loop.h"
 #include "server/engine/network.h"
+#include "server/engine/train_options.h"
 
 namespace mlp::testing {
 
