@@ -68,6 +68,19 @@ class BatchStepper {
  private:
   BatchStepper() = default;
 
+  // Step's update of one layer, one function per optimiser. delta: the
+  // layer's [units x B] dObjective/dZ; a_prev: its input [inputs x B] with
+  // leading dimension ld_prev; inv_batch: 1 / B. Momentum and Adam update
+  // from the gradient that Gradient leaves in grad_w_[l], grad_b_[l].
+  void SgdUpdate(Layer& layer, const Eigen::Ref<const Matrix>& delta,
+                 const float* a_prev, int ld_prev, float inv_batch) const;
+  void Gradient(size_t l, const Layer& layer,
+                const Eigen::Ref<const Matrix>& delta, const float* a_prev,
+                int ld_prev, float inv_batch);
+  void MomentumUpdate(size_t l, Layer& layer);
+  void AdamUpdate(size_t l, Layer& layer, float step_size, float denom_scale);
+  void AdamScales(float* step_size, float* denom_scale) const;
+
   // Constant after construction.
   TrainOptions options_;
   Loss loss_ = Loss::kMse;
