@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace mlp::engine {
 namespace {
@@ -100,6 +101,76 @@ absl::Status Truncated(absl::string_view what) {
       absl::StrCat("serialized network is truncated in ", what));
 }
 
+// The spec, after the format version. DATA_LOSS when truncated;
+// INVALID_ARGUMENT when a value is out of range or the spec is invalid.
+absl::StatusOr<NetworkSpec> ReadSpec(Reader& r) {
+  NetworkSpec spec;
+  uint32_t input_size = 0, count = 0;
+  if (!r.U32(&input_size) || !r.U32(&count)) return Truncated("the spec");
+  if (input_size > uint32_t{kMaxLayerWidth} || count > uint32_t{kMaxLayers}) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "serialized network has input_size ", input_size, " and ", count,
+        " layers, expected at most ", kMaxLayerWidth, " and ", kMaxLayers));
+  }
+  spec.input_size = static_cast<int>(input_size);
+  spec.layers.resize(count);
+  for (LayerSpec& layer : spec.layers) {
+    uint32_t units = 0, activation = 0;
+    if (!r.U32(&units) || !r.U32(&activation)) return Truncated("the layers");
+    if (units > uint32_t{kMaxLayerWidth} || activation > 64) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "serialized layer has units ", units, " and activation ", activation,
+          ", expected at most ", kMaxLayerWidth, " and a known activation"));
+    }
+    layer.units = static_cast<int>(units);
+    layer.activation = static_cast<Activation>(activation);
+  }
+  uint32_t loss = 0, init = 0;
+  uint8_t bias = 0;
+  if (!r.U32(&loss) || !r.U8(&bias) || !r.U32(&init) || !r.U64(&spec.seed)) {
+    return Truncated("the spec");
+  }
+  if (loss > 64 || init > 64 || bias > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("serialized spec has loss ", loss, ", bias ", int{bias},
+                     ", init ", init, ", expected known values"));
+  }
+  spec.loss = static_cast<Loss>(loss);
+  spec.bias = bias != 0;
+  spec.init = static_cast<Init>(init);
+  if (absl::Status s = ValidateSpec(spec); !s.ok()) return s;
+  return spec;
+}
+
+// The weights and biases of a valid spec: exactly the rest of the bytes
+// (DATA_LOSS otherwise, checked before anything is allocated).
+absl::StatusOr<Network> ReadLayers(Reader& r, NetworkSpec spec) {
+  const uint64_t expected = static_cast<uint64_t>(ParameterCount(spec)) * 4;
+  if (r.remaining() != expected) {
+    return absl::DataLossError(
+        absl::StrCat("serialized network has ", r.remaining(),
+                     " bytes of weights, expected ", expected));
+  }
+  std::vector<Layer> layers(spec.layers.size());
+  int inputs = spec.input_size;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    Layer& layer = layers[l];
+    layer.activation = spec.layers[l].activation;
+    layer.weights.resize(spec.layers[l].units, inputs);
+    if (!r.Floats(layer.weights.data(), layer.weights.size())) {
+      return Truncated("the weights");
+    }
+    if (spec.bias) {
+      layer.bias.resize(spec.layers[l].units);
+      if (!r.Floats(layer.bias.data(), layer.bias.size())) {
+        return Truncated("the biases");
+      }
+    }
+    inputs = spec.layers[l].units;
+  }
+  return Network::FromLayers(spec, std::move(layers));
+}
+
 }  // namespace
 
 std::string SerializeNetwork(const Network& network) {
@@ -150,66 +221,8 @@ absl::StatusOr<Network> ParseNetwork(absl::string_view bytes) {
         absl::StrCat("serialized network format version is ", version,
                      ", expected ", kFormatVersion));
   }
-  NetworkSpec spec;
-  uint32_t input_size = 0, count = 0;
-  if (!r.U32(&input_size) || !r.U32(&count)) return Truncated("the spec");
-  if (input_size > uint32_t{kMaxLayerWidth} || count > uint32_t{kMaxLayers}) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "serialized network has input_size ", input_size, " and ", count,
-        " layers, expected at most ", kMaxLayerWidth, " and ", kMaxLayers));
-  }
-  spec.input_size = static_cast<int>(input_size);
-  spec.layers.resize(count);
-  for (LayerSpec& layer : spec.layers) {
-    uint32_t units = 0, activation = 0;
-    if (!r.U32(&units) || !r.U32(&activation)) return Truncated("the layers");
-    if (units > uint32_t{kMaxLayerWidth} || activation > 64) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "serialized layer has units ", units, " and activation ", activation,
-          ", expected at most ", kMaxLayerWidth, " and a known activation"));
-    }
-    layer.units = static_cast<int>(units);
-    layer.activation = static_cast<Activation>(activation);
-  }
-  uint32_t loss = 0, init = 0;
-  uint8_t bias = 0;
-  if (!r.U32(&loss) || !r.U8(&bias) || !r.U32(&init) || !r.U64(&spec.seed)) {
-    return Truncated("the spec");
-  }
-  if (loss > 64 || init > 64 || bias > 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("serialized spec has loss ", loss, ", bias ", int{bias},
-                     ", init ", init, ", expected known values"));
-  }
-  spec.loss = static_cast<Loss>(loss);
-  spec.bias = bias != 0;
-  spec.init = static_cast<Init>(init);
-  if (absl::Status s = ValidateSpec(spec); !s.ok()) return s;
-  // Check the size before allocating anything it implies.
-  const uint64_t expected = static_cast<uint64_t>(ParameterCount(spec)) * 4;
-  if (r.remaining() != expected) {
-    return absl::DataLossError(
-        absl::StrCat("serialized network has ", r.remaining(),
-                     " bytes of weights, expected ", expected));
-  }
-  std::vector<Layer> layers(spec.layers.size());
-  int inputs = spec.input_size;
-  for (size_t l = 0; l < layers.size(); ++l) {
-    Layer& layer = layers[l];
-    layer.activation = spec.layers[l].activation;
-    layer.weights.resize(spec.layers[l].units, inputs);
-    if (!r.Floats(layer.weights.data(), layer.weights.size())) {
-      return Truncated("the weights");
-    }
-    if (spec.bias) {
-      layer.bias.resize(spec.layers[l].units);
-      if (!r.Floats(layer.bias.data(), layer.bias.size())) {
-        return Truncated("the biases");
-      }
-    }
-    inputs = spec.layers[l].units;
-  }
-  return Network::FromLayers(spec, std::move(layers));
+  MLP_ASSIGN_OR_RETURN(NetworkSpec spec, ReadSpec(r));
+  return ReadLayers(r, std::move(spec));
 }
 
 }  // namespace mlp::engine
