@@ -8,9 +8,9 @@ float32 GEMMs in OpenBLAS, whose pool torch.set_num_threads does not control,
 so every thread count runs in a fresh interpreter with OPENBLAS_NUM_THREADS
 and OMP_NUM_THREADS set before torch is imported.
 
-With --engine-bench PATH it also runs the engine's BM_Train at the same batch
-(PATH is the engine_bench binary) right after, and prints the ratio against
-PyTorch's best thread count: both figures from one run.
+With --engine-bench PATH it also runs the engine's BM_BatchStep at the same
+batch (PATH is the engine_bench binary) right after, and prints the ratio
+against PyTorch's best thread count: both figures from one run.
 
   python3 bench/torch_reference.py --batch 128 \
       --engine-bench build/bench/engine/engine_bench
@@ -67,7 +67,7 @@ def measure(batch, threads, seconds):
 
 def engine_figure(binary, batch, threads):
     out = subprocess.run(
-        [binary, "--benchmark_filter=^BM_Train/batch:%d/threads:%d/mode:0/" % (batch, threads),
+        [binary, "--benchmark_filter=^BM_BatchStep/batch:%d/threads:%d/mode:0/" % (batch, threads),
          "--benchmark_format=json", "--benchmark_min_time=2"],
         check=True, capture_output=True, text=True).stdout
     runs = json.loads(out)["benchmarks"]

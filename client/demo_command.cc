@@ -60,10 +60,10 @@ mlp::v1::Tensor DemoTensor(const float* values, int64_t rows, int64_t cols) {
   return tensor;
 }
 
-absl::Status RunDemo(const DemoOptions& options, const GlobalOptions& global) {
-  const std::string name = !options.name.empty() ? options.name
-                           : options.no_hidden   ? "demo-xnor-linear"
-                                                 : "demo-xnor";
+// The tutorial's network: 3-4-1 ReLU (3-1 with --no-hidden), linear output,
+// MSE, no bias, weights uniform in [0, 1) from the seed.
+mlp::v1::CreateModelRequest DemoModelRequest(const std::string& name,
+                                             const DemoOptions& options) {
   mlp::v1::CreateModelRequest create;
   create.set_name(name);
   mlp::v1::ModelSpec& spec = *create.mutable_spec();
@@ -80,19 +80,12 @@ absl::Status RunDemo(const DemoOptions& options, const GlobalOptions& global) {
   spec.set_bias(false);
   spec.set_init(mlp::v1::UNIFORM_0_1);
   spec.set_seed(options.seed);
+  return create;
+}
 
-  Connection connection(global);
-  MLP_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
-                       RecreateModel(connection, create));
-  if (global.json) {
-    PrintJson(model);
-  } else {
-    std::cout << "model '" << name << "': " << FormatArchitecture(spec)
-              << ", no bias, weights uniform in [0, 1), seed " << options.seed
-              << "\ntraining on 4 samples: per-sample SGD, learning rate 0.1, "
-                 "until the loss is under 0.001 (at most 1000 epochs)\n\n";
-  }
-
+// The tutorial's training: the 4 samples in order, per-sample SGD at 0.1,
+// until the loss is under 0.001.
+mlp::v1::TrainRequest DemoTrainRequest(const std::string& name, uint64_t seed) {
   mlp::v1::TrainRequest train;
   train.set_model(name);
   auto* data = train.mutable_inline_data();
@@ -105,27 +98,15 @@ absl::Status RunDemo(const DemoOptions& options, const GlobalOptions& global) {
   train_options->set_max_epochs(1000);
   train_options->set_target_loss(0.001f);
   train_options->set_shuffle(false);  // the tutorial's fixed order
-  train_options->set_seed(options.seed);
-  TrainView view;
-  view.json = global.json;
-  view.terminal = StdoutIsTerminal();
-  view.plot = !global.json;
-  MLP_ASSIGN_OR_RETURN(mlp::v1::TrainProgress done,
-                       RunTraining(connection, train, model, view, std::cout));
+  train_options->set_seed(seed);
+  return train;
+}
 
-  mlp::v1::PredictRequest predict;
-  predict.set_model(name);
-  predict.set_version(done.version());
-  *predict.mutable_inputs() = data->inputs();
-  MLP_ASSIGN_OR_RETURN(mlp::v1::PredictResponse predictions,
-                       connection.Call(&ModelService::Stub::Predict, predict));
-  mlp::v1::GetWeightsRequest get_weights;
-  get_weights.set_model(name);
-  get_weights.set_version(predictions.version());
-  MLP_ASSIGN_OR_RETURN(
-      mlp::v1::GetWeightsResponse weights,
-      connection.Call(&ModelService::Stub::GetWeights, get_weights));
-
+// Prints the trained model's predictions on the 4 samples and its weights;
+// INTERNAL when the network with a hidden layer got a sample wrong.
+absl::Status ReportDemo(const DemoOptions& options, const GlobalOptions& global,
+                        const mlp::v1::PredictResponse& predictions,
+                        const mlp::v1::GetWeightsResponse& weights) {
   int right = 0;
   std::vector<std::vector<std::string>> table = {
       {"INPUT", "TARGET", "OUTPUT", ""}};
@@ -162,6 +143,46 @@ absl::Status RunDemo(const DemoOptions& options, const GlobalOptions& global) {
                      " of 4 right); try another --seed"));
   }
   return absl::OkStatus();
+}
+
+absl::Status RunDemo(const DemoOptions& options, const GlobalOptions& global) {
+  const std::string name = !options.name.empty() ? options.name
+                           : options.no_hidden   ? "demo-xnor-linear"
+                                                 : "demo-xnor";
+  const mlp::v1::CreateModelRequest create = DemoModelRequest(name, options);
+  Connection connection(global);
+  MLP_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
+                       RecreateModel(connection, create));
+  if (global.json) {
+    PrintJson(model);
+  } else {
+    std::cout << "model '" << name << "': " << FormatArchitecture(create.spec())
+              << ", no bias, weights uniform in [0, 1), seed " << options.seed
+              << "\ntraining on 4 samples: per-sample SGD, learning rate 0.1, "
+                 "until the loss is under 0.001 (at most 1000 epochs)\n\n";
+  }
+
+  const mlp::v1::TrainRequest train = DemoTrainRequest(name, options.seed);
+  TrainView view;
+  view.json = global.json;
+  view.terminal = StdoutIsTerminal();
+  view.plot = !global.json;
+  MLP_ASSIGN_OR_RETURN(mlp::v1::TrainProgress done,
+                       RunTraining(connection, train, model, view, std::cout));
+
+  mlp::v1::PredictRequest predict;
+  predict.set_model(name);
+  predict.set_version(done.version());
+  *predict.mutable_inputs() = train.inline_data().inputs();
+  MLP_ASSIGN_OR_RETURN(mlp::v1::PredictResponse predictions,
+                       connection.Call(&ModelService::Stub::Predict, predict));
+  mlp::v1::GetWeightsRequest get_weights;
+  get_weights.set_model(name);
+  get_weights.set_version(predictions.version());
+  MLP_ASSIGN_OR_RETURN(
+      mlp::v1::GetWeightsResponse weights,
+      connection.Call(&ModelService::Stub::GetWeights, get_weights));
+  return ReportDemo(options, global, predictions, weights);
 }
 
 // The IDX file `stem` in `dir`, gzip-compressed or not.

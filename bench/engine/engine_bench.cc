@@ -1,6 +1,6 @@
 // Engine benchmarks (Google Benchmark). Run from a Release build:
 //   build/bench/engine/engine_bench
-// or one family: --benchmark_filter=BM_Train
+// or one family: --benchmark_filter=BM_BatchStep
 //
 // Families (args in the names):
 //   BM_Sgemm/<m>/<n>/<k>/<threads>/<eigen?>  GFLOP/s of one product, OpenBLAS
@@ -8,28 +8,28 @@
 //                        machine's sgemm peak beside the training figures
 //   BM_GemmCrossover/<size>/<eigen?>  square products around the BLAS cutoff
 //                        (one thread)
-//   BM_Train/<batch>/<threads>/<mode>  one optimiser step (SGD, lr 0.01) of
-//                        784-256-128-10 ReLU/softmax/cross-entropy through
-//                        Trainer::Step; mode 0 = the engine's dispatch
+//   BM_BatchStep/<batch>/<threads>/<mode>  one optimiser step (SGD, lr 0.01)
+//                        of 784-256-128-10 ReLU/softmax/cross-entropy through
+//                        BatchStepper::Step; mode 0 = the engine's dispatch
 //                        (OpenBLAS for large products), 1 = Eigen only,
 //                        2 = every matrix product to OpenBLAS (as
 //                        EIGEN_USE_BLAS would). Counters: samples/s and
 //                        GFLOP/s of useful work (6 x parameters x samples).
-//   BM_TrainEpoch/<batch>/<threads>  the whole Train() loop (gathering,
+//   BM_EpochLoop/<batch>/<threads>  the whole RunEpochs() loop (gathering,
 //                        shuffling, stats) over 16384 samples per epoch
 //   BM_Predict/<batch>/<threads>  Network::Predict, samples/s
 //   BM_SeedStep          the seed network (3-4-1 ReLU, batch 1) per-sample
-//                        step through Trainer::Step; BM_SeedTrain the same
-//                        through Train() (per-sample time)
+//                        step through BatchStepper::Step; BM_SeedEpochLoop
+//                        the same through RunEpochs() (per-sample time)
 #include <cstdint>
 #include <random>
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "server/engine/batch_stepper.h"
+#include "server/engine/epoch_loop.h"
 #include "server/engine/gemm.h"
 #include "server/engine/network.h"
-#include "server/engine/train.h"
-#include "server/engine/trainer.h"
 
 namespace mlp::engine {
 namespace {
@@ -162,7 +162,7 @@ BENCHMARK(BM_GemmCrossover)
     ->ArgsProduct({{16, 32, 48, 64, 96, 128, 192}, {0, 1}})
     ->UseRealTime();
 
-void BM_Train(benchmark::State& state) {
+void BM_BatchStep(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
   Settings settings(static_cast<int>(state.range(1)),
                     ThresholdForMode(static_cast<int>(state.range(2))));
@@ -171,12 +171,13 @@ void BM_Train(benchmark::State& state) {
   MlpData(kDataColumns, &x, &t);
   TrainOptions options;
   options.learning_rate = 0.01f;
-  Trainer trainer = Trainer::Create(network, options, batch, true).value();
+  BatchStepper stepper =
+      BatchStepper::Create(network, options, batch, true).value();
   int begin = 0;
   for (auto _ : state) {
     if (begin + batch > kDataColumns) begin = 0;
-    const Trainer::Figures f = trainer.Step(network, x.middleCols(begin, batch),
-                                            t.middleCols(begin, batch));
+    const BatchStepper::Figures f = stepper.Step(
+        network, x.middleCols(begin, batch), t.middleCols(begin, batch));
     benchmark::DoNotOptimize(f.loss_sum);
     begin += batch;
   }
@@ -189,7 +190,7 @@ void BM_Train(benchmark::State& state) {
       6.0 * params * batch, benchmark::Counter::kIsIterationInvariantRate,
       benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_Train)
+BENCHMARK(BM_BatchStep)
     ->ArgNames({"batch", "threads", "mode"})
     ->ArgsProduct({{1, 32, 128, 1024}, {1, 2}, {0}})
     ->Args({128, 1, 1})
@@ -199,7 +200,7 @@ BENCHMARK(BM_Train)
     ->Args({1, 1, 2})
     ->UseRealTime();
 
-void BM_TrainEpoch(benchmark::State& state) {
+void BM_EpochLoop(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
   Settings settings(static_cast<int>(state.range(1)),
                     internal::BlasThreshold());
@@ -212,12 +213,13 @@ void BM_TrainEpoch(benchmark::State& state) {
   options.max_epochs = 1;
   options.shuffle = true;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(Train(network, x, t, options).value().final_loss);
+    benchmark::DoNotOptimize(
+        RunEpochs(network, x, t, options).value().final_loss);
   }
   state.counters["samples/s"] = benchmark::Counter(
       16384.0, benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_TrainEpoch)
+BENCHMARK(BM_EpochLoop)
     ->ArgNames({"batch", "threads"})
     ->ArgsProduct({{32, 128}, {2}})
     ->Unit(benchmark::kMillisecond)
@@ -271,12 +273,13 @@ void BM_SeedStep(benchmark::State& state) {
   TrainOptions options;
   options.learning_rate = 0.1f;
   options.batch_size = 1;
-  Trainer trainer = Trainer::Create(network, options, 1, false).value();
+  BatchStepper stepper =
+      BatchStepper::Create(network, options, 1, false).value();
   const Matrix x = SeedInputs();
   const Matrix t = SeedTargets();
   int j = 0;
   for (auto _ : state) {
-    const Trainer::Figures f = trainer.Step(network, x.col(j), t.col(j));
+    const BatchStepper::Figures f = stepper.Step(network, x.col(j), t.col(j));
     benchmark::DoNotOptimize(f.loss_sum);
     j = (j + 1) & 3;
   }
@@ -284,7 +287,7 @@ void BM_SeedStep(benchmark::State& state) {
 }
 BENCHMARK(BM_SeedStep);
 
-void BM_SeedTrain(benchmark::State& state) {
+void BM_SeedEpochLoop(benchmark::State& state) {
   const Matrix x = SeedInputs();
   const Matrix t = SeedTargets();
   TrainOptions options;
@@ -293,7 +296,8 @@ void BM_SeedTrain(benchmark::State& state) {
   options.max_epochs = 1000;
   for (auto _ : state) {
     Network network = Network::Create(SeedSpec()).value();
-    benchmark::DoNotOptimize(Train(network, x, t, options).value().final_loss);
+    benchmark::DoNotOptimize(
+        RunEpochs(network, x, t, options).value().final_loss);
   }
   // 4 samples x 1000 epochs per iteration; time per sample = 1 / this rate.
   state.counters["samples/s"] =
@@ -304,7 +308,7 @@ void BM_SeedTrain(benchmark::State& state) {
                              benchmark::Counter::kInvert,
                          benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_SeedTrain)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SeedEpochLoop)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace mlp::engine

@@ -136,7 +136,7 @@ h2load_table() {  # h2load_table LEVEL
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   for model in seed mnist; do
     for batch in 1 256; do
-      case $model/$batch in  # about 1-3 s each here
+      case $model/$batch in  # N: a short run for every cell
         seed/1) n=100000 ;;
         seed/256) n=60000 ;;
         mnist/1) n=40000 ;;

@@ -65,8 +65,9 @@ namespace internal_log {
 
 LogLine::LogLine(LogLevel level, const char* file, int line) : level_(level) {
   static constexpr char kLetters[] = {'D', 'I', 'W', 'E'};
-  // absl::FormatTime costs about a microsecond; the text up to the second is
-  // formatted once per second per thread, the milliseconds here. Trivially
+  // absl::FormatTime is too slow to run for every line (docs/performance.md,
+  // the request log line); the text up to the second is formatted once per
+  // second per thread, the milliseconds here. Trivially
   // destructible, so a line logged during thread exit still finds it.
   struct SecondText {
     int64_t second;

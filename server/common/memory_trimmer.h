@@ -1,11 +1,12 @@
 // MemoryTrimmer: gives the heap's free pages back to the system.
 //
-// glibc keeps what a burst of large requests freed, and the resident size
-// stays there: fragmentation keeps the heap's top from shrinking (figures in
-// docs/performance.md). A thread wakes every
+// glibc keeps what a burst of large requests freed (after many large
+// Predicts in flight the server stays near its peak resident size:
+// fragmentation keeps the heap's top from shrinking). A thread wakes every
 // `period`, asks malloc how much it holds free (mallinfo2), and when that is
 // at least `min_free_bytes` calls malloc_trim(0), which returns every whole
-// free page of every arena.
+// free page of every arena (the measurements are in docs/performance.md,
+// "Memory after large requests").
 // malloc_trim briefly locks each arena; at one call per period when there is
 // something to return, that cost is negligible.
 //

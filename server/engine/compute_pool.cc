@@ -10,8 +10,9 @@ namespace mlp::engine::internal {
 namespace {
 
 // How long an idle worker keeps looking for the next job before it sleeps.
-// A training step issues its products a few to a few hundred microseconds
-// apart; a sleeping thread takes tens of microseconds to wake on a VM.
+// The products of a training step follow one another more closely than a
+// sleeping thread wakes up (slowly on a VM), so a worker that spins a little
+// is there for the next product.
 constexpr std::chrono::microseconds kSpin{200};
 
 inline void CpuRelax() {

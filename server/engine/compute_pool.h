@@ -2,12 +2,12 @@
 // products (gemm.cc splits a product into blocks, see PartitionGemm there).
 //
 // Why the engine has its own pool: a product's result must not depend on how
-// many threads computed it (the reproducibility contract in train.h). The
-// engine splits every large product into blocks whose bounds depend on the
-// product's shape alone, and each block is computed by ONE single-threaded
-// call (OpenBLAS is kept at one thread), so every output element is reduced by
-// one thread in one order whatever the pool's size. The pool only decides
-// WHO computes a block, never how.
+// many threads computed it (the reproducibility contract,
+// docs/architecture.md). The engine splits every large product into blocks
+// whose bounds depend on the product's shape alone, and each block is computed
+// by ONE single-threaded call (OpenBLAS is kept at one thread), so every output
+// element is reduced by one thread in one order whatever the pool's size. The
+// pool only decides WHO computes a block, never how.
 //
 // ParallelFor is called by the thread that needs the product (a training, a
 // Predict): that thread computes blocks itself, and idle workers join in. With

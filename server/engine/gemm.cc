@@ -18,9 +18,9 @@ namespace {
 
 // 32 x 32 x 32: OpenBLAS 0.3.21 (with its small-matrix kernels) beats
 // Eigen's kernel on square products from 16^3 up on an AVX2/AVX-512 machine;
-// below 32^3 the difference is a few hundred nanoseconds per call at most, and
-// Eigen avoids a library call. Measured with BM_GemmCrossover in
-// bench/engine/engine_bench.cc (docs/performance.md).
+// below 32^3 what it gains is too little to be worth a library call, which
+// Eigen avoids. Measured with BM_GemmCrossover in
+// bench/engine/engine_bench.cc (figures in docs/performance.md).
 std::atomic<int64_t> g_blas_threshold{int64_t{32} * 32 * 32};
 
 }  // namespace
@@ -37,9 +37,9 @@ void SetBlasThreshold(int64_t threshold) {
 // backward-data products the columns are the batch's samples, so a thread
 // that computed a block of one layer's output tends to own the same samples
 // in the next product, and in the weight products they are input features.
-// Measured against splitting the larger of m and n (docs/performance.md): the
-// 2-thread training step of 784-256-128-10 at batch 128 took 860 us instead
-// of 960 us, the 1-thread one the same. Rows only when there are too few
+// Measured against splitting the larger of m and n (docs/performance.md,
+// "Threads"): the 2-thread training step of 784-256-128-10 at batch 128 was
+// faster this way, the 1-thread one the same. Rows only when there are too few
 // columns to cut (small batches). A block is at least kMinBlockWork
 // multiply-adds and kMinBlockDim columns (rows), so that its computation
 // dwarfs repacking the other operand and the hand-off to a thread; at most

@@ -123,10 +123,10 @@ class Network {
 // so this is a setting for the program's startup (a server flag), not per
 // call. Until it is called the pool has 1 thread. OpenBLAS itself always runs
 // single-threaded, whatever OPENBLAS_NUM_THREADS says. The thread count never
-// changes results (the contract in train.h), only speed. Concurrent trainings
-// share the pool: each computes its own blocks and idle threads help whichever
-// has blocks left. threads < 1 is taken as 1. Thread-safe; a call waits for
-// the pool's running blocks.
+// changes results (the reproducibility contract, docs/architecture.md), only
+// speed. Concurrent trainings share the pool: each computes its own blocks and
+// idle threads help whichever has blocks left. threads < 1 is taken as 1.
+// Thread-safe; a call waits for the pool's running blocks.
 void SetComputeThreads(int threads);
 int ComputeThreads();
 

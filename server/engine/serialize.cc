@@ -1,8 +1,5 @@
 #include "server/engine/serialize.h"
 
-#include <zlib.h>
-
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -10,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace mlp::engine {
 namespace {
@@ -18,7 +16,11 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "the format stores float32 in little-endian byte order");
 
 constexpr char kMagic[4] = {'M', 'L', 'P', 'N'};
-constexpr uint32_t kFormatVersion = 1;
+// The version written. Version 1 was the same layout followed by a u32 CRC-32
+// of every byte before it; it is still read, and its CRC is not checked again
+// (see serialize.h).
+constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatVersionWithCrc = 1;
 
 // Layout, all integers little-endian:
 //   "MLPN" u32 version
@@ -26,7 +28,7 @@ constexpr uint32_t kFormatVersion = 1;
 //   u32 loss  u8 bias  u32 init  u64 seed
 //   per layer: f32 weights[units * inputs] (column-major [units x inputs],
 //              i.e. row-major [inputs, units]), f32 bias[units] if bias
-//   u32 crc32 (zlib) of every byte before it
+//   (version 1 only: u32 CRC-32 of every byte before it)
 
 void PutU32(std::string& out, uint32_t v) {
   for (int i = 0; i < 4; ++i)
@@ -40,18 +42,6 @@ void PutFloats(std::string& out, const float* data, Eigen::Index count) {
   if (count == 0) return;  // data() of an empty vector is null
   out.append(reinterpret_cast<const char*>(data),
              static_cast<size_t>(count) * sizeof(float));
-}
-
-uint32_t Crc(const char* data, size_t size) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  // crc32 takes a uInt length: feed large buffers in pieces.
-  while (size > 0) {
-    const uInt piece = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(data), piece);
-    data += piece;
-    size -= piece;
-  }
-  return static_cast<uint32_t>(crc);
 }
 
 // Bounds-checked little-endian reader; every failure is DATA_LOSS.
@@ -89,6 +79,12 @@ class Reader {
     return true;
   }
   size_t remaining() const { return bytes_.size() - pos_; }
+  // Ends the bytes `count` earlier; false if fewer remain.
+  bool DropLast(size_t count) {
+    if (remaining() < count) return false;
+    bytes_.remove_suffix(count);
+    return true;
+  }
 
  private:
   absl::string_view bytes_;
@@ -100,56 +96,9 @@ absl::Status Truncated(absl::string_view what) {
       absl::StrCat("serialized network is truncated in ", what));
 }
 
-}  // namespace
-
-std::string SerializeNetwork(const Network& network) {
-  const NetworkSpec& spec = network.spec();
-  std::string out;
-  out.reserve(64 + static_cast<size_t>(network.parameter_count()) * 4);
-  out.append(kMagic, 4);
-  PutU32(out, kFormatVersion);
-  PutU32(out, static_cast<uint32_t>(spec.input_size));
-  PutU32(out, static_cast<uint32_t>(spec.layers.size()));
-  for (const LayerSpec& layer : spec.layers) {
-    PutU32(out, static_cast<uint32_t>(layer.units));
-    PutU32(out, static_cast<uint32_t>(layer.activation));
-  }
-  PutU32(out, static_cast<uint32_t>(spec.loss));
-  out.push_back(spec.bias ? 1 : 0);
-  PutU32(out, static_cast<uint32_t>(spec.init));
-  PutU64(out, spec.seed);
-  for (const Layer& layer : network.layers()) {
-    PutFloats(out, layer.weights.data(), layer.weights.size());
-    PutFloats(out, layer.bias.data(), layer.bias.size());
-  }
-  PutU32(out, Crc(out.data(), out.size()));
-  return out;
-}
-
-absl::StatusOr<Network> ParseNetwork(absl::string_view bytes) {
-  if (bytes.size() < 12 || std::memcmp(bytes.data(), kMagic, 4) != 0) {
-    return absl::DataLossError(absl::StrCat(
-        "serialized network has ", bytes.size(),
-        " bytes without the magic 'MLPN', expected a serialized network"));
-  }
-  const size_t body = bytes.size() - 4;
-  Reader crc_reader(bytes.substr(body));
-  uint32_t stored_crc = 0;
-  crc_reader.U32(&stored_crc);
-  const uint32_t actual_crc = Crc(bytes.data(), body);
-  if (stored_crc != actual_crc) {
-    return absl::DataLossError(
-        absl::StrCat("serialized network checksum is ", actual_crc,
-                     ", expected ", stored_crc, " (corrupt or truncated)"));
-  }
-  Reader r(bytes.substr(4, body - 4));
-  uint32_t version = 0;
-  if (!r.U32(&version)) return Truncated("the format version");
-  if (version != kFormatVersion) {
-    return absl::DataLossError(
-        absl::StrCat("serialized network format version is ", version,
-                     ", expected ", kFormatVersion));
-  }
+// The spec, after the format version. DATA_LOSS when truncated;
+// INVALID_ARGUMENT when a value is out of range or the spec is invalid.
+absl::StatusOr<NetworkSpec> ReadSpec(Reader& r) {
   NetworkSpec spec;
   uint32_t input_size = 0, count = 0;
   if (!r.U32(&input_size) || !r.U32(&count)) return Truncated("the spec");
@@ -185,7 +134,12 @@ absl::StatusOr<Network> ParseNetwork(absl::string_view bytes) {
   spec.bias = bias != 0;
   spec.init = static_cast<Init>(init);
   if (absl::Status s = ValidateSpec(spec); !s.ok()) return s;
-  // Check the size before allocating anything it implies.
+  return spec;
+}
+
+// The weights and biases of a valid spec: exactly the rest of the bytes
+// (DATA_LOSS otherwise, checked before anything is allocated).
+absl::StatusOr<Network> ReadLayers(Reader& r, NetworkSpec spec) {
   const uint64_t expected = static_cast<uint64_t>(ParameterCount(spec)) * 4;
   if (r.remaining() != expected) {
     return absl::DataLossError(
@@ -210,6 +164,52 @@ absl::StatusOr<Network> ParseNetwork(absl::string_view bytes) {
     inputs = spec.layers[l].units;
   }
   return Network::FromLayers(spec, std::move(layers));
+}
+
+}  // namespace
+
+std::string SerializeNetwork(const Network& network) {
+  const NetworkSpec& spec = network.spec();
+  std::string out;
+  out.reserve(64 + static_cast<size_t>(network.parameter_count()) * 4);
+  out.append(kMagic, 4);
+  PutU32(out, kFormatVersion);
+  PutU32(out, static_cast<uint32_t>(spec.input_size));
+  PutU32(out, static_cast<uint32_t>(spec.layers.size()));
+  for (const LayerSpec& layer : spec.layers) {
+    PutU32(out, static_cast<uint32_t>(layer.units));
+    PutU32(out, static_cast<uint32_t>(layer.activation));
+  }
+  PutU32(out, static_cast<uint32_t>(spec.loss));
+  out.push_back(spec.bias ? 1 : 0);
+  PutU32(out, static_cast<uint32_t>(spec.init));
+  PutU64(out, spec.seed);
+  for (const Layer& layer : network.layers()) {
+    PutFloats(out, layer.weights.data(), layer.weights.size());
+    PutFloats(out, layer.bias.data(), layer.bias.size());
+  }
+  return out;
+}
+
+absl::StatusOr<Network> ParseNetwork(absl::string_view bytes) {
+  if (bytes.size() < 4 || std::memcmp(bytes.data(), kMagic, 4) != 0) {
+    return absl::DataLossError(absl::StrCat(
+        "serialized network has ", bytes.size(),
+        " bytes without the magic 'MLPN', expected a serialized network"));
+  }
+  Reader r(bytes.substr(4));
+  uint32_t version = 0;
+  if (!r.U32(&version)) return Truncated("the format version");
+  if (version == kFormatVersionWithCrc) {
+    // Drop the trailing CRC-32: the container's checksum covers these bytes.
+    if (!r.DropLast(4)) return Truncated("the checksum");
+  } else if (version != kFormatVersion) {
+    return absl::DataLossError(absl::StrCat(
+        "serialized network format version is ", version, ", expected ",
+        kFormatVersionWithCrc, " or ", kFormatVersion));
+  }
+  MLP_ASSIGN_OR_RETURN(NetworkSpec spec, ReadSpec(r));
+  return ReadLayers(r, std::move(spec));
 }
 
 }  // namespace mlp::engine

@@ -18,7 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "server/engine/train.h"
+#include "server/engine/train_options.h"
 #include "server/registry/types.h"
 #include "server/store/dataset_store.h"
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "server/engine/epoch_loop.h"
 
 namespace mlp::registry {
 
@@ -109,7 +110,7 @@ absl::StatusOr<TrainingOutcome> TrainingJob::TrainAndCommit(
                            : absl::StatusOr<engine::Network>(base));
   absl::StatusOr<engine::TrainResult> result;
   try {
-    result = engine::Train(
+    result = engine::RunEpochs(
         network, *spec_.inputs, *spec_.targets, spec_.options,
         [&](const engine::EpochStats& stats) {
           // The final figures are the outcome's (TrainResult::last).

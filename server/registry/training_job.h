@@ -28,7 +28,7 @@
 #include "absl/status/statusor.h"
 #include "server/common/cancel_signal.h"
 #include "server/engine/network.h"
-#include "server/engine/train.h"
+#include "server/engine/train_options.h"
 #include "server/registry/registry.h"
 
 namespace mlp::registry {

@@ -14,7 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/engine/network.h"
-#include "server/engine/train.h"
+#include "server/engine/train_options.h"
 
 namespace mlp::registry {
 

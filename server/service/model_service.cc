@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "server/common/log.h"
-#include "server/engine/train.h"
+#include "server/engine/train_options.h"
 #include "server/service/limits.h"
 #include "server/service/model_convert.h"
 #include "server/service/predict.h"

@@ -9,7 +9,7 @@
 #include "base/status_macros.h"
 #include "server/common/escape.h"
 #include "server/common/log.h"
-#include "server/engine/train.h"
+#include "server/engine/train_options.h"
 #include "server/registry/training_job.h"
 #include "server/service/model_convert.h"
 #include "server/service/request_log.h"

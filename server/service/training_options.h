@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "mlp/v1/mlp.pb.h"
-#include "server/engine/train.h"
+#include "server/engine/train_options.h"
 
 namespace mlp::service {
 

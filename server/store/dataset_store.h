@@ -21,7 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/engine/train.h"
+#include "server/engine/train_options.h"
 
 namespace mlp::store {
 

@@ -29,7 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/engine/network.h"
-#include "server/engine/train.h"
+#include "server/engine/train_options.h"
 
 namespace mlp::store {
 

@@ -14,10 +14,10 @@
 #include <thread>
 #include <vector>
 
+#include "server/engine/epoch_loop.h"
 #include "server/engine/gemm.h"
 #include "server/engine/network.h"
 #include "server/engine/serialize.h"
-#include "server/engine/train.h"
 
 namespace mlp::engine {
 namespace {
@@ -103,7 +103,7 @@ constexpr int kSamples = 512;
 std::string TrainOnce(const Workload& w, const Matrix& x, const Matrix& t) {
   absl::StatusOr<Network> n = Network::Create(w.spec);
   if (!n.ok()) return "create failed: " + n.status().ToString();
-  absl::StatusOr<TrainResult> r = Train(*n, x, t, w.options);
+  absl::StatusOr<TrainResult> r = RunEpochs(*n, x, t, w.options);
   if (!r.ok()) return "train failed: " + r.status().ToString();
   std::string bytes = SerializeNetwork(*n);
   // The trained network's outputs on a large batch too (Predict's products).

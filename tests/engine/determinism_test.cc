@@ -1,8 +1,8 @@
-// The reproducibility contract (server/engine/train.h): same binary, same CPU
-// kernel selection, same spec, seed, data and options give bitwise identical
-// weights for any compute-thread count and any scheduling of the blocks, and
-// the caller's environment (OpenBLAS's kernel choice and thread variables)
-// cannot change that.
+// The reproducibility contract (docs/architecture.md, "Training semantics"):
+// same binary, same CPU kernel selection, same spec, seed, data and options
+// give bitwise identical weights for any compute-thread count and any
+// scheduling of the blocks, and the caller's environment (OpenBLAS's kernel
+// choice and thread variables) cannot change that.
 //
 // Each case runs tests/engine/determinism_probe.cc in a child process with an
 // environment of its own: OPENBLAS_CORETYPE as inherited, unset, and forced to

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "server/engine/epoch_loop.h"
 #include "server/engine/network.h"
-#include "server/engine/train.h"
 #include "tests/testing/idx.h"
 
 namespace mlp::engine {
@@ -58,15 +58,16 @@ TEST(FashionMnistTest, AdamReachesEightyEightPercent) {
   options.validation_fraction = 1.0f / 12.0f;
   options.early_stopping_patience = 4;
   const TrainResult result =
-      Train(network, train.inputs, train.targets, options,
-            [](const EpochStats& s) {
-              std::printf(
-                  "epoch %d loss %.4f accuracy %.4f validation %.4f / %.4f, "
-                  "%.0f samples/s\n",
-                  s.epoch, s.loss, s.accuracy, s.validation_loss,
-                  s.validation_accuracy, s.samples_per_second);
-              return true;
-            })
+      RunEpochs(
+          network, train.inputs, train.targets, options,
+          [](const EpochStats& s) {
+            std::printf(
+                "epoch %d loss %.4f accuracy %.4f validation %.4f / %.4f, "
+                "%.0f samples/s\n",
+                s.epoch, s.loss, s.accuracy, s.validation_loss,
+                s.validation_accuracy, s.samples_per_second);
+            return true;
+          })
           .value();
   EXPECT_TRUE(result.stop_reason == StopReason::kMaxEpochs ||
               result.stop_reason == StopReason::kEarlyStopping);

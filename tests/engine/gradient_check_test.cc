@@ -8,9 +8,9 @@
 
 #include "gtest/gtest.h"
 #include "server/engine/backprop.h"
+#include "server/engine/batch_stepper.h"
 #include "server/engine/network.h"
-#include "server/engine/train.h"
-#include "server/engine/trainer.h"
+#include "server/engine/train_options.h"
 
 namespace mlp::engine {
 namespace {
@@ -174,8 +174,9 @@ TEST(GradientCheckTest, FloatStepFollowsTheGradient) {
     options.optimizer = opt;
     options.learning_rate = 0.05f;
     options.l2 = l2;
-    Trainer trainer = Trainer::Create(network, options, 8, true).value();
-    trainer.Step(network, x, t);
+    BatchStepper stepper =
+        BatchStepper::Create(network, options, 8, true).value();
+    stepper.Step(network, x, t);
     for (size_t l = 0; l < layers.size(); ++l) {
       const MatrixD moved =
           (start.layers()[l].weights - network.layers()[l].weights)

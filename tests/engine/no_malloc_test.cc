@@ -13,10 +13,10 @@
 #include <random>
 
 #include "gtest/gtest.h"
+#include "server/engine/batch_stepper.h"
+#include "server/engine/epoch_loop.h"
 #include "server/engine/gemm.h"
 #include "server/engine/network.h"
-#include "server/engine/train.h"
-#include "server/engine/trainer.h"
 
 #ifndef EIGEN_RUNTIME_NO_MALLOC
 #error "no_malloc_test must be built with EIGEN_RUNTIME_NO_MALLOC"
@@ -66,7 +66,7 @@ NetworkSpec Spec(int inputs, std::vector<LayerSpec> layers, Loss loss) {
   return spec;
 }
 
-TEST(NoMallocTest, TrainerStepsDoNotAllocate) {
+TEST(NoMallocTest, BatchStepperStepsDoNotAllocate) {
   const std::vector<Case> cases = {
       {"seed network, batch 1, sgd",
        Spec(3, {{4, Activation::kRelu}, {1, Activation::kLinear}}, Loss::kMse),
@@ -99,8 +99,9 @@ TEST(NoMallocTest, TrainerStepsDoNotAllocate) {
     TrainOptions options;
     options.optimizer = c.optimizer;
     options.l2 = 1e-4f;
-    Trainer trainer =
-        Trainer::Create(network, options, c.batch, c.class_indices).value();
+    BatchStepper stepper =
+        BatchStepper::Create(network, options, c.batch, c.class_indices)
+            .value();
     std::mt19937_64 gen(1);
     std::uniform_real_distribution<float> u(0.0f, 1.0f);
     const Matrix x =
@@ -112,7 +113,7 @@ TEST(NoMallocTest, TrainerStepsDoNotAllocate) {
       for (int j = 0; j < c.batch; ++j)
         t(0, j) = static_cast<float>(j % network.output_size());
     }
-    trainer.Step(network, x, t);  // the first batch may allocate (BLAS pool)
+    stepper.Step(network, x, t);  // the first batch may allocate (BLAS pool)
     const int small = std::max(1, c.batch / 2 - 1);
     // The compute pool's workers must not allocate either (blocks are handed
     // over on the caller's stack).
@@ -121,10 +122,10 @@ TEST(NoMallocTest, TrainerStepsDoNotAllocate) {
       SetComputeThreads(threads);  // starts threads: allocates
       NoMallocScope scope;
       for (int i = 0; i < 5; ++i) {
-        trainer.Step(network, x, t);
-        trainer.Step(network, x.leftCols(small),
+        stepper.Step(network, x, t);
+        stepper.Step(network, x.leftCols(small),
                      t.leftCols(small));  // last, short batch
-        trainer.Evaluate(network, x, t);
+        stepper.Evaluate(network, x, t);
       }
       EXPECT_EQ(scope.news(), 0);
     }
@@ -132,10 +133,10 @@ TEST(NoMallocTest, TrainerStepsDoNotAllocate) {
   }
 }
 
-// The whole Train loop: allocations are forbidden from the first poll of
+// The whole epoch loop: allocations are forbidden from the first poll of
 // should_stop (after the setup) to the end of training, across epochs,
 // shuffles, validation passes and callbacks.
-TEST(NoMallocTest, TrainLoopDoesNotAllocateAfterSetup) {
+TEST(NoMallocTest, EpochLoopDoesNotAllocateAfterSetup) {
   const NetworkSpec spec =
       Spec(30, {{40, Activation::kRelu}, {3, Activation::kSoftmax}},
            Loss::kCrossEntropy);
@@ -169,7 +170,7 @@ TEST(NoMallocTest, TrainLoopDoesNotAllocateAfterSetup) {
   TrainResult result;
   {
     absl::StatusOr<TrainResult> r =
-        Train(network, x, t, options, on_epoch, should_stop);
+        RunEpochs(network, x, t, options, on_epoch, should_stop);
     Eigen::internal::set_is_malloc_allowed(true);
     const long news = g_news.load() - before;
     ASSERT_TRUE(r.ok()) << r.status();

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "server/engine/epoch_loop.h"
 #include "server/engine/network.h"
-#include "server/engine/train.h"
 
 namespace mlp::engine {
 namespace {
@@ -64,11 +64,13 @@ TEST(SeedExperimentTest, NoHiddenLayerNeverGetsEverySampleRight) {
     TrainOptions options = TutorialOptions(2000);
     options.target_loss = 0.0f;
     bool ever_all_right = false;
-    const TrainResult result =
-        Train(network, Inputs(), Targets(), options, [&](const EpochStats&) {
-          if (AllWithinHalf(network)) ever_all_right = true;
-          return true;
-        }).value();
+    const TrainResult result = RunEpochs(network, Inputs(), Targets(), options,
+                                         [&](const EpochStats&) {
+                                           if (AllWithinHalf(network))
+                                             ever_all_right = true;
+                                           return true;
+                                         })
+                                   .value();
     EXPECT_FALSE(ever_all_right) << "seed " << seed;
     EXPECT_EQ(result.stop_reason, StopReason::kMaxEpochs);
     EXPECT_EQ(result.epochs, 2000);
@@ -86,7 +88,7 @@ TEST(SeedExperimentTest, HiddenReluLayerConvergesForMostSeeds) {
             SeedSpec({{4, Activation::kRelu}, {1, Activation::kLinear}}, seed))
             .value();
     const TrainResult result =
-        Train(network, Inputs(), Targets(), TutorialOptions(1000)).value();
+        RunEpochs(network, Inputs(), Targets(), TutorialOptions(1000)).value();
     ASSERT_TRUE(std::isfinite(result.final_loss)) << "seed " << seed;
     if (result.stop_reason == StopReason::kTargetLoss) {
       EXPECT_LE(result.final_loss, 0.001);

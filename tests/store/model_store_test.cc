@@ -12,7 +12,9 @@
 #include "gtest/gtest.h"
 #include "server/common/file_io.h"
 #include "server/engine/serialize.h"
+#include "server/store/record.h"
 #include "tests/testing/files.h"
+#include "tests/testing/network_format1.h"
 #include "tests/testing/server_process.h"
 
 namespace mlp::store {
@@ -320,6 +322,36 @@ TEST_F(ModelStoreTest, DecodeRejectsEveryFlippedByteOfTheNetwork) {
               absl::StatusCode::kDataLoss)
         << "byte " << pos;
   }
+}
+
+// A version record as EncodeVersion lays it out, holding `network` as given.
+std::string VersionRecordWith(const VersionRecord& v,
+                              const std::string& network) {
+  RecordWriter w("MLPV", 1);
+  w.Put<uint64_t>(v.version);
+  w.Put<int64_t>(absl::ToUnixNanos(v.committed_at));
+  w.Put<uint8_t>(0);  // no summary
+  w.Put<uint32_t>(0);
+  w.Put<double>(0.0);
+  w.Put<int32_t>(0);
+  w.PutBytes(network);
+  return std::move(w).Finish();
+}
+
+// Version files written while the network blob carried its own CRC-32
+// (format 1) still load, bit for bit.
+TEST_F(ModelStoreTest, VersionWithAFormatOneNetworkStillDecodes) {
+  const VersionRecord v = Version(4, 9);
+  ASSERT_EQ(VersionRecordWith(v, engine::SerializeNetwork(*v.network)),
+            EncodeVersion(v));  // the layout above is EncodeVersion's
+  const absl::StatusOr<VersionRecord> back = DecodeVersion(
+      VersionRecordWith(v, testing::EncodeNetworkFormat1(*v.network)), "v");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->version, 4u);
+  EXPECT_EQ(back->committed_at, v.committed_at);
+  EXPECT_FALSE(back->summary.has_value());
+  EXPECT_EQ(engine::SerializeNetwork(*back->network),
+            engine::SerializeNetwork(*v.network));
 }
 
 }  // namespace

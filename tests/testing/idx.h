@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/engine/network.h"
-#include "server/engine/train.h"
+#include "server/engine/train_options.h"
 
 namespace mlp::testing {
 

@@ -1,8 +1,8 @@
 // One optimisation step at a time, with every buffer preallocated: the inner
-// loop of Train, exposed for benchmarks and for callers that drive their own
-// loop.
+// loop of RunEpochs, exposed for benchmarks and for callers that drive their
+// own loop.
 //
-// A Trainer owns, for batches of up to max_batch samples (B):
+// A BatchStepper owns, for batches of up to max_batch samples (B):
 //   acts[l], deltas[l]          [units_l x max_batch]   forward / backward
 //   grad_w[l], grad_b[l]        [units_l x inputs_l]    (momentum, Adam only)
 //   optimiser state             same shapes as the parameters
@@ -20,21 +20,21 @@
 // where g = dObjective/dW (see server/engine/backprop.h for the objective;
 // for MSE it is half the reported loss, as in the tutorial).
 //
-// Thread-safety: not thread-safe; one Trainer per training. Step mutates the
-// network it is given.
-#ifndef MLP_SERVER_ENGINE_TRAINER_H_
-#define MLP_SERVER_ENGINE_TRAINER_H_
+// Thread-safety: not thread-safe; one BatchStepper per training. Step mutates
+// the network it is given.
+#ifndef MLP_SERVER_ENGINE_BATCH_STEPPER_H_
+#define MLP_SERVER_ENGINE_BATCH_STEPPER_H_
 
 #include <cstdint>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "server/engine/network.h"
-#include "server/engine/train.h"
+#include "server/engine/train_options.h"
 
 namespace mlp::engine {
 
-class Trainer {
+class BatchStepper {
  public:
   // Figures of one batch, measured by the forward pass (before the update).
   struct Figures {
@@ -45,14 +45,15 @@ class Trainer {
   // INVALID_ARGUMENT if the options are invalid (ValidateOptions) or
   // max_batch < 1. class_indices: targets are [1 x B] class indices
   // (CROSS_ENTROPY only).
-  static absl::StatusOr<Trainer> Create(const Network& network,
-                                        const TrainOptions& options,
-                                        int max_batch, bool class_indices);
+  static absl::StatusOr<BatchStepper> Create(const Network& network,
+                                             const TrainOptions& options,
+                                             int max_batch, bool class_indices);
 
   // One optimiser step on inputs [input_size x B] and targets [target_rows x
-  // B], 1 <= B <= max_batch; the caller (Train) has validated shapes and
-  // values, and `network` has the spec the Trainer was created for. Columns
-  // must be contiguous (a Matrix or a leftCols/middleCols block of one).
+  // B], 1 <= B <= max_batch; the caller (RunEpochs) has validated shapes and
+  // values, and `network` has the spec the BatchStepper was created for.
+  // Columns must be contiguous (a Matrix or a leftCols/middleCols block of
+  // one).
   Figures Step(Network& network, const Eigen::Ref<const Matrix>& inputs,
                const Eigen::Ref<const Matrix>& targets);
 
@@ -65,7 +66,20 @@ class Trainer {
   int64_t steps() const { return steps_; }
 
  private:
-  Trainer() = default;
+  BatchStepper() = default;
+
+  // Step's update of one layer, one function per optimiser. delta: the
+  // layer's [units x B] dObjective/dZ; a_prev: its input [inputs x B] with
+  // leading dimension ld_prev; inv_batch: 1 / B. Momentum and Adam update
+  // from the gradient that Gradient leaves in grad_w_[l], grad_b_[l].
+  void SgdUpdate(Layer& layer, const Eigen::Ref<const Matrix>& delta,
+                 const float* a_prev, int ld_prev, float inv_batch) const;
+  void Gradient(size_t l, const Layer& layer,
+                const Eigen::Ref<const Matrix>& delta, const float* a_prev,
+                int ld_prev, float inv_batch);
+  void MomentumUpdate(size_t l, Layer& layer);
+  void AdamUpdate(size_t l, Layer& layer, float step_size, float denom_scale);
+  void AdamScales(float* step_size, float* denom_scale) const;
 
   // Constant after construction.
   TrainOptions options_;
@@ -85,4 +99,4 @@ class Trainer {
 
 }  // namespace mlp::engine
 
-#endif  // MLP_SERVER_ENGINE_TRAINER_H_
+#endif  // MLP_SERVER_ENGINE_BATCH_STEPPER_H_

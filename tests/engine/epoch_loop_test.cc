@@ -1,4 +1,4 @@
-#include "server/engine/train.h"
+#include "server/engine/epoch_loop.h"
 
 #include <cmath>
 #include <cstring>
@@ -40,7 +40,7 @@ NetworkSpec BlobSpec() {
   return spec;
 }
 
-TEST(TrainTest, EveryOptimizerLearnsBlobs) {
+TEST(EpochLoopTest, EveryOptimizerLearnsBlobs) {
   Matrix x, t;
   Blobs(600, 1, &x, &t);
   for (Optimizer opt :
@@ -54,7 +54,7 @@ TEST(TrainTest, EveryOptimizerLearnsBlobs) {
     o.max_epochs = 20;
     o.shuffle = true;
     o.l2 = 1e-4f;
-    const TrainResult r = Train(n, x, t, o).value();
+    const TrainResult r = RunEpochs(n, x, t, o).value();
     EXPECT_EQ(r.stop_reason, StopReason::kMaxEpochs);
     EXPECT_EQ(r.epochs, 20);
     EXPECT_TRUE(r.last.has_accuracy);
@@ -63,7 +63,7 @@ TEST(TrainTest, EveryOptimizerLearnsBlobs) {
   }
 }
 
-TEST(TrainTest, OneHotTargetsAndClassIndicesTrainAlike) {
+TEST(EpochLoopTest, OneHotTargetsAndClassIndicesTrainAlike) {
   Matrix x, t;
   Blobs(90, 2, &x, &t);
   Matrix onehot = Matrix::Zero(3, 90);
@@ -72,13 +72,13 @@ TEST(TrainTest, OneHotTargetsAndClassIndicesTrainAlike) {
   o.max_epochs = 3;
   Network a = Network::Create(BlobSpec()).value();
   Network b = Network::Create(BlobSpec()).value();
-  const TrainResult ra = Train(a, x, t, o).value();
-  const TrainResult rb = Train(b, x, onehot, o).value();
+  const TrainResult ra = RunEpochs(a, x, t, o).value();
+  const TrainResult rb = RunEpochs(b, x, onehot, o).value();
   EXPECT_NEAR(ra.final_loss, rb.final_loss, 1e-6);
   EXPECT_TRUE(a.layers()[0].weights.isApprox(b.layers()[0].weights, 1e-6f));
 }
 
-TEST(TrainTest, SameInputsGiveBitwiseIdenticalWeights) {
+TEST(EpochLoopTest, SameInputsGiveBitwiseIdenticalWeights) {
   Matrix x, t;
   Blobs(300, 3, &x, &t);
   TrainOptions o;
@@ -91,19 +91,19 @@ TEST(TrainTest, SameInputsGiveBitwiseIdenticalWeights) {
   o.seed = 99;
   Network a = Network::Create(BlobSpec()).value();
   Network b = Network::Create(BlobSpec()).value();
-  const TrainResult ra = Train(a, x, t, o).value();
-  const TrainResult rb = Train(b, x, t, o).value();
+  const TrainResult ra = RunEpochs(a, x, t, o).value();
+  const TrainResult rb = RunEpochs(b, x, t, o).value();
   EXPECT_EQ(SerializeNetwork(a), SerializeNetwork(b));
   EXPECT_EQ(ra.final_loss, rb.final_loss);
   EXPECT_EQ(ra.last.validation_loss, rb.last.validation_loss);
   // Another shuffling seed takes another path.
   o.seed = 100;
   Network c = Network::Create(BlobSpec()).value();
-  ASSERT_TRUE(Train(c, x, t, o).ok());
+  ASSERT_TRUE(RunEpochs(c, x, t, o).ok());
   EXPECT_NE(SerializeNetwork(a), SerializeNetwork(c));
 }
 
-TEST(TrainTest, DivergenceKeepsTheLastGoodWeights) {
+TEST(EpochLoopTest, DivergenceKeepsTheLastGoodWeights) {
   NetworkSpec spec;
   spec.input_size = 2;
   spec.layers = {{8, Activation::kLinear}, {1, Activation::kLinear}};
@@ -117,7 +117,7 @@ TEST(TrainTest, DivergenceKeepsTheLastGoodWeights) {
   o.batch_size = 60;
   o.max_epochs = 1000;
   std::vector<std::string> snapshots;
-  const TrainResult r = Train(n, x, t, o, [&](const EpochStats& s) {
+  const TrainResult r = RunEpochs(n, x, t, o, [&](const EpochStats& s) {
                           EXPECT_TRUE(std::isfinite(s.loss));
                           snapshots.push_back(SerializeNetwork(n));
                           return true;
@@ -131,7 +131,7 @@ TEST(TrainTest, DivergenceKeepsTheLastGoodWeights) {
   EXPECT_EQ(static_cast<int>(snapshots.size()), r.epochs);
 }
 
-TEST(TrainTest, DivergenceInTheFirstEpochKeepsTheStartingWeights) {
+TEST(EpochLoopTest, DivergenceInTheFirstEpochKeepsTheStartingWeights) {
   NetworkSpec spec;
   spec.input_size = 1;
   spec.layers = {{1, Activation::kLinear}};
@@ -141,13 +141,13 @@ TEST(TrainTest, DivergenceInTheFirstEpochKeepsTheStartingWeights) {
   Matrix t = Matrix::Constant(1, 4, -1e30f);
   TrainOptions o;
   o.learning_rate = 1.0f;
-  const TrainResult r = Train(n, x, t, o).value();
+  const TrainResult r = RunEpochs(n, x, t, o).value();
   EXPECT_EQ(r.stop_reason, StopReason::kDiverged);
   EXPECT_EQ(r.epochs, 0);
   EXPECT_EQ(SerializeNetwork(n), start);
 }
 
-TEST(TrainTest, TargetLossStops) {
+TEST(EpochLoopTest, TargetLossStops) {
   Matrix x, t;
   Blobs(300, 5, &x, &t);
   Network n = Network::Create(BlobSpec()).value();
@@ -156,13 +156,13 @@ TEST(TrainTest, TargetLossStops) {
   o.learning_rate = 0.01f;
   o.max_epochs = 500;
   o.target_loss = 0.1f;
-  const TrainResult r = Train(n, x, t, o).value();
+  const TrainResult r = RunEpochs(n, x, t, o).value();
   EXPECT_EQ(r.stop_reason, StopReason::kTargetLoss);
   EXPECT_LE(r.final_loss, 0.1);
   EXPECT_LT(r.epochs, 500);
 }
 
-TEST(TrainTest, EarlyStoppingWithoutImprovement) {
+TEST(EpochLoopTest, EarlyStoppingWithoutImprovement) {
   // Zero weights and zero targets: the loss is 0 from the first epoch and
   // can never improve.
   NetworkSpec spec;
@@ -176,12 +176,12 @@ TEST(TrainTest, EarlyStoppingWithoutImprovement) {
   o.max_epochs = 100;
   o.early_stopping_patience = 3;
   const TrainResult r =
-      Train(n, Matrix::Ones(2, 10), Matrix::Zero(1, 10), o).value();
+      RunEpochs(n, Matrix::Ones(2, 10), Matrix::Zero(1, 10), o).value();
   EXPECT_EQ(r.stop_reason, StopReason::kEarlyStopping);
   EXPECT_EQ(r.epochs, 4);
 }
 
-TEST(TrainTest, EarlyStoppingRestoresTheBestValidationWeights) {
+TEST(EpochLoopTest, EarlyStoppingRestoresTheBestValidationWeights) {
   // Noise labels on few samples with a wide network: the validation loss
   // bottoms out and rises.
   std::mt19937_64 gen(6);
@@ -203,7 +203,7 @@ TEST(TrainTest, EarlyStoppingRestoresTheBestValidationWeights) {
   o.early_stopping_patience = 5;
   std::vector<double> val;
   std::vector<std::string> snapshots;
-  const TrainResult r = Train(n, x, t, o, [&](const EpochStats& s) {
+  const TrainResult r = RunEpochs(n, x, t, o, [&](const EpochStats& s) {
                           EXPECT_TRUE(s.has_validation);
                           val.push_back(s.validation_loss);
                           snapshots.push_back(SerializeNetwork(n));
@@ -224,7 +224,7 @@ TEST(TrainTest, EarlyStoppingRestoresTheBestValidationWeights) {
   EXPECT_EQ(r.final_loss, r.last.loss);
 }
 
-TEST(TrainTest, CallbackSeesEveryFieldAndCanStop) {
+TEST(EpochLoopTest, CallbackSeesEveryFieldAndCanStop) {
   Matrix x, t;
   Blobs(200, 7, &x, &t);
   Network n = Network::Create(BlobSpec()).value();
@@ -234,7 +234,7 @@ TEST(TrainTest, CallbackSeesEveryFieldAndCanStop) {
   o.validation_fraction = 0.1f;
   std::vector<int> epochs;
   double last_elapsed = 0.0;
-  const TrainResult r = Train(n, x, t, o, [&](const EpochStats& s) {
+  const TrainResult r = RunEpochs(n, x, t, o, [&](const EpochStats& s) {
                           epochs.push_back(s.epoch);
                           EXPECT_TRUE(s.has_accuracy);
                           EXPECT_TRUE(s.has_validation);
@@ -255,14 +255,14 @@ TEST(TrainTest, CallbackSeesEveryFieldAndCanStop) {
 
   Network m = Network::Create(BlobSpec()).value();
   o.report_every = 1;
-  const TrainResult stopped = Train(m, x, t, o, [](const EpochStats& s) {
+  const TrainResult stopped = RunEpochs(m, x, t, o, [](const EpochStats& s) {
                                 return s.epoch < 4;
                               }).value();
   EXPECT_EQ(stopped.stop_reason, StopReason::kCancelled);
   EXPECT_EQ(stopped.epochs, 4);
 }
 
-TEST(TrainTest, ShouldStopCancelsWithinOneBatch) {
+TEST(EpochLoopTest, ShouldStopCancelsWithinOneBatch) {
   Matrix x, t;
   Blobs(1000, 8, &x, &t);
   Network n = Network::Create(BlobSpec()).value();
@@ -271,7 +271,7 @@ TEST(TrainTest, ShouldStopCancelsWithinOneBatch) {
   o.max_epochs = 50;
   int polls = 0;
   bool called = false;
-  const TrainResult r = Train(
+  const TrainResult r = RunEpochs(
                             n, x, t, o,
                             [&](const EpochStats&) {
                               called = true;
@@ -289,14 +289,14 @@ TEST(TrainTest, ShouldStopCancelsWithinOneBatch) {
   o.batch_size = 1;
   o.max_epochs = 1;
   polls = 0;
-  ASSERT_TRUE(Train(m, x, t, o, {}, [&] {
+  ASSERT_TRUE(RunEpochs(m, x, t, o, {}, [&] {
                 ++polls;
                 return false;
               }).ok());
   EXPECT_EQ(polls, (1000 + 63) / 64);
 }
 
-TEST(TrainTest, BadInputsAreInvalidArgumentAndLeaveTheNetworkAlone) {
+TEST(EpochLoopTest, BadInputsAreInvalidArgumentAndLeaveTheNetworkAlone) {
   Matrix x, t;
   Blobs(30, 9, &x, &t);
   Network n = Network::Create(BlobSpec()).value();
@@ -343,7 +343,7 @@ TEST(TrainTest, BadInputsAreInvalidArgumentAndLeaveTheNetworkAlone) {
   me.max_epochs = 0;
   bad.push_back({x, t, me, "max_epochs is 0, expected at least 1"});
   for (const Bad& b : bad) {
-    const absl::Status s = Train(n, b.x, b.t, b.o).status();
+    const absl::Status s = RunEpochs(n, b.x, b.t, b.o).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << b.message;
     EXPECT_THAT(std::string(s.message()), HasSubstr(b.message));
     EXPECT_TRUE(std::islower(static_cast<unsigned char>(s.message()[0])) ||
@@ -353,11 +353,12 @@ TEST(TrainTest, BadInputsAreInvalidArgumentAndLeaveTheNetworkAlone) {
   // One sample and any validation split leaves nothing to train on.
   o.validation_fraction = 0.5f;
   EXPECT_THAT(
-      std::string(Train(n, x.leftCols(1), t.leftCols(1), o).status().message()),
+      std::string(
+          RunEpochs(n, x.leftCols(1), t.leftCols(1), o).status().message()),
       HasSubstr("leaves no training samples"));
 }
 
-TEST(TrainTest, BinaryCrossEntropyAccuracyAndMse) {
+TEST(EpochLoopTest, BinaryCrossEntropyAccuracyAndMse) {
   // XOR with a sigmoid output and BCE.
   Matrix x(2, 4), t(1, 4);
   x << 0, 0, 1, 1, 0, 1, 0, 1;
@@ -373,14 +374,14 @@ TEST(TrainTest, BinaryCrossEntropyAccuracyAndMse) {
   o.learning_rate = 0.05f;
   o.batch_size = 4;
   o.max_epochs = 500;
-  const TrainResult r = Train(n, x, t, o).value();
+  const TrainResult r = RunEpochs(n, x, t, o).value();
   EXPECT_EQ(r.last.accuracy, 1.0);
   EXPECT_LT(r.final_loss, 0.05);
   // MSE reports no accuracy.
   spec.loss = Loss::kMse;
   Network m = Network::Create(spec).value();
   o.max_epochs = 2;
-  EXPECT_FALSE(Train(m, x, t, o).value().last.has_accuracy);
+  EXPECT_FALSE(RunEpochs(m, x, t, o).value().last.has_accuracy);
 }
 
 }  // namespace
