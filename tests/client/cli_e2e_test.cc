@@ -461,6 +461,34 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Mlp({"--help"}).exit_code, 0);
 }
 
+TEST_F(CliTest, MistypedCommandsAndOptionsAreNamed) {
+  const Result command = Mlp({"lsit"});
+  EXPECT_EQ(command.exit_code, 2);
+  EXPECT_EQ(command.err,
+            "error: unknown command 'lsit' (did you mean 'list'?)\n"
+            "Run 'mlp --help' for more information.\n");
+  const Result with_argument = Mlp({"predcit", "x"});
+  EXPECT_EQ(with_argument.exit_code, 2);
+  EXPECT_THAT(with_argument.err,
+              StartsWith("error: unknown command 'predcit' (did you mean "
+                         "'predict'?)\n"));
+  const Result option = Mlp({"create", "-x"});
+  EXPECT_EQ(option.exit_code, 2);
+  EXPECT_EQ(option.err,
+            "error: unknown option '-x' (see 'mlp create --help')\n"
+            "Run 'mlp create --help' for more information.\n");
+  const Result json = Mlp({"--json", "lsit"});
+  EXPECT_EQ(json.exit_code, 2);
+  EXPECT_EQ(ParseJson<google::protobuf::Struct>(json.err)
+                .fields()
+                .at("error")
+                .struct_value()
+                .fields()
+                .at("message")
+                .string_value(),
+            "unknown command 'lsit' (did you mean 'list'?)");
+}
+
 TEST_F(CliTest, VersionNamesTheBuild) {
   const Result result = Mlp({"--version"});
   EXPECT_EQ(result.exit_code, 0) << result.err;

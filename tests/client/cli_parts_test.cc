@@ -150,21 +150,62 @@ class CommandLineTest : public ::testing::Test {
     app_ = std::make_unique<CLI::App>("mlp", "mlp");
     global_ = GlobalOptions();
     action_ = nullptr;
+    message_.clear();
     AddCommands(*app_, global_, &action_);
     std::vector<const char*> argv = {"mlp"};
     for (const std::string& arg : args) argv.push_back(arg.c_str());
     try {
       app_->parse(static_cast<int>(argv.size()), argv.data());
     } catch (const CLI::ParseError& error) {
+      message_ = DescribeParseError(*app_, error);
       return error.get_exit_code() == 0 ? kExitOk : kExitUsage;
     }
     return -1;
   }
 
+  // The message main() prints for a line that does not parse.
+  std::string ErrorOf(std::vector<std::string> args) {
+    EXPECT_EQ(Parse(std::move(args)), kExitUsage);
+    return message_;
+  }
+
   std::unique_ptr<CLI::App> app_;
   GlobalOptions global_;
   Action action_;
+  std::string message_;
 };
+
+// CLI11 checks what is missing before what it did not recognise; the message
+// names the mistyped word instead of the missing argument.
+TEST_F(CommandLineTest, MistypedWordsAreNamedWithTheNearestSpelling) {
+  EXPECT_EQ(ErrorOf({"lsit"}), "unknown command 'lsit' (did you mean 'list'?)");
+  EXPECT_EQ(ErrorOf({"predcit", "x"}),
+            "unknown command 'predcit' (did you mean 'predict'?)");
+  EXPECT_EQ(ErrorOf({"--json", "shwo", "x"}),
+            "unknown command 'shwo' (did you mean 'show'?)");
+  EXPECT_EQ(ErrorOf({"dataset", "uplaod", "d", "f.csv"}),
+            "unknown command 'dataset uplaod' (did you mean 'dataset "
+            "upload'?)");
+  EXPECT_EQ(ErrorOf({"frobnicate"}),
+            "unknown command 'frobnicate' (the commands are create, list, "
+            "show, delete, weights, train, predict, evaluate, dataset, demo, "
+            "health)");
+  EXPECT_EQ(ErrorOf({"create", "-x"}),
+            "unknown option '-x' (see 'mlp create --help')");
+  EXPECT_EQ(ErrorOf({"create", "m", "--inptu", "3", "--layer", "1:linear"}),
+            "unknown option '--inptu' (did you mean '--input'?)");
+  EXPECT_EQ(ErrorOf({"list", "--jsno"}),
+            "unknown option '--jsno' (did you mean '--json'?)");
+  EXPECT_EQ(ErrorOf({"train", "m", "--epochs=3", "--lr=1", "--bach=4"}),
+            "unknown option '--bach' (did you mean '--batch'?)");
+  EXPECT_EQ(ErrorOf({"list", "extra"}),
+            "unexpected argument 'extra' (see 'mlp list --help')");
+  EXPECT_EQ(ErrorOf({"dataset"}),
+            "missing command (one of upload, list, delete)");
+  // Nothing mistyped: CLI11's own message.
+  EXPECT_EQ(ErrorOf({"show"}), "name is required");
+  EXPECT_EQ(ErrorOf({"create", "m", "--input", "3"}), "--layer is required");
+}
 
 TEST_F(CommandLineTest, GlobalOptionsBeforeOrAfterTheCommand) {
   EXPECT_EQ(Parse({"--server", "h:1", "list", "--json"}), -1);
