@@ -1,6 +1,7 @@
 #include "client/commands.h"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -83,6 +84,37 @@ std::vector<std::string> OptionNames(const CLI::App& command) {
 
 }  // namespace
 
+CLI::Validator AtLeastOne(const std::string& when_omitted) {
+  return CLI::Validator(
+      [when_omitted](std::string& text) -> std::string {
+        const std::optional<float> value = ParseFloat(text);
+        if (!value || *value >= 1) return "";
+        return absl::StrCat("must be at least 1, got ", text,
+                            " (without the option: ", when_omitted, ")");
+      },
+      "");
+}
+
+CLI::Validator GreaterThanZero(const std::string& when_omitted) {
+  return CLI::Validator(
+      [when_omitted](std::string& text) -> std::string {
+        const std::optional<float> value = ParseFloat(text);
+        if (!value || *value > 0) return "";
+        return absl::StrCat("must be greater than 0, got ", text,
+                            " (without the option: ", when_omitted, ")");
+      },
+      "");
+}
+
+CLI::Validator ServerAddress() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const absl::Status status = CheckServerAddress(text);
+        return status.ok() ? "" : std::string(status.message());
+      },
+      "");
+}
+
 std::string ParsedCommandPath(const CLI::App& app) {
   std::vector<std::string> words = {app.get_name()};
   for (const CLI::App* command = &app; !command->get_subcommands().empty();) {
@@ -143,6 +175,7 @@ std::string DescribeParseError(const CLI::App& app,
 void AddCommands(CLI::App& app, GlobalOptions& global, Action* action) {
   app.add_option("--server", global.server, "mlp-server address host:port")
       ->envname("MLP_SERVER")
+      ->check(ServerAddress())
       ->capture_default_str();
   app.add_flag("--json", global.json,
                "print results as JSON (one object per line) for scripts");

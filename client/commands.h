@@ -34,6 +34,17 @@ std::string DescribeParseError(const CLI::App& app,
 // "mlp create": the command the parser got to (the deepest parsed one).
 std::string ParsedCommandPath(const CLI::App& app);
 
+// Checks for options whose 0 the API reads as "the default": a user who
+// types 0 did not mean that, so it is a usage error naming the option,
+//   "--epochs: must be at least 1, got 0 (without the option: 10)".
+// `when_omitted` says what leaving the option out gives. Text that is not a
+// number is left to CLI11's conversion error.
+CLI::Validator AtLeastOne(const std::string& when_omitted);
+CLI::Validator GreaterThanZero(const std::string& when_omitted);
+
+// --server / MLP_SERVER: see CheckServerAddress (parse.h).
+CLI::Validator ServerAddress();
+
 // One Add* per file, each declaring related commands.
 void AddModelCommands(CLI::App& app, GlobalOptions& global, Action* action);
 void AddTrainCommand(CLI::App& app, GlobalOptions& global, Action* action);

@@ -285,6 +285,7 @@ void AddDemoCommand(CLI::App& app, GlobalOptions& global, Action* action) {
                  "drop the hidden layer: a 3-1 network never gets all four "
                  "right");
   demo->add_option("--seed", demo_options->seed, "seed of the initial weights")
+      ->check(AtLeastOne("1"))
       ->capture_default_str();
   demo->require_subcommand(0, 1);
 
@@ -304,10 +305,12 @@ void AddDemoCommand(CLI::App& app, GlobalOptions& global, Action* action) {
                    "dataset name of the training images")
       ->capture_default_str();
   fashion->add_option("--epochs", fashion_options->epochs, "epochs")
+      ->check(AtLeastOne("5"))
       ->capture_default_str();
   fashion
       ->add_option("--seed", fashion_options->seed,
                    "seed of the weights and the shuffling")
+      ->check(AtLeastOne("1"))
       ->capture_default_str();
 
   fashion->callback([fashion_options, &global, action] {

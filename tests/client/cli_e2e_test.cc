@@ -489,6 +489,47 @@ TEST_F(CliTest, MistypedCommandsAndOptionsAreNamed) {
             "unknown command 'lsit' (did you mean 'list'?)");
 }
 
+TEST_F(CliTest, ZeroAndOutOfRangeValuesAreUsageErrorsNamingTheOption) {
+  const Result port =
+      CliProcess(dir_->path(), {"--server", "127.0.0.1:99999", "list"})
+          .Wait(30);
+  EXPECT_EQ(port.exit_code, 2);
+  EXPECT_THAT(port.err, StartsWith("error: --server: the port must be a "
+                                   "number in 1-65535, got '99999'"));
+  CreateXnorModel("zero-model");
+  const std::string csv = WriteFile("zero.csv", kXnorCsv);
+  for (const char* option : {"--epochs", "--batch"}) {
+    const Result zero = Mlp(
+        {"train", "zero-model", "--data", csv, "--targets", "-1", option, "0"});
+    EXPECT_EQ(zero.exit_code, 2) << option;
+    EXPECT_THAT(zero.err, StartsWith(absl::StrCat("error: ", option,
+                                                  ": must be at least 1, "
+                                                  "got 0")));
+  }
+  // Nothing was trained.
+  EXPECT_EQ(
+      ParseJson<mlp::v1::ModelInfo>(Mlp({"show", "zero-model", "--json"}).out)
+          .version(),
+      1u);
+}
+
+// --patience without --validation watches the training loss (the API's
+// rule, said in `mlp train --help`): a loss that cannot improve (a learning
+// rate too small to move a float weight) stops after `patience` epochs.
+TEST_F(CliTest, PatienceWithoutValidationWatchesTheTrainingLoss) {
+  EXPECT_THAT(Mlp({"train", "--help"}).out,
+              HasSubstr("without --validation, of the training loss"));
+  CreateXnorModel("patient-model");
+  const std::string csv = WriteFile("patient.csv", kXnorCsv);
+  const Result result =
+      Mlp({"train", "patient-model", "--data", csv, "--targets", "-1",
+           "--epochs", "100", "--lr", "1e-30", "--patience", "2"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out,
+              HasSubstr("stopped after 3 epochs (early-stopping), kept epoch "
+                        "1"));
+}
+
 TEST_F(CliTest, VersionNamesTheBuild) {
   const Result result = Mlp({"--version"});
   EXPECT_EQ(result.exit_code, 0) << result.err;

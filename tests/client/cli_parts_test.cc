@@ -2,6 +2,7 @@
 // codes, progress lines, the loss curve, and the command-line grammar.
 #include <grpcpp/support/status.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,24 @@ TEST(ParseTest, Layers) {
   EXPECT_FALSE(ParseLayer("4:activation-unspecified").ok());
   EXPECT_THAT(std::string(ParseLayer("4:relux").status().message()),
               HasSubstr("linear|relu|sigmoid|tanh|softmax"));
+}
+
+TEST(ParseTest, ServerAddresses) {
+  for (const char* good : {"127.0.0.1:50051", "localhost:1", "[::1]:65535",
+                           "dns:///mlp.example:50051", "unix:/run/mlp.sock"}) {
+    EXPECT_TRUE(CheckServerAddress(good).ok()) << good;
+  }
+  EXPECT_EQ(CheckServerAddress("127.0.0.1:99999").message(),
+            "the port must be a number in 1-65535, got '99999' in "
+            "'127.0.0.1:99999'");
+  EXPECT_FALSE(CheckServerAddress("127.0.0.1:0").ok());
+  EXPECT_FALSE(CheckServerAddress("127.0.0.1:").ok());
+  EXPECT_FALSE(CheckServerAddress("127.0.0.1:5x").ok());
+  EXPECT_FALSE(CheckServerAddress("127.0.0.1:99999999999").ok());
+  EXPECT_THAT(std::string(CheckServerAddress("localhost").message()),
+              HasSubstr("expected HOST:PORT"));
+  EXPECT_THAT(std::string(CheckServerAddress("::1:50051").message()),
+              HasSubstr("in brackets"));
 }
 
 TEST(NamesTest, RoundTripsAndAliases) {
@@ -231,6 +250,48 @@ TEST_F(CommandLineTest, SyntaxErrorsAreUsageErrors) {
             kExitUsage);
   EXPECT_EQ(Parse({"--timeout", "-1", "list"}), kExitUsage);
   EXPECT_EQ(Parse({"--help"}), kExitOk);
+}
+
+// The API reads 0 as "the default"; a user who types 0 gets an error that
+// names the option instead of 10 epochs or batches of 32.
+TEST_F(CommandLineTest, ZeroIsRefusedWhereTheApiReadsItAsTheDefault) {
+  const std::vector<std::string> train = {"train", "m", "--dataset", "d"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = train;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  EXPECT_EQ(ErrorOf(with({"--epochs", "0"})),
+            "--epochs: must be at least 1, got 0 (without the option: 10)");
+  EXPECT_EQ(ErrorOf(with({"--batch", "0"})),
+            "--batch: must be at least 1, got 0 (without the option: 32)");
+  EXPECT_EQ(ErrorOf(with({"--report-every", "0"})),
+            "--report-every: must be at least 1, got 0 (without the option: "
+            "1)");
+  EXPECT_EQ(ErrorOf(with({"--lr", "0"})),
+            "--lr: must be greater than 0, got 0 (without the option: 0.01)");
+  EXPECT_EQ(ErrorOf(with({"--optimizer", "momentum", "--momentum", "0"})),
+            "--momentum: must be greater than 0, got 0 (without the option: "
+            "0.9)");
+  EXPECT_EQ(ErrorOf({"demo", "fashion", "--epochs", "0"}),
+            "--epochs: must be at least 1, got 0 (without the option: 5)");
+  EXPECT_EQ(Parse(with({"--epochs", "1", "--batch", "1", "--lr", "1e-3"})), -1);
+  // --momentum with another optimizer would be ignored.
+  ASSERT_EQ(Parse(with({"--momentum", "0.5"})), -1);
+  const absl::Status momentum = action_();
+  EXPECT_TRUE(IsUsageError(momentum));
+  EXPECT_THAT(std::string(momentum.message()),
+              HasSubstr("--momentum applies only to --optimizer momentum"));
+}
+
+TEST_F(CommandLineTest, ServerPortOutOfRangeIsAUsageError) {
+  EXPECT_EQ(ErrorOf({"--server", "127.0.0.1:99999", "list"}),
+            "--server: the port must be a number in 1-65535, got '99999' in "
+            "'127.0.0.1:99999'");
+  setenv("MLP_SERVER", "127.0.0.1:70000", 1);
+  EXPECT_EQ(Parse({"list"}), kExitUsage);
+  unsetenv("MLP_SERVER");
+  EXPECT_EQ(Parse({"--server", "[::1]:50051", "list"}), -1);
 }
 
 TEST_F(CommandLineTest, RepeatedOptionsTakeOneValueEach) {
