@@ -126,6 +126,7 @@ absl::StatusOr<mlp::v1::TrainProgress> RunTraining(
   options.metrics_path = view.metrics_path;
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<TrainDisplay> display,
                        TrainDisplay::Create(options, out));
+  MLP_RETURN_IF_ERROR(connection.Connect());
 
   std::unique_ptr<grpc::ClientContext> context = connection.StreamContext();
   grpc::ClientContext* raw_context = context.get();
@@ -176,6 +177,7 @@ absl::StatusOr<mlp::v1::DatasetInfo> UploadDataset(Connection& connection,
                                                    const std::string& name,
                                                    RowSource& source,
                                                    bool show_progress) {
+  MLP_RETURN_IF_ERROR(connection.Connect());
   std::unique_ptr<grpc::ClientContext> context = connection.StreamContext();
   grpc::ClientContext* raw_context = context.get();
   const InterruptWatcher::Scope cancel_on_interrupt =

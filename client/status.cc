@@ -12,6 +12,7 @@ namespace {
 // Payload keys; the payload content is irrelevant, only its presence counts.
 constexpr char kServerErrorUrl[] = "mlp.cli/server-error";
 constexpr char kUsageErrorUrl[] = "mlp.cli/usage-error";
+constexpr char kConnectionErrorUrl[] = "mlp.cli/connection-error";
 
 }  // namespace
 
@@ -27,6 +28,16 @@ bool IsServerError(const absl::Status& status) {
   return status.GetPayload(kServerErrorUrl).has_value();
 }
 
+absl::Status ConnectionError(absl::StatusCode code, absl::string_view message) {
+  absl::Status result(code, message);
+  result.SetPayload(kConnectionErrorUrl, absl::Cord());
+  return result;
+}
+
+bool IsConnectionError(const absl::Status& status) {
+  return status.GetPayload(kConnectionErrorUrl).has_value();
+}
+
 absl::Status UsageError(absl::string_view message) {
   absl::Status result = absl::InvalidArgumentError(message);
   result.SetPayload(kUsageErrorUrl, absl::Cord());
@@ -40,7 +51,7 @@ bool IsUsageError(const absl::Status& status) {
 std::string FormatError(const absl::Status& status) {
   // Server errors carry the code name because scripts and people look for
   // it (NOT_FOUND, ALREADY_EXISTS); local errors already say what and where.
-  if (IsServerError(status)) {
+  if (IsServerError(status) || IsConnectionError(status)) {
     return absl::StrCat("error: ", absl::StatusCodeToString(status.code()),
                         ": ", status.message());
   }
@@ -52,9 +63,10 @@ std::string FormatErrorJson(const absl::Status& status) {
       {"error",
        {{"code", absl::StatusCodeToString(status.code())},
         {"message", std::string(status.message())},
-        {"source", IsServerError(status)  ? "server"
-                   : IsUsageError(status) ? "usage"
-                                          : "local"}}}};
+        {"source", IsServerError(status)       ? "server"
+                   : IsConnectionError(status) ? "connection"
+                   : IsUsageError(status)      ? "usage"
+                                               : "local"}}}};
   // Messages may quote file names and CSV fields, which need not be UTF-8:
   // such bytes become U+FFFD instead of failing.
   return error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

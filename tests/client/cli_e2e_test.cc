@@ -129,6 +129,28 @@ int ClosedPort() {
   return ntohs(address.sin_port);
 }
 
+// A port that accepts TCP connections (the kernel completes them into the
+// backlog) but never answers: not a gRPC server.
+class SilentPort {
+ public:
+  SilentPort() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    listen(fd_, 64);
+    socklen_t length = sizeof(address);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+  }
+  ~SilentPort() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
 template <typename Message>
 ::testing::AssertionResult ParsesAs(const std::string& json) {
   Message message;
@@ -549,6 +571,50 @@ TEST_F(CliTest, HealthIsZeroOnlyAgainstAServingServer) {
           .Wait(30);
   EXPECT_NE(closed.exit_code, 0);
   EXPECT_THAT(closed.err, StartsWith("error: UNAVAILABLE: "));
+}
+
+// The "error" object of a --json error line.
+google::protobuf::Struct JsonError(const std::string& line) {
+  const auto error = ParseJson<google::protobuf::Struct>(line);
+  if (!error.fields().contains("error")) return {};
+  return error.fields().at("error").struct_value();
+}
+
+TEST_F(CliTest, NoGrpcServerAtTheAddressFailsFastAsAConnectionError) {
+  const std::string csv = WriteFile("connect.csv", kXnorCsv);
+  SilentPort silent;
+  const std::string not_grpc =
+      absl::StrCat("--server=127.0.0.1:", silent.port());
+  const std::string closed = absl::StrCat("--server=127.0.0.1:", ClosedPort());
+  // Commands with a deadline (--timeout 60) and streams without one.
+  const std::vector<std::vector<std::string>> commands = {
+      {not_grpc, "list", "--json", "--timeout", "60"},
+      {not_grpc, "health", "--json"},
+      {not_grpc, "train", "m", "--data", csv, "--targets", "-1", "--json"},
+      {not_grpc, "dataset", "upload", "d", csv, "--targets", "-1", "--json"},
+      {closed, "list", "--json"},
+      {closed, "dataset", "upload", "d", csv, "--targets", "-1", "--json"},
+  };
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::unique_ptr<CliProcess>> runs;
+  for (const auto& command : commands) {
+    runs.push_back(std::make_unique<CliProcess>(dir_->path(), command));
+  }
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const Result result = runs[i]->Wait(30);
+    const std::string what = absl::StrJoin(commands[i], " ");
+    EXPECT_EQ(result.exit_code, 1) << what << "\n" << result.err;
+    const auto error = JsonError(result.err);
+    ASSERT_TRUE(error.fields().contains("source"))
+        << what << ": " << result.err;
+    EXPECT_EQ(error.fields().at("source").string_value(), "connection") << what;
+    EXPECT_EQ(error.fields().at("code").string_value(), "UNAVAILABLE") << what;
+    EXPECT_THAT(error.fields().at("message").string_value(),
+                HasSubstr(i < 4 ? "does not speak gRPC" : "cannot connect"))
+        << what;
+  }
+  // The connection is given a few seconds, not gRPC's 20 s handshake.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(12));
 }
 
 TEST_F(CliTest, UploadedCsvDatasetTrainsAndEvaluates) {
