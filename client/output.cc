@@ -3,28 +3,118 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/names.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
 
 namespace mlp::cli {
 
-std::string ToJson(const google::protobuf::Message& message) {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+
+// Turns the 64-bit integers of `json`, the proto3 JSON of a message of type
+// `descriptor` (proto field names), from strings into numbers.
+void Int64sAsNumbers(const Descriptor& descriptor,
+                     nlohmann::ordered_json& json) {
+  if (!json.is_object()) return;
+  for (int i = 0; i < descriptor.field_count(); ++i) {
+    const FieldDescriptor& field = *descriptor.field(i);
+    const auto found = json.find(field.name());
+    if (found == json.end() || field.is_map()) continue;
+    auto convert = [&field](nlohmann::ordered_json& value) {
+      switch (field.cpp_type()) {
+        case FieldDescriptor::CPPTYPE_INT64: {
+          int64_t number = 0;
+          if (value.is_string() &&
+              absl::SimpleAtoi(value.get<std::string>(), &number)) {
+            value = number;
+          }
+          break;
+        }
+        case FieldDescriptor::CPPTYPE_UINT64: {
+          uint64_t number = 0;
+          if (value.is_string() &&
+              absl::SimpleAtoi(value.get<std::string>(), &number)) {
+            value = number;
+          }
+          break;
+        }
+        case FieldDescriptor::CPPTYPE_MESSAGE:
+          // Well-known types (Timestamp, Struct) have JSON forms of their
+          // own.
+          if (!absl::StartsWith(field.message_type()->full_name(),
+                                "google.protobuf.")) {
+            Int64sAsNumbers(*field.message_type(), value);
+          }
+          break;
+        default:
+          break;
+      }
+    };
+    if (field.is_repeated()) {
+      for (auto& element : *found) convert(element);
+    } else {
+      convert(*found);
+    }
+  }
+}
+
+nlohmann::ordered_json ToJsonObject(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = false;
   options.always_print_primitive_fields = true;
   options.always_print_enums_as_ints = false;
   options.preserve_proto_field_names = true;
-  std::string json;
+  std::string text;
   // Fails only for messages the JSON mapping cannot express (none of ours).
-  if (!google::protobuf::util::MessageToJsonString(message, &json, options)
+  if (!google::protobuf::util::MessageToJsonString(message, &text, options)
            .ok()) {
-    return "{}";
+    return nlohmann::ordered_json::object();
   }
+  nlohmann::ordered_json json = nlohmann::ordered_json::parse(
+      text, /*cb=*/nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return nlohmann::ordered_json::object();
+  Int64sAsNumbers(*message.GetDescriptor(), json);
   return json;
+}
+
+std::string Dump(const nlohmann::ordered_json& json) {
+  return json.dump(-1, ' ', false,
+                   nlohmann::ordered_json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::string ToJson(const google::protobuf::Message& message) {
+  return Dump(ToJsonObject(message));
+}
+
+std::string FormatProgressJson(const mlp::v1::TrainProgress& progress,
+                               bool classification, bool validation) {
+  nlohmann::ordered_json json = ToJsonObject(progress);
+  if (!progress.done()) {
+    for (const char* key : {"stop_reason", "version", "epochs_run"}) {
+      json.erase(key);
+    }
+  }
+  if (!classification) {
+    json.erase("accuracy");
+    json.erase("validation_accuracy");
+  }
+  if (!validation) {
+    json.erase("validation_loss");
+    json.erase("validation_accuracy");
+  }
+  return Dump(json);
 }
 
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {

@@ -13,9 +13,17 @@
 namespace mlp::cli {
 
 // One message as one line of JSON: proto field names, zero values included,
-// so every line of a stream (e.g. `mlp train --json`) parses on its own.
-// 64-bit integers are strings, as the proto3 JSON mapping prescribes.
+// so every line of a stream parses on its own. 64-bit integers (versions,
+// row counts, seeds) are JSON numbers, written exactly, for every command;
+// the proto3 JSON mapping would make them strings.
 std::string ToJson(const google::protobuf::Message& message);
+
+// A `mlp train --json` line: ToJson without the fields that do not apply.
+// stop_reason, version and epochs_run are on the final (done) line only,
+// accuracies only for classifiers, validation figures only with a
+// validation split.
+std::string FormatProgressJson(const mlp::v1::TrainProgress& progress,
+                               bool classification, bool validation);
 
 // Rows of cells as columns aligned on the widest cell; the first row is the
 // header. Each line ends with '\n'; trailing blanks are trimmed.

@@ -137,8 +137,9 @@ absl::StatusOr<std::unique_ptr<TrainDisplay>> TrainDisplay::Create(
 
 absl::Status TrainDisplay::Update(const mlp::v1::TrainProgress& progress) {
   if (options_.json) {
-    out_ << ToJson(progress) << std::endl;
-    return absl::OkStatus();
+    out_ << FormatProgressJson(progress, options_.classification,
+                               options_.validation)
+         << std::endl;
   }
   // The final message carries the last epoch's figures, or those of an
   // earlier, kept epoch after early stopping (or epoch 0 when none ran): only
@@ -149,17 +150,26 @@ absl::Status TrainDisplay::Update(const mlp::v1::TrainProgress& progress) {
   last_epoch_ = progress.epoch();
   losses_.push_back(progress.loss());
   if (metrics_.is_open()) {
-    metrics_ << absl::StrFormat(
-        "%d,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g\n", progress.epoch(), progress.loss(),
-        progress.accuracy(), progress.validation_loss(),
-        progress.validation_accuracy(), progress.samples_per_second(),
-        progress.elapsed_seconds());
+    // Figures that do not apply are empty cells, not zeros.
+    auto cell = [](bool applies, double value) {
+      return applies ? absl::StrFormat("%.9g", value) : std::string();
+    };
+    const bool classification = options_.classification;
+    const bool validation = options_.validation;
+    metrics_ << absl::StrCat(
+        progress.epoch(), ",", absl::StrFormat("%.9g", progress.loss()), ",",
+        cell(classification, progress.accuracy()), ",",
+        cell(validation, progress.validation_loss()), ",",
+        cell(classification && validation, progress.validation_accuracy()), ",",
+        absl::StrFormat("%.6g", progress.samples_per_second()), ",",
+        absl::StrFormat("%.6g", progress.elapsed_seconds()), "\n");
     metrics_.flush();
     if (!metrics_) {
       return absl::DataLossError(
           absl::StrCat(options_.metrics_path, ": write failed"));
     }
   }
+  if (options_.json) return absl::OkStatus();
   if (options_.terminal) {
     ClearBar();
     out_ << FormatEpoch(progress, options_.classification, options_.validation)

@@ -1,6 +1,8 @@
 // How a training is shown while it runs: one line per reported epoch, as
 // it arrives; on a terminal a progress bar with an ETA is kept under those
-// lines; --metrics-out keeps the figures as CSV; at the end a loss curve.
+// lines; --metrics-out keeps the figures as CSV (a figure that does not
+// apply, such as the accuracy of a regression or validation figures without
+// a split, is an empty cell); at the end a loss curve.
 #ifndef MLP_CLIENT_PROGRESS_H_
 #define MLP_CLIENT_PROGRESS_H_
 

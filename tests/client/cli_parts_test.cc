@@ -151,6 +151,46 @@ TEST(ProgressTest, LossCurveFallsFromTopLeftToBottomRight) {
   EXPECT_EQ(RenderLossCurve({0.5}, 50, 6), "");
 }
 
+TEST(OutputTest, JsonIntegersAreNumbersInFieldOrder) {
+  mlp::v1::ModelInfo model;
+  model.set_name("m");
+  model.set_version(2);
+  model.mutable_spec()->set_seed(9223372036854775809u);  // beyond 2^63
+  model.add_available_versions(1);
+  model.add_available_versions(2);
+  model.mutable_created_at()->set_seconds(1);
+  const std::string json = ToJson(model);
+  EXPECT_THAT(json, ::testing::StartsWith(R"({"name":"m","spec":{)"));
+  EXPECT_THAT(json, HasSubstr(R"("seed":9223372036854775809)"));
+  EXPECT_THAT(json, HasSubstr(R"("version":2,)"));
+  EXPECT_THAT(json, HasSubstr(R"("available_versions":[1,2])"));
+  EXPECT_THAT(json, HasSubstr(R"("created_at":"1970-01-01T00:00:01Z")"));
+}
+
+TEST(OutputTest, ProgressJsonHasOnlyTheFieldsThatApply) {
+  mlp::v1::TrainProgress progress;
+  progress.set_epoch(3);
+  progress.set_loss(0.5);
+  progress.set_samples_per_second(100);
+  progress.set_elapsed_seconds(1.5);
+  EXPECT_EQ(FormatProgressJson(progress, /*classification=*/false,
+                               /*validation=*/false),
+            R"({"epoch":3,"loss":0.5,"samples_per_second":100,)"
+            R"("elapsed_seconds":1.5,"done":false})");
+  progress.set_done(true);
+  progress.set_stop_reason(mlp::v1::MAX_EPOCHS);
+  progress.set_version(7);
+  progress.set_epochs_run(3);
+  progress.set_accuracy(0.75);
+  progress.set_validation_accuracy(0.5);
+  EXPECT_EQ(FormatProgressJson(progress, /*classification=*/true,
+                               /*validation=*/true),
+            R"({"epoch":3,"loss":0.5,"accuracy":0.75,"validation_loss":0,)"
+            R"("validation_accuracy":0.5,"samples_per_second":100,)"
+            R"("elapsed_seconds":1.5,"done":true,"stop_reason":"MAX_EPOCHS",)"
+            R"("version":7,"epochs_run":3})");
+}
+
 TEST(OutputTest, TablesAndMatrices) {
   EXPECT_EQ(FormatTable({{"A", "BB"}, {"ccc", "d"}}), "A    BB\nccc  d\n");
   mlp::v1::Tensor tensor;
