@@ -748,35 +748,108 @@ TEST_F(CliTest, UploadedCsvDatasetTrainsAndEvaluates) {
   EXPECT_THAT(gone.err, StartsWith("error: NOT_FOUND: "));
 }
 
-TEST_F(CliTest, CtrlCCancelsTrainingAndCommitsNothing) {
-  // Enough work per epoch that the training is still running when the
-  // signal arrives.
-  std::string rows;
-  for (int i = 0; i < 2000; ++i) rows += kXnorCsv;
-  const std::string csv = WriteFile("slow.csv", rows);
-  const Result created =
-      Mlp({"create", "slow-model", "--input", "3", "--layer", "64:relu",
-           "--layer", "64:relu", "--layer", "1:linear", "--seed", "1"});
-  ASSERT_EQ(created.exit_code, 0) << created.err;
-  CliProcess train(dir_->path(), WithServer({"train", "slow-model", "--data",
-                                             csv, "--targets", "-1", "--epochs",
-                                             "100000", "--batch", "1"}));
-  // Wait for the first epoch line: the stream is then certainly running.
+// A model and data whose epochs take long enough that a training is still
+// running when a signal arrives.
+class CtrlCTest : public CliTest {
+ protected:
+  static void SetUpTestSuite() {
+    CliTest::SetUpTestSuite();
+    std::string rows;
+    for (int i = 0; i < 2000; ++i) rows += kXnorCsv;
+    slow_csv_ = new std::string(WriteFile("slow.csv", rows));
+    const Result created =
+        Mlp({"create", "slow-model", "--input", "3", "--layer", "64:relu",
+             "--layer", "64:relu", "--layer", "1:linear", "--seed", "1"});
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+  }
+  static void TearDownTestSuite() {
+    delete slow_csv_;
+    slow_csv_ = nullptr;
+    CliTest::TearDownTestSuite();
+  }
+
+  // Starts a long training and waits for its first epoch line: the stream
+  // is then certainly running.
+  static std::unique_ptr<CliProcess> StartLongTraining() {
+    auto train = std::make_unique<CliProcess>(
+        dir_->path(),
+        WithServer({"train", "slow-model", "--data", *slow_csv_, "--targets",
+                    "-1", "--epochs", "100000", "--batch", "1"}));
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!absl::StrContains(train->out(), "epoch") &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return train;
+  }
+
+  static void ExpectCancelledAndNothingCommitted(const Result& result) {
+    EXPECT_EQ(result.exit_code, 130) << result.err;
+    EXPECT_THAT(result.err, HasSubstr("training cancelled by Ctrl-C; nothing "
+                                      "was committed"));
+    const Result show = Mlp({"show", "slow-model", "--json"});
+    ASSERT_EQ(show.exit_code, 0);
+    EXPECT_EQ(ParseJson<mlp::v1::ModelInfo>(show.out).version(), 1u);
+    EXPECT_EQ(ParseJson<mlp::v1::ModelInfo>(show.out).state(), mlp::v1::READY);
+  }
+
+  static std::string* slow_csv_;
+};
+
+std::string* CtrlCTest::slow_csv_ = nullptr;
+
+TEST_F(CtrlCTest, CancelsTrainingAndCommitsNothing) {
+  std::unique_ptr<CliProcess> train = StartLongTraining();
+  train->Signal(SIGINT);
+  ExpectCancelledAndNothingCommitted(train->Wait(30));
+}
+
+// `timeout -s INT` and a terminal's Ctrl-C signal the process and then its
+// process group: the same interrupt arrives twice, close together. The
+// command still waits for the server and says what it kept, every time.
+TEST_F(CtrlCTest, TheSameInterruptTwiceStillSaysWhatWasKept) {
+  for (int run = 0; run < 5; ++run) {
+    SCOPED_TRACE(absl::StrCat("run ", run));
+    std::unique_ptr<CliProcess> train = StartLongTraining();
+    train->Signal(SIGINT);
+    train->Signal(SIGINT);
+    ExpectCancelledAndNothingCommitted(train->Wait(30));
+  }
+}
+
+// A Ctrl-C well after the first one means the user will not wait: the
+// process ends at once, and says so.
+TEST_F(CtrlCTest, ASecondInterruptLaterEndsAtOnceAndSaysSo) {
+  // A server that never answers the GetModel that follows a cancel would
+  // keep the first Ctrl-C waiting; a stopped server does just that.
+  auto server = mlp::testing::ServerProcess::Start(dir_->path() + "/stopped");
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string address = "--server=" + (*server)->address();
+  ASSERT_EQ(
+      CliProcess(dir_->path(), {address, "create", "m", "--input", "3",
+                                "--layer", "64:relu", "--layer", "1:linear"})
+          .Wait(30)
+          .exit_code,
+      0);
+  CliProcess train(dir_->path(),
+                   {address, "train", "m", "--data", *slow_csv_, "--targets",
+                    "-1", "--epochs", "100000", "--batch", "1"});
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (!absl::StrContains(train.out(), "epoch") &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  (*server)->Signal(SIGSTOP);
   train.Signal(SIGINT);
-  const Result result = train.Wait(30);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  train.Signal(SIGINT);
+  const Result result = train.Wait(10);
+  (*server)->Signal(SIGCONT);
   EXPECT_EQ(result.exit_code, 130) << result.err;
-  EXPECT_THAT(result.err, HasSubstr("training cancelled by Ctrl-C; nothing "
-                                    "was committed"));
-  const Result show = Mlp({"show", "slow-model", "--json"});
-  ASSERT_EQ(show.exit_code, 0);
-  EXPECT_EQ(ParseJson<mlp::v1::ModelInfo>(show.out).version(), 1u);
-  EXPECT_EQ(ParseJson<mlp::v1::ModelInfo>(show.out).state(), mlp::v1::READY);
+  EXPECT_THAT(result.err, HasSubstr("interrupted again: exiting without "
+                                    "waiting for the server"));
 }
 
 TEST_F(CliTest, TrainingCancelledByTheServerExitsOne) {
