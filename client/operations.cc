@@ -242,6 +242,14 @@ absl::StatusOr<mlp::v1::DatasetInfo> UploadDataset(Connection& connection,
   return info;
 }
 
+bool RightClass(const float* y, int outputs, const float* t, int targets) {
+  if (outputs == 1) return (y[0] >= 0.5f) == (t[0] >= 0.5f);
+  if (targets == 1) {
+    return ArgMax(y, outputs) == static_cast<int>(std::lround(t[0]));
+  }
+  return ArgMax(y, outputs) == ArgMax(t, outputs);
+}
+
 absl::StatusOr<Evaluation> Evaluate(Connection& connection,
                                     const mlp::v1::ModelInfo& model,
                                     uint64_t version, RowSource& source) {
@@ -286,15 +294,7 @@ absl::StatusOr<Evaluation> Evaluate(Connection& connection,
       const float* y = out + r * outputs;
       const float* t = targets.data() + r * targets_per_row;
       if (result.classifier) {
-        bool right;
-        if (outputs == 1) {
-          right = (y[0] >= 0.5f) == (t[0] >= 0.5f);
-        } else if (targets_per_row == 1) {
-          right = ArgMax(y, outputs) == static_cast<int>(std::lround(t[0]));
-        } else {
-          right = ArgMax(y, outputs) == ArgMax(t, outputs);
-        }
-        result.correct += right ? 1 : 0;
+        result.correct += RightClass(y, outputs, t, targets_per_row) ? 1 : 0;
       }
       if (targets_per_row == outputs) {
         for (int o = 0; o < outputs; ++o) {

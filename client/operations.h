@@ -58,6 +58,12 @@ absl::StatusOr<mlp::v1::DatasetInfo> UploadDataset(Connection& connection,
                                                    RowSource& source,
                                                    bool show_progress);
 
+// Whether a classifier's outputs `y` (`outputs` values) pick the class of
+// the target row `t`, which is a class index (`targets` = 1 with several
+// outputs) or one-hot; for one output, whether both are on the same side
+// of 0.5.
+bool RightClass(const float* y, int outputs, const float* t, int targets);
+
 struct Evaluation {
   uint64_t version = 0;  // the version that answered every batch
   uint64_t rows = 0;

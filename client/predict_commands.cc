@@ -58,17 +58,30 @@ std::string FormatRow(const float* values, int64_t count) {
   return absl::StrJoin(cells, " ");
 }
 
+// The targets read with the rows, when the data has some (--labels,
+// --targets): shown next to each prediction.
+struct Targets {
+  std::vector<float> values;
+  int per_row = 0;
+  bool classifier = false;  // right/WRONG per row
+};
+
 // One line per row: its inputs (or number), its outputs and, for a model
-// with several outputs, the class with the highest one.
+// with several outputs, the class with the highest one; then the target and,
+// for a classifier, whether the prediction is right.
 std::string FormatPredictions(const mlp::v1::Tensor& inputs,
-                              const mlp::v1::Tensor& outputs,
-                              bool show_inputs) {
+                              const mlp::v1::Tensor& outputs, bool show_inputs,
+                              const Targets& targets) {
   const int64_t rows = outputs.shape_size() > 0 ? outputs.shape(0) : 0;
   const int64_t width = rows > 0 ? outputs.values_size() / rows : 0;
   const int64_t in_width = rows > 0 ? inputs.values_size() / rows : 0;
+  const bool with_targets =
+      targets.per_row > 0 &&
+      targets.values.size() == static_cast<size_t>(rows * targets.per_row);
   std::vector<std::vector<std::string>> table = {
       {show_inputs ? "INPUT" : "ROW", "OUTPUT"}};
   if (width > 1) table[0].push_back("CLASS");
+  if (with_targets) table[0].push_back("TARGET");
   for (int64_t r = 0; r < rows; ++r) {
     const float* y = outputs.values().data() + r * width;
     std::vector<std::string> line = {
@@ -77,6 +90,16 @@ std::string FormatPredictions(const mlp::v1::Tensor& inputs,
         FormatRow(y, width)};
     if (width > 1) {
       line.push_back(absl::StrCat(std::max_element(y, y + width) - y));
+    }
+    if (with_targets) {
+      const float* t = targets.values.data() + r * targets.per_row;
+      line.push_back(FormatRow(t, targets.per_row));
+      if (targets.classifier) {
+        line.push_back(
+            RightClass(y, static_cast<int>(width), t, targets.per_row)
+                ? "right"
+                : "WRONG");
+      }
     }
     table.push_back(std::move(line));
   }
@@ -90,6 +113,7 @@ absl::Status RunPredict(const PredictOptions& options,
   request.set_version(options.version);
   mlp::v1::PredictResponse all;  // what is printed: every row's outputs
   mlp::v1::Tensor all_inputs;
+  Targets all_targets;
   Connection connection(global);
   if (!options.inputs.empty()) {
     MLP_ASSIGN_OR_RETURN(*request.mutable_inputs(),
@@ -100,16 +124,22 @@ absl::Status RunPredict(const PredictOptions& options,
   } else {
     MLP_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> source,
                          OpenRows(options.data));
+    all_targets.per_row = source->target_size();
+    if (all_targets.per_row > 0 && !global.json) {
+      mlp::v1::GetModelRequest get;
+      get.set_name(options.model);
+      MLP_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
+                           connection.Call(&ModelService::Stub::GetModel, get));
+      all_targets.classifier = IsClassifier(model.spec());
+    }
     const size_t batch = RowsPerBatch(*source, kMaxBatchBytes);
     std::vector<float> inputs;
-    std::vector<float> targets;  // read past: prediction needs no targets
     int64_t rows = 0;
     int64_t width = 0;
     for (;;) {
       inputs.clear();
-      targets.clear();
       MLP_ASSIGN_OR_RETURN(const size_t read,
-                           source->Read(batch, &inputs, &targets));
+                           source->Read(batch, &inputs, &all_targets.values));
       if (read == 0) break;
       mlp::v1::Tensor& tensor = *request.mutable_inputs();
       tensor.Clear();
@@ -140,7 +170,7 @@ absl::Status RunPredict(const PredictOptions& options,
   } else {
     std::cout << "version " << all.version() << "\n"
               << FormatPredictions(all_inputs, all.outputs(),
-                                   !options.inputs.empty());
+                                   !options.inputs.empty(), all_targets);
   }
   return absl::OkStatus();
 }
@@ -183,17 +213,26 @@ absl::Status RunEvaluate(const std::string& name, const DataFiles& files,
 }
 
 void AddDataOptions(CLI::App* command, DataFiles* files, bool need_targets) {
-  command
-      ->add_option("--data", files->path,
-                   "a CSV file, or IDX images (with --labels)")
-      ->required(need_targets);
-  command->add_option(
+  CLI::Option* data = command->add_option(
+      "--data", files->path,
+      need_targets ? "a CSV file (with --targets) or IDX images (with "
+                     "--labels), plain or gzip-compressed"
+                   : "a CSV file or IDX images (plain or "
+                     "gzip-compressed)");
+  data->required(need_targets);
+  CLI::Option* targets = command->add_option(
       "--targets", files->targets,
       need_targets ? "CSV target columns: 0-based indices (-1 = last) or "
                      "header names, comma-separated"
-                   : "CSV columns to skip (targets): 0-based indices (-1 = "
-                     "last) or header names");
-  command->add_option("--labels", files->labels, "IDX labels file");
+                   : "CSV target columns, not inputs: 0-based indices (-1 = "
+                     "last) or header names; shown next to the predictions");
+  CLI::Option* labels =
+      command->add_option("--labels", files->labels,
+                          need_targets ? "IDX labels file"
+                                       : "IDX labels file; shown next to the "
+                                         "predictions");
+  targets->needs(data)->excludes(labels);
+  labels->needs(data);
 }
 
 }  // namespace

@@ -48,6 +48,54 @@ bool IsUsageError(const absl::Status& status) {
   return status.GetPayload(kUsageErrorUrl).has_value();
 }
 
+namespace {
+
+// Bytes of the UTF-8 sequence at the start of `text`, or 0 if it is not one
+// (ASCII bytes included: they are handled apart).
+size_t Utf8SequenceLength(absl::string_view text) {
+  const auto lead = static_cast<unsigned char>(text[0]);
+  const size_t length = lead >= 0xf0 && lead <= 0xf4   ? 4
+                        : lead >= 0xe0                 ? 3
+                        : lead >= 0xc2 && lead <= 0xdf ? 2
+                                                       : 0;
+  if (length == 0 || text.size() < length) return 0;
+  for (size_t i = 1; i < length; ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xc0) != 0x80) return 0;
+  }
+  // U+0080-U+009F are control characters too (some terminals act on them).
+  if (lead == 0xc2 && static_cast<unsigned char>(text[1]) < 0xa0) return 0;
+  return length;
+}
+
+}  // namespace
+
+std::string Quote(absl::string_view text, size_t max_chars) {
+  std::string out = "'";
+  size_t chars = 0;
+  size_t i = 0;
+  while (i < text.size() && chars < max_chars) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte >= 0x20 && byte < 0x7f) {
+      out += static_cast<char>(byte);
+      ++i;
+    } else if (const size_t length = Utf8SequenceLength(text.substr(i));
+               length > 0) {
+      absl::StrAppend(&out, text.substr(i, length));
+      i += length;
+    } else {
+      absl::StrAppend(&out, "\\x", absl::Hex(byte, absl::kZeroPad2));
+      ++i;
+    }
+    ++chars;
+  }
+  if (i < text.size()) {
+    absl::StrAppend(&out, "...' (", text.size(), " bytes)");
+  } else {
+    out += "'";
+  }
+  return out;
+}
+
 std::string FormatError(const absl::Status& status) {
   // Server errors carry the code name because scripts and people look for
   // it (NOT_FOUND, ALREADY_EXISTS); local errors already say what and where.

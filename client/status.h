@@ -10,6 +10,7 @@
 #ifndef MLP_CLIENT_STATUS_H_
 #define MLP_CLIENT_STATUS_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
@@ -45,6 +46,13 @@ bool IsConnectionError(const absl::Status& status);
 // CLI11 reports the syntax errors; this is for the checks made after it.
 absl::Status UsageError(absl::string_view message);
 bool IsUsageError(const absl::Status& status);
+
+// `text` from a file (a CSV field, a header name) quoted for an error
+// message: in single quotes, control characters and bytes that are not
+// UTF-8 as \xNN, and cut after `max_chars` characters with the full size
+// said ("'abc...' (5000 bytes)"), so a binary file read as text cannot
+// flood the terminal.
+std::string Quote(absl::string_view text, size_t max_chars = 40);
 
 // The line printed on stderr for a failed command, without the newline.
 std::string FormatError(const absl::Status& status);

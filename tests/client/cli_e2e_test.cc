@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <filesystem>
@@ -918,14 +919,71 @@ TEST_F(CliTest, IdxUploadAndPredictFromAFile) {
                  "--lr", "0.5"})
                 .exit_code,
             0);
+  // With labels, each row shows its label and whether the class is right.
   const Result predicted =
       Mlp({"predict", "tiny", "--data", images, "--labels", labels});
   ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
-  EXPECT_THAT(predicted.out, HasSubstr("CLASS"));
+  EXPECT_THAT(
+      Lines(predicted.out),
+      ::testing::ElementsAre(
+          "version 2", ::testing::MatchesRegex("ROW +OUTPUT +CLASS +TARGET"),
+          ::testing::MatchesRegex("1 +[0-9.e-]+ [0-9.e-]+ +0 +0 +right"),
+          ::testing::MatchesRegex("2 +[0-9.e-]+ [0-9.e-]+ +1 +1 +right")))
+      << predicted.out;
   const Result evaluated =
       Mlp({"evaluate", "tiny", "--data", images, "--labels", labels});
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
   EXPECT_THAT(evaluated.out, HasSubstr("accuracy 100.00% (2 of 2 rows"));
+}
+
+void WriteGzip(const std::string& path, const std::string& content) {
+  gzFile gz = gzopen(path.c_str(), "wb");
+  ASSERT_NE(gz, nullptr);
+  gzwrite(gz, content.data(), static_cast<unsigned>(content.size()));
+  gzclose(gz);
+}
+
+// `mlp predict MODEL --data images.idx.gz` without --labels: IDX is
+// recognised by its header, not read as CSV.
+TEST_F(CliTest, PredictReadsGzipIdxImagesWithoutLabels) {
+  ASSERT_EQ(Mlp({"create", "unlabelled", "--input", "4", "--layer", "3:softmax",
+                 "--seed", "1"})
+                .exit_code,
+            0);
+  const std::string images = dir_->path() + "/unlabelled-idx3-ubyte.gz";
+  WriteGzip(images,
+            std::string("\0\0\x08\x03\0\0\0\x02\0\0\0\x02\0\0\0\x02", 16) +
+                std::string("\xff\0\0\xff\0\xff\xff\0", 8));
+  const Result predicted = Mlp({"predict", "unlabelled", "--data", images});
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
+  const std::vector<std::string> lines = Lines(predicted.out);
+  ASSERT_EQ(lines.size(), 4u) << predicted.out;  // version, header, 2 rows
+  EXPECT_THAT(lines[1], ::testing::MatchesRegex("ROW +OUTPUT +CLASS"));
+  EXPECT_THAT(lines[3], StartsWith("2 "));
+}
+
+// A binary file that is not IDX is refused without a byte of it on the
+// terminal; a CSV field of control characters is quoted escaped.
+TEST_F(CliTest, BinaryFilesNeverPutTheirBytesInAnError) {
+  CreateXnorModel("binary-model");
+  std::string noise;
+  for (int i = 0; i < 4096; ++i) noise += static_cast<char>((i * 7919) % 251);
+  const std::string gz = dir_->path() + "/noise.gz";
+  WriteGzip(gz, noise);
+  const std::string raw = WriteFile("noise.bin", noise);
+  const std::string csv =
+      WriteFile("controls.csv", "1,1,1\n1,\x1b]0;owned\x07\x9b" +
+                                    std::string(300, 'A') + ",1\n");
+  for (const std::string& file : {gz, raw, csv}) {
+    const Result result = Mlp({"predict", "binary-model", "--data", file});
+    EXPECT_EQ(result.exit_code, 1) << file;
+    EXPECT_LT(result.err.size(), 300u) << result.err;
+    for (char c : result.err) {
+      const auto byte = static_cast<unsigned char>(c);
+      EXPECT_TRUE(byte == '\n' || (byte >= 0x20 && byte < 0x7f))
+          << file << ": byte " << int{byte} << " in " << result.err;
+    }
+  }
 }
 
 TEST_F(CliTest, FashionDemoUploadsTrainsAndReportsTestAccuracy) {

@@ -114,6 +114,14 @@ TEST(StatusTest, LocalUsageAndInterruptExitCodes) {
   EXPECT_EQ(ExitCode(absl::OkStatus(), true), kExitOk);
 }
 
+TEST(StatusTest, QuotedTextIsEscapedAndBounded) {
+  EXPECT_EQ(Quote("abc"), "'abc'");
+  EXPECT_EQ(Quote("caf\xc3\xa9"), "'caf\xc3\xa9'");  // UTF-8 kept
+  EXPECT_EQ(Quote(std::string("a\0b\x1b\x7f\xc2\x85\xff", 8)),
+            "'a\\x00b\\x1b\\x7f\\xc2\\x85\\xff'");
+  EXPECT_EQ(Quote(std::string(100, 'x'), 5), "'xxxxx...' (100 bytes)");
+}
+
 TEST(ProgressTest, EpochLines) {
   mlp::v1::TrainProgress progress;
   progress.set_epoch(12);
