@@ -192,6 +192,19 @@ std::string FormatMatrix(const mlp::v1::Tensor& tensor,
   return out;
 }
 
+std::string FormatInit(const mlp::v1::ModelSpec& spec) {
+  if (spec.init() != mlp::v1::INIT_UNSPECIFIED) return InitName(spec.init());
+  std::vector<std::string> per_layer;
+  for (const auto& layer : spec.layers()) {
+    per_layer.push_back(InitName(layer.activation() == mlp::v1::RELU
+                                     ? mlp::v1::HE_NORMAL
+                                     : mlp::v1::XAVIER_UNIFORM));
+  }
+  return absl::StrCat("auto: ", absl::StrJoin(per_layer, ", "), " (",
+                      InitName(mlp::v1::HE_NORMAL), " for relu layers, ",
+                      InitName(mlp::v1::XAVIER_UNIFORM), " otherwise)");
+}
+
 std::string FormatModel(const mlp::v1::ModelInfo& model) {
   const auto& spec = model.spec();
   std::vector<std::vector<std::string>> rows = {
@@ -199,7 +212,7 @@ std::string FormatModel(const mlp::v1::ModelInfo& model) {
       {"layers:", FormatArchitecture(spec)},
       {"loss:", LossName(spec.loss())},
       {"bias:", spec.has_bias() && !spec.bias() ? "no" : "yes"},
-      {"init:", InitName(spec.init())},
+      {"init:", FormatInit(spec)},
       {"seed:", absl::StrCat(spec.seed())},
       {"parameters:", absl::StrCat(model.parameter_count())},
       {"version:", absl::StrCat(model.version())},

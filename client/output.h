@@ -47,6 +47,12 @@ std::string FormatArchitecture(const mlp::v1::ModelSpec& spec);
 std::string FormatMatrix(const mlp::v1::Tensor& tensor,
                          const std::string& indent);
 
+// The initialisation the model's weights were drawn with: the spec's, or
+// for INIT_UNSPECIFIED the API's rule applied per layer (he for a relu
+// layer, xavier otherwise): "auto: he, xavier (he for relu layers, xavier
+// otherwise)".
+std::string FormatInit(const mlp::v1::ModelSpec& spec);
+
 // `mlp show`: the model's properties, one per line.
 std::string FormatModel(const mlp::v1::ModelInfo& model);
 

@@ -650,6 +650,25 @@ TEST_F(CliTest, PatienceWithoutValidationWatchesTheTrainingLoss) {
                         "1"));
 }
 
+TEST_F(CliTest, ShowSaysWhichInitWasUsed) {
+  ASSERT_EQ(Mlp({"create", "auto-init", "--input", "784", "--layer", "128:relu",
+                 "--layer", "10:softmax"})
+                .exit_code,
+            0);
+  const Result shown = Mlp({"show", "auto-init"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_THAT(shown.out,
+              ::testing::ContainsRegex(
+                  "\ninit: +auto: he, xavier \\(he for relu layers, xavier "
+                  "otherwise\\)\n"));
+  ASSERT_EQ(Mlp({"create", "uniform-init", "--input", "3", "--layer",
+                 "1:linear", "--init", "uniform01"})
+                .exit_code,
+            0);
+  EXPECT_THAT(Mlp({"show", "uniform-init"}).out,
+              ::testing::ContainsRegex("\ninit: +uniform01\n"));
+}
+
 TEST_F(CliTest, VersionNamesTheBuild) {
   const Result result = Mlp({"--version"});
   EXPECT_EQ(result.exit_code, 0) << result.err;

@@ -21,6 +21,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Optional;
 
 TEST(ParseTest, Floats) {
@@ -197,6 +198,29 @@ TEST(OutputTest, ProgressJsonHasOnlyTheFieldsThatApply) {
             R"("validation_accuracy":0.5,"samples_per_second":100,)"
             R"("elapsed_seconds":1.5,"done":true,"stop_reason":"MAX_EPOCHS",)"
             R"("version":7,"epochs_run":3})");
+}
+
+// INIT_UNSPECIFIED is the API's "the activation's usual init", which the
+// server applies per layer (he for relu, xavier otherwise); show says what
+// was used.
+TEST(OutputTest, InitSaysWhatEachLayerWasDrawnWith) {
+  mlp::v1::ModelSpec spec;
+  spec.set_input_size(784);
+  for (auto activation : {mlp::v1::RELU, mlp::v1::TANH, mlp::v1::SOFTMAX}) {
+    auto* layer = spec.add_layers();
+    layer->set_units(10);
+    layer->set_activation(activation);
+  }
+  EXPECT_EQ(FormatInit(spec),
+            "auto: he, xavier, xavier (he for relu layers, xavier otherwise)");
+  spec.set_init(mlp::v1::UNIFORM_0_1);
+  EXPECT_EQ(FormatInit(spec), "uniform01");
+  mlp::v1::ModelInfo model;
+  *model.mutable_spec() = spec;
+  model.mutable_spec()->clear_init();
+  EXPECT_THAT(FormatModel(model),
+              ::testing::ContainsRegex("\ninit: +auto: he, xavier, xavier "));
+  EXPECT_THAT(FormatModel(model), Not(HasSubstr("unspecified")));
 }
 
 TEST(OutputTest, TablesAndMatrices) {
