@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/interrupt.h"
+#include "client/output.h"
 #include "client/progress.h"
 #include "client/status.h"
 
@@ -64,15 +65,50 @@ absl::StatusOr<mlp::v1::TrainingData> ReadAll(RowSource& source,
   return data;
 }
 
-absl::StatusOr<mlp::v1::ModelInfo> RecreateModel(
-    Connection& connection, const mlp::v1::CreateModelRequest& request) {
-  mlp::v1::DeleteModelRequest remove;
-  remove.set_name(request.name());
-  auto removed = connection.Call(&ModelService::Stub::DeleteModel, remove);
-  if (!removed.ok() && removed.status().code() != absl::StatusCode::kNotFound) {
-    return removed.status();
+bool SameArchitecture(const mlp::v1::ModelSpec& a,
+                      const mlp::v1::ModelSpec& b) {
+  if (a.input_size() != b.input_size() || a.layers_size() != b.layers_size() ||
+      a.loss() != b.loss() || a.init() != b.init() ||
+      (!a.has_bias() || a.bias()) != (!b.has_bias() || b.bias())) {
+    return false;
   }
-  return connection.Call(&ModelService::Stub::CreateModel, request);
+  for (int i = 0; i < a.layers_size(); ++i) {
+    if (a.layers(i).units() != b.layers(i).units() ||
+        a.layers(i).activation() != b.layers(i).activation()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::StatusOr<DemoModel> CreateDemoModel(
+    Connection& connection, const mlp::v1::CreateModelRequest& request) {
+  DemoModel result;
+  mlp::v1::GetModelRequest get;
+  get.set_name(request.name());
+  absl::StatusOr<mlp::v1::ModelInfo> existing =
+      connection.Call(&ModelService::Stub::GetModel, get);
+  if (existing.ok()) {
+    if (!SameArchitecture(existing->spec(), request.spec())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "model '", request.name(), "' exists and is not this demo's (",
+          FormatArchitecture(existing->spec()),
+          "); a demo never replaces another model: choose another --name"));
+    }
+    mlp::v1::DeleteModelRequest remove;
+    remove.set_name(request.name());
+    auto removed = connection.Call(&ModelService::Stub::DeleteModel, remove);
+    if (!removed.ok() &&
+        removed.status().code() != absl::StatusCode::kNotFound) {
+      return removed.status();
+    }
+    result.replaced = true;
+  } else if (existing.status().code() != absl::StatusCode::kNotFound) {
+    return existing.status();
+  }
+  MLP_ASSIGN_OR_RETURN(
+      result.model, connection.Call(&ModelService::Stub::CreateModel, request));
+  return result;
 }
 
 namespace {

@@ -28,9 +28,20 @@ bool IsClassifier(const mlp::v1::ModelSpec& spec);
 absl::StatusOr<mlp::v1::TrainingData> ReadAll(RowSource& source,
                                               absl::string_view origin);
 
-// Deletes the model if it exists (its training, if any, is cancelled) and
-// creates it anew.
-absl::StatusOr<mlp::v1::ModelInfo> RecreateModel(
+// Whether two specs describe the same network: input size, layers, loss,
+// bias and init (not the seed).
+bool SameArchitecture(const mlp::v1::ModelSpec& a, const mlp::v1::ModelSpec& b);
+
+struct DemoModel {
+  mlp::v1::ModelInfo model;
+  bool replaced = false;  // an earlier run's model was deleted first
+};
+
+// Creates the model a demo trains. A model of that name with the same
+// architecture is an earlier run's and is replaced (its training, if any,
+// is cancelled); one with another architecture is someone's own and is left
+// alone: FAILED_PRECONDITION naming it and the way out (--name).
+absl::StatusOr<DemoModel> CreateDemoModel(
     Connection& connection, const mlp::v1::CreateModelRequest& request);
 
 struct TrainView {

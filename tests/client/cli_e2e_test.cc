@@ -256,6 +256,19 @@ TEST_F(CliTest, DemoConvergesAndGetsAllFourRight) {
   EXPECT_EQ(Lines(again.out).size(), Lines(demo.out).size());
 }
 
+TEST_F(CliTest, DemoNeverReplacesAnotherModel) {
+  CreateXnorModel("my-xnor");  // 3 -> 4 relu -> 1 linear, with bias
+  const Result demo = Mlp({"demo", "--name", "my-xnor"});
+  EXPECT_EQ(demo.exit_code, 1);
+  EXPECT_THAT(demo.err, HasSubstr("model 'my-xnor' exists and is not this "
+                                  "demo's (3 -> 4 relu -> 1 linear); a demo "
+                                  "never replaces another model"));
+  EXPECT_EQ(
+      ParseJson<mlp::v1::ModelInfo>(Mlp({"show", "my-xnor", "--json"}).out)
+          .version(),
+      1u);
+}
+
 TEST_F(CliTest, DemoWithoutHiddenLayerNeverGetsAllFourRight) {
   const Result demo = Mlp({"demo", "--no-hidden"}, 120);
   ASSERT_EQ(demo.exit_code, 0) << demo.out << demo.err;
@@ -1005,19 +1018,138 @@ TEST_F(CliTest, BinaryFilesNeverPutTheirBytesInAnError) {
   }
 }
 
-TEST_F(CliTest, FashionDemoUploadsTrainsAndReportsTestAccuracy) {
+// IDX bytes: the header (magic 0x0000080N, big-endian dimensions), then the
+// unsigned bytes.
+std::string IdxBytes(const std::vector<uint32_t>& dims,
+                     const std::string& data) {
+  std::string bytes = {0, 0, 8, static_cast<char>(dims.size())};
+  for (uint32_t d : dims) {
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      bytes.push_back(static_cast<char>((d >> shift) & 0xff));
+    }
+  }
+  return bytes + data;
+}
+
+// A directory laid out like the Fashion-MNIST package, with a few 2x2
+// images: the demo's logic without its data.
+std::string WriteTinyFashion(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  auto images = [](int count) {
+    std::string pixels;
+    for (int i = 0; i < 4 * count; ++i) {
+      pixels += static_cast<char>(i * 37 % 256);
+    }
+    return IdxBytes({static_cast<uint32_t>(count), 2, 2}, pixels);
+  };
+  auto labels = [](int count) {
+    std::string classes;
+    for (int i = 0; i < count; ++i) classes += static_cast<char>(i % 10);
+    return IdxBytes({static_cast<uint32_t>(count)}, classes);
+  };
+  WriteGzip(dir + "/train-images-idx3-ubyte.gz", images(20));
+  WriteGzip(dir + "/train-labels-idx1-ubyte.gz", labels(20));
+  WriteGzip(dir + "/t10k-images-idx3-ubyte.gz", images(10));
+  WriteGzip(dir + "/t10k-labels-idx1-ubyte.gz", labels(10));
+  return dir;
+}
+
+// The demo never replaces a model that is not its own, and uses a dataset
+// already on the server when it has the training set's shape instead of
+// uploading a second copy; one with another shape is left alone too.
+TEST_F(CliTest, FashionDemoKeepsOtherModelsAndReusesTheDataset) {
+  const std::string tiny = WriteTinyFashion(dir_->path() + "/tiny-fashion");
+  ASSERT_EQ(Mlp({"dataset", "upload", "tiny-train",
+                 tiny + "/train-images-idx3-ubyte.gz", "--labels",
+                 tiny + "/train-labels-idx1-ubyte.gz"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Mlp({"create", "mine", "--input", "4", "--layer", "3:relu",
+                 "--layer", "10:softmax", "--seed", "1"})
+                .exit_code,
+            0);
+  const std::string datasets_before = Mlp({"dataset", "list", "--json"}).out;
+
+  const Result refused = Mlp({"demo", "fashion", "--dir", tiny, "--dataset",
+                              "tiny-train", "--name", "mine", "--epochs", "1"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err,
+              HasSubstr("model 'mine' exists and is not this demo's"));
+  const auto mine =
+      ParseJson<mlp::v1::ModelInfo>(Mlp({"show", "mine", "--json"}).out);
+  EXPECT_EQ(mine.version(), 1u);
+  EXPECT_EQ(mine.spec().layers(0).units(), 3u);
+
+  const Result first =
+      Mlp({"demo", "fashion", "--dir", tiny, "--dataset", "tiny-train",
+           "--name", "tiny-demo", "--epochs", "1"});
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  EXPECT_THAT(first.out, HasSubstr("using dataset 'tiny-train': 20 rows"));
+  EXPECT_THAT(first.out, HasSubstr("model 'tiny-demo': 4 -> 128 relu"));
+  EXPECT_THAT(first.out, HasSubstr("test accuracy"));
+  EXPECT_THAT(first.out, HasSubstr("model 'tiny-demo' and dataset "
+                                   "'tiny-train' stay on the server"));
+  // A second run replaces its own model.
+  const Result second =
+      Mlp({"demo", "fashion", "--dir", tiny, "--dataset", "tiny-train",
+           "--name", "tiny-demo", "--epochs", "1"});
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_THAT(second.out,
+              HasSubstr("model 'tiny-demo' (replacing the last demo's)"));
+  // Nothing was uploaded.
+  EXPECT_EQ(Mlp({"dataset", "list", "--json"}).out, datasets_before);
+
+  // A dataset of that name with another shape is not the training set.
+  const std::string csv = WriteFile("other-shape.csv", kXnorCsv);
+  ASSERT_EQ(Mlp({"dataset", "upload", "other-shape", csv, "--targets", "-1"})
+                .exit_code,
+            0);
+  const Result mismatch =
+      Mlp({"demo", "fashion", "--dir", tiny, "--dataset", "other-shape",
+           "--name", "tiny-demo", "--epochs", "1"});
+  EXPECT_EQ(mismatch.exit_code, 1);
+  EXPECT_THAT(mismatch.err,
+              HasSubstr("dataset 'other-shape' on the server has 4 rows of 3 "
+                        "inputs and 1 targets, not the training set's 20 rows "
+                        "of 4 inputs and 1 target; choose another --dataset"));
+}
+
+// The README's tour, then `mlp demo fashion`: the tour's model 'fashion' is
+// untouched and its dataset 'fashion-train' is used, not uploaded again.
+TEST_F(CliTest, FashionDemoAfterTheTourReportsTestAccuracy) {
   const std::string dir = "/usr/share/datasets/fashion-mnist";
   if (!std::filesystem::exists(dir)) GTEST_SKIP() << dir << " not installed";
+  const Result upload = Mlp({"dataset", "upload", "fashion-train",
+                             dir + "/train-images-idx3-ubyte.gz", "--labels",
+                             dir + "/train-labels-idx1-ubyte.gz"},
+                            240);
+  ASSERT_EQ(upload.exit_code, 0) << upload.err;
+  ASSERT_EQ(Mlp({"create", "fashion", "--input", "784", "--layer", "128:relu",
+                 "--layer", "10:softmax"})
+                .exit_code,
+            0);
   const Result first = Mlp({"demo", "fashion", "--epochs", "1"}, 240);
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
-  EXPECT_THAT(first.out, HasSubstr("uploaded dataset 'fashion-mnist-train': "
-                                   "60000 rows, 784 inputs"));
+  EXPECT_THAT(first.out, HasSubstr("using dataset 'fashion-train': 60000 rows, "
+                                   "784 inputs"));
+  EXPECT_THAT(first.out, HasSubstr("model 'demo-fashion': 784 -> 128 relu"));
   const std::regex accuracy(R"(test accuracy ([0-9.]+)% \((\d+) of 10000)");
   std::smatch match;
   ASSERT_TRUE(std::regex_search(first.out, match, accuracy)) << first.out;
   EXPECT_GT(std::stod(match[1]), 75.0);  // one epoch of Adam gets ~83%
+  EXPECT_EQ(
+      ParseJson<mlp::v1::ModelInfo>(Mlp({"show", "fashion", "--json"}).out)
+          .version(),
+      1u);
+  const auto datasets = ParseJson<mlp::v1::ListDatasetsResponse>(
+      Mlp({"dataset", "list", "--json"}).out);
+  int fashion_sets = 0;
+  for (const auto& dataset : datasets.datasets()) {
+    fashion_sets += dataset.rows() == 60000 ? 1 : 0;
+  }
+  EXPECT_EQ(fashion_sets, 1);
 
-  // The second run reuses the uploaded dataset; --json lines all parse.
+  // --json lines all parse.
   const Result second =
       Mlp({"demo", "fashion", "--epochs", "1", "--json"}, 240);
   ASSERT_EQ(second.exit_code, 0) << second.err;
