@@ -218,6 +218,8 @@ TEST(OutputTest, InitSaysWhatEachLayerWasDrawnWith) {
   mlp::v1::ModelInfo model;
   *model.mutable_spec() = spec;
   model.mutable_spec()->clear_init();
+  model.mutable_spec()->set_loss(mlp::v1::CROSS_ENTROPY);
+  model.set_state(mlp::v1::READY);
   EXPECT_THAT(FormatModel(model),
               ::testing::ContainsRegex("\ninit: +auto: he, xavier, xavier "));
   EXPECT_THAT(FormatModel(model), Not(HasSubstr("unspecified")));
