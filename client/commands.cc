@@ -1,13 +1,18 @@
 #include "client/commands.h"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
+#include <sstream>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "client/parse.h"
+#include "client/progress.h"
 
 namespace mlp::cli {
 namespace {
@@ -81,6 +86,74 @@ std::vector<std::string> OptionNames(const CLI::App& command) {
   }
   return names;
 }
+
+// `text` with line breaks at spaces so that no line is longer than `width`
+// (a word longer than that gets a line of its own); its own breaks kept.
+std::string Wrap(const std::string& text, size_t width) {
+  std::string out;
+  for (absl::string_view paragraph : absl::StrSplit(text, '\n')) {
+    if (!out.empty()) out += '\n';
+    size_t line = 0;
+    for (absl::string_view word :
+         absl::StrSplit(paragraph, ' ', absl::SkipEmpty())) {
+      if (line > 0 && line + 1 + word.size() > width) {
+        out += '\n';
+        line = 0;
+      } else if (line > 0) {
+        out += ' ';
+        ++line;
+      }
+      absl::StrAppend(&out, word);
+      line += word.size();
+    }
+  }
+  return out;
+}
+
+// CLI11's help, fitted to the terminal (descriptions wrapped in their
+// column), and with the global options in every command's help: they work
+// after the command too (`mlp list --json`).
+class HelpFormatter final : public CLI::Formatter {
+ public:
+  std::string make_option_desc(const CLI::Option* option) const override {
+    return Wrap(CLI::Formatter::make_option_desc(option), DescriptionWidth());
+  }
+
+  std::string make_subcommand(const CLI::App* command) const override {
+    std::stringstream out;
+    CLI::detail::format_help(
+        out, command->get_display_name(true),
+        Wrap(command->get_description(), DescriptionWidth()), column_width_);
+    return out.str();
+  }
+
+  std::string make_footer(const CLI::App* command) const override {
+    std::string footer = CLI::Formatter::make_footer(command);
+    if (command->get_parent() == nullptr) return footer;
+    const CLI::App* root = command;
+    while (root->get_parent() != nullptr) root = root->get_parent();
+    const std::vector<const CLI::Option*> global =
+        root->get_options([root](const CLI::Option* option) {
+          return option != root->get_help_ptr() &&
+                 option != root->get_version_ptr() && option->nonpositional();
+        });
+    // make_help puts a blank line before the footer; make_group adds one.
+    std::string group = make_group(
+        "Global options (before or after the command)", false, global);
+    return absl::StrCat(absl::StripPrefix(group, "\n"), footer);
+  }
+
+  std::string make_description(const CLI::App* command) const override {
+    return Wrap(CLI::Formatter::make_description(command),
+                static_cast<size_t>(TerminalWidth() - 1));
+  }
+
+ private:
+  size_t DescriptionWidth() const {
+    const int width = TerminalWidth() - 1 - static_cast<int>(column_width_);
+    return static_cast<size_t>(std::max(width, 30));
+  }
+};
 
 }  // namespace
 
@@ -173,6 +246,8 @@ std::string DescribeParseError(const CLI::App& app,
 }
 
 void AddCommands(CLI::App& app, GlobalOptions& global, Action* action) {
+  // Before the commands: each takes its parent's formatter when added.
+  app.formatter(std::make_shared<HelpFormatter>());
   app.add_option("--server", global.server, "mlp-server address host:port")
       ->envname("MLP_SERVER")
       ->check(ServerAddress())

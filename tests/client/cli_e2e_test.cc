@@ -682,6 +682,17 @@ TEST_F(CliTest, ShowSaysWhichInitWasUsed) {
               ::testing::ContainsRegex("\ninit: +uniform01\n"));
 }
 
+TEST_F(CliTest, CommandHelpListsTheGlobalOptions) {
+  const Result help = Mlp({"train", "--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  const size_t global =
+      help.out.find("Global options (before or after the command):");
+  ASSERT_NE(global, std::string::npos) << help.out;
+  for (const char* option : {"--server", "--json", "--timeout"}) {
+    EXPECT_THAT(help.out.substr(global), HasSubstr(option));
+  }
+}
+
 TEST_F(CliTest, VersionNamesTheBuild) {
   const Result result = Mlp({"--version"});
   EXPECT_EQ(result.exit_code, 0) << result.err;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_split.h"
 #include "client/commands.h"
 #include "client/names.h"
 #include "client/output.h"
@@ -298,6 +299,34 @@ TEST_F(CommandLineTest, MistypedWordsAreNamedWithTheNearestSpelling) {
   // Nothing mistyped: CLI11's own message.
   EXPECT_EQ(ErrorOf({"show"}), "name is required");
   EXPECT_EQ(ErrorOf({"create", "m", "--input", "3"}), "--layer is required");
+}
+
+// Every command's --help lists the global options, which work after the
+// command too, and fits 80 columns.
+TEST_F(CommandLineTest, EveryHelpHasTheGlobalOptionsAndFits80Columns) {
+  unsetenv("COLUMNS");
+  ASSERT_EQ(Parse({"list"}), -1);
+  std::vector<const CLI::App*> commands = {app_.get()};
+  for (size_t i = 0; i < commands.size(); ++i) {
+    for (const CLI::App* sub : commands[i]->get_subcommands({})) {
+      commands.push_back(sub);
+    }
+  }
+  ASSERT_GT(commands.size(), 10u);
+  for (const CLI::App* command : commands) {
+    const std::string help = command->help();
+    for (const char* option : {"--server", "--json", "--timeout"}) {
+      EXPECT_THAT(help, HasSubstr(option)) << command->get_name();
+    }
+    if (command != app_.get()) {
+      EXPECT_THAT(help,
+                  HasSubstr("Global options (before or after the command):"))
+          << command->get_name();
+    }
+    for (absl::string_view line : absl::StrSplit(help, '\n')) {
+      EXPECT_LE(line.size(), 80u) << command->get_name() << ": " << line;
+    }
+  }
 }
 
 TEST_F(CommandLineTest, GlobalOptionsBeforeOrAfterTheCommand) {
