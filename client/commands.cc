@@ -11,8 +11,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "client/output.h"
 #include "client/parse.h"
-#include "client/progress.h"
 
 namespace mlp::cli {
 namespace {

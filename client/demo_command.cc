@@ -12,7 +12,6 @@
 #include "client/idx.h"
 #include "client/operations.h"
 #include "client/output.h"
-#include "client/progress.h"
 #include "client/status.h"
 #include "google/protobuf/struct.pb.h"
 

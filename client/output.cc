@@ -1,13 +1,18 @@
 #include "client/output.h"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/names.h"
 #include "google/protobuf/descriptor.h"
@@ -149,6 +154,19 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& time) {
                           absl::UTCTimeZone());
 }
 
+namespace {
+
+// "2024-05-01 12:00", UTC; "-" when unset.
+std::string FormatTimestampToTheMinute(
+    const google::protobuf::Timestamp& time) {
+  if (time.seconds() == 0 && time.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M",
+                          absl::FromUnixSeconds(time.seconds()),
+                          absl::UTCTimeZone());
+}
+
+}  // namespace
+
 std::string FormatBytes(uint64_t bytes) {
   if (bytes < 1024) return absl::StrCat(bytes, " B");
   const char* const units[] = {"KiB", "MiB", "GiB", "TiB"};
@@ -168,6 +186,23 @@ std::string FormatArchitecture(const mlp::v1::ModelSpec& spec) {
                     ActivationName(layer.activation()));
   }
   return out;
+}
+
+std::string FormatLayers(const mlp::v1::ModelSpec& spec) {
+  std::string out = absl::StrCat(spec.input_size());
+  for (const auto& layer : spec.layers()) {
+    absl::StrAppend(&out, " ", layer.units(), ":",
+                    ActivationName(layer.activation()));
+  }
+  return out;
+}
+
+size_t WidestLine(const std::string& text) {
+  size_t widest = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    widest = std::max(widest, line.size());
+  }
+  return widest;
 }
 
 std::string FormatMatrix(const mlp::v1::Tensor& tensor,
@@ -231,18 +266,41 @@ std::string FormatModel(const mlp::v1::ModelInfo& model) {
   return FormatTable(rows);
 }
 
-std::string FormatModelList(const mlp::v1::ListModelsResponse& list) {
+std::string FormatModelList(const mlp::v1::ListModelsResponse& list,
+                            int width) {
   if (list.models().empty()) return "no models\n";
-  std::vector<std::vector<std::string>> rows = {
-      {"NAME", "VERSION", "STATE", "LAYERS", "LOSS", "PARAMS", "UPDATED"}};
-  for (const auto& model : list.models()) {
-    rows.push_back({model.name(), absl::StrCat(model.version()),
-                    StateName(model.state()), FormatArchitecture(model.spec()),
-                    LossName(model.spec().loss()),
-                    absl::StrCat(model.parameter_count()),
-                    FormatTimestamp(model.updated_at())});
+  enum Layout { kFull, kCompact, kNoParams, kNarrowest };
+  std::string out;
+  for (Layout layout : {kFull, kCompact, kNoParams, kNarrowest}) {
+    const bool full = layout == kFull;
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::string> header = {"NAME", full ? "VERSION" : "VER",
+                                       "STATE", "LAYERS"};
+    if (layout != kNarrowest) {
+      header.push_back("LOSS");
+      if (layout != kNoParams) header.push_back("PARAMS");
+      header.push_back(full ? "UPDATED" : "UPDATED (UTC)");
+    }
+    rows.push_back(header);
+    for (const auto& model : list.models()) {
+      std::vector<std::string> row = {
+          model.name(), absl::StrCat(model.version()), StateName(model.state()),
+          full ? FormatArchitecture(model.spec()) : FormatLayers(model.spec())};
+      if (layout != kNarrowest) {
+        row.push_back(full ? LossName(model.spec().loss())
+                           : LossShortName(model.spec().loss()));
+        if (layout != kNoParams) {
+          row.push_back(absl::StrCat(model.parameter_count()));
+        }
+        row.push_back(full ? FormatTimestamp(model.updated_at())
+                           : FormatTimestampToTheMinute(model.updated_at()));
+      }
+      rows.push_back(std::move(row));
+    }
+    out = FormatTable(rows);
+    if (static_cast<int>(WidestLine(out)) <= width) break;
   }
-  return FormatTable(rows);
+  return out;
 }
 
 std::string FormatWeights(const mlp::v1::GetWeightsResponse& weights) {
@@ -282,6 +340,22 @@ std::string FormatDataset(const mlp::v1::DatasetInfo& dataset) {
                       " rows, ", dataset.input_size(), " inputs, ",
                       dataset.target_size(), " targets, ",
                       FormatBytes(dataset.size_bytes()), "\n");
+}
+
+bool StdoutIsTerminal() { return isatty(STDOUT_FILENO) == 1; }
+
+int TerminalWidth() {
+  winsize size{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 20) {
+    return size.ws_col;
+  }
+  int columns = 0;
+  const char* from_environment = std::getenv("COLUMNS");
+  if (from_environment != nullptr &&
+      absl::SimpleAtoi(from_environment, &columns) && columns > 20) {
+    return columns;
+  }
+  return 80;
 }
 
 }  // namespace mlp::cli

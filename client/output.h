@@ -42,6 +42,12 @@ std::string FormatBytes(uint64_t bytes);
 // "3 -> 4 relu -> 1 linear".
 std::string FormatArchitecture(const mlp::v1::ModelSpec& spec);
 
+// The same as `mlp create` spells it: "3 4:relu 1:linear".
+std::string FormatLayers(const mlp::v1::ModelSpec& spec);
+
+// The longest line of `text`, in bytes.
+size_t WidestLine(const std::string& text);
+
 // A [rows, cols] (or [n]) tensor as right-aligned columns, one row per line,
 // each line starting with `indent`.
 std::string FormatMatrix(const mlp::v1::Tensor& tensor,
@@ -56,8 +62,11 @@ std::string FormatInit(const mlp::v1::ModelSpec& spec);
 // `mlp show`: the model's properties, one per line.
 std::string FormatModel(const mlp::v1::ModelInfo& model);
 
-// `mlp list`: one row per model.
-std::string FormatModelList(const mlp::v1::ListModelsResponse& list);
+// `mlp list`: one row per model, in the fullest of a few layouts that fits
+// `width` columns (full names and times; then the layers as `mlp create`
+// spells them, short loss names and times to the minute; then without the
+// parameter count; then name, version, state and layers alone).
+std::string FormatModelList(const mlp::v1::ListModelsResponse& list, int width);
 
 // `mlp weights`: every layer's weight matrix [inputs x units] and bias.
 std::string FormatWeights(const mlp::v1::GetWeightsResponse& weights);
@@ -65,6 +74,14 @@ std::string FormatWeights(const mlp::v1::GetWeightsResponse& weights);
 // `mlp dataset list` and `mlp dataset upload`.
 std::string FormatDatasetList(const mlp::v1::ListDatasetsResponse& list);
 std::string FormatDataset(const mlp::v1::DatasetInfo& dataset);
+
+// Whether stdout is a terminal (progress bars, curves) or a pipe (plain
+// lines for scripts and logs).
+bool StdoutIsTerminal();
+
+// Columns available on stdout: the terminal's (TIOCGWINSZ), else $COLUMNS,
+// else 80. What is printed for people fits in it.
+int TerminalWidth();
 
 }  // namespace mlp::cli
 

@@ -1,4 +1,5 @@
 // mlp predict | evaluate
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -66,44 +67,86 @@ struct Targets {
   bool classifier = false;  // right/WRONG per row
 };
 
+// How much of each row's outputs is shown.
+enum class OutputLayout {
+  kAll,       // every output, six digits
+  kCompact,   // every output, three decimals (probabilities) or digits
+  kTopClass,  // the highest output alone, next to its class
+};
+
 // One line per row: its inputs (or number), its outputs and, for a model
 // with several outputs, the class with the highest one; then the target and,
-// for a classifier, whether the prediction is right.
+// for a classifier, whether the prediction is right. The first layout whose
+// lines fit `width` columns.
 std::string FormatPredictions(const mlp::v1::Tensor& inputs,
                               const mlp::v1::Tensor& outputs, bool show_inputs,
-                              const Targets& targets) {
+                              const Targets& targets, int width) {
   const int64_t rows = outputs.shape_size() > 0 ? outputs.shape(0) : 0;
-  const int64_t width = rows > 0 ? outputs.values_size() / rows : 0;
+  const int64_t outputs_per_row = rows > 0 ? outputs.values_size() / rows : 0;
   const int64_t in_width = rows > 0 ? inputs.values_size() / rows : 0;
   const bool with_targets =
       targets.per_row > 0 &&
       targets.values.size() == static_cast<size_t>(rows * targets.per_row);
-  std::vector<std::vector<std::string>> table = {
-      {show_inputs ? "INPUT" : "ROW", "OUTPUT"}};
-  if (width > 1) table[0].push_back("CLASS");
-  if (with_targets) table[0].push_back("TARGET");
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* y = outputs.values().data() + r * width;
-    std::vector<std::string> line = {
-        show_inputs ? FormatRow(inputs.values().data() + r * in_width, in_width)
-                    : absl::StrCat(r + 1),
-        FormatRow(y, width)};
-    if (width > 1) {
-      line.push_back(absl::StrCat(std::max_element(y, y + width) - y));
+  const bool probabilities =
+      std::all_of(outputs.values().begin(), outputs.values().end(),
+                  [](float v) { return v >= 0 && v <= 1; });
+  std::string out;
+  for (OutputLayout layout :
+       {OutputLayout::kAll, OutputLayout::kCompact, OutputLayout::kTopClass}) {
+    if (layout == OutputLayout::kTopClass && outputs_per_row < 2) break;
+    const bool top_only = layout == OutputLayout::kTopClass;
+    // Compact cells are right-aligned within their column.
+    auto cell = [&](float value) {
+      if (layout == OutputLayout::kAll) return absl::StrFormat("%.6g", value);
+      return probabilities ? absl::StrFormat("%.3f", value)
+                           : absl::StrFormat("%.3g", value);
+    };
+    size_t cell_width = 0;
+    for (float value : outputs.values()) {
+      cell_width = std::max(cell_width, cell(value).size());
     }
-    if (with_targets) {
-      const float* t = targets.values.data() + r * targets.per_row;
-      line.push_back(FormatRow(t, targets.per_row));
-      if (targets.classifier) {
-        line.push_back(
-            RightClass(y, static_cast<int>(width), t, targets.per_row)
-                ? "right"
-                : "WRONG");
+    std::vector<std::vector<std::string>> table = {
+        {show_inputs ? "INPUT" : "ROW"}};
+    if (outputs_per_row > 1) table[0].push_back("CLASS");
+    table[0].push_back(top_only ? "OUTPUT OF CLASS" : "OUTPUTS");
+    if (with_targets) table[0].push_back("TARGET");
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* y = outputs.values().data() + r * outputs_per_row;
+      const int64_t top = std::max_element(y, y + outputs_per_row) - y;
+      std::vector<std::string> line = {
+          show_inputs
+              ? FormatRow(inputs.values().data() + r * in_width, in_width)
+              : absl::StrCat(r + 1)};
+      if (outputs_per_row > 1) line.push_back(absl::StrCat(top));
+      if (top_only) {
+        line.push_back(cell(y[top]));
+      } else {
+        std::vector<std::string> cells;
+        for (int64_t o = 0; o < outputs_per_row; ++o) {
+          const std::string text = cell(y[o]);
+          cells.push_back(layout == OutputLayout::kAll
+                              ? text
+                              : std::string(cell_width - text.size(), ' ') +
+                                    text);
+        }
+        line.push_back(absl::StrJoin(cells, " "));
       }
+      if (with_targets) {
+        const float* t = targets.values.data() + r * targets.per_row;
+        line.push_back(FormatRow(t, targets.per_row));
+        if (targets.classifier) {
+          line.push_back(RightClass(y, static_cast<int>(outputs_per_row), t,
+                                    targets.per_row)
+                             ? "right"
+                             : "WRONG");
+        }
+      }
+      table.push_back(std::move(line));
     }
-    table.push_back(std::move(line));
+    out = FormatTable(table);
+    if (static_cast<int>(WidestLine(out)) <= width) break;
   }
-  return FormatTable(table);
+  return out;
 }
 
 absl::Status RunPredict(const PredictOptions& options,
@@ -170,7 +213,8 @@ absl::Status RunPredict(const PredictOptions& options,
   } else {
     std::cout << "version " << all.version() << "\n"
               << FormatPredictions(all_inputs, all.outputs(),
-                                   !options.inputs.empty(), all_targets);
+                                   !options.inputs.empty(), all_targets,
+                                   TerminalWidth());
   }
   return absl::OkStatus();
 }

@@ -18,10 +18,14 @@
 
 namespace mlp::cli {
 
-// "epoch   12  loss 0.0123  acc 93.10%  val_loss ...  1234 samples/s".
-// Accuracy columns only for classification, validation ones only when on.
+// One epoch's figures in at most `width` columns. Accuracy only for
+// classification, validation figures only when on. When the widest line of
+// the kind fits: "epoch    12  loss 0.0123       acc  93.10%  val_loss ...
+// val_acc ...  1234 samples/s"; else the compact form, at most 80 columns:
+// "epoch   12  loss 0.0123   val 0.0131    acc  93.1% val  92.8%  1.23k
+// samples/s".
 std::string FormatEpoch(const mlp::v1::TrainProgress& progress,
-                        bool classification, bool validation);
+                        bool classification, bool validation, int width);
 
 // "[#######.............]  35/100 epochs  ETA 0:42", `width` columns wide
 // at most. The ETA extrapolates the elapsed time per epoch so far.
@@ -29,8 +33,10 @@ std::string FormatProgressBar(uint32_t epoch, uint32_t max_epochs,
                               double elapsed_seconds, int width);
 
 // An ASCII plot of the loss per epoch, `height` rows of at most `width`
-// points (epochs are averaged into columns), on a log scale when the loss
-// spans more than two decades. Empty with fewer than two points.
+// columns, on a log scale when the loss spans more than two decades. With
+// more epochs than columns, each column covers a run of epochs and marks
+// every row between their lowest and highest loss. The y-axis is labelled
+// with the real highest and lowest loss. Empty with fewer than two points.
 std::string RenderLossCurve(const std::vector<double>& losses, int width,
                             int height);
 
@@ -73,13 +79,6 @@ class TrainDisplay final {
   uint32_t last_epoch_ = 0;
   bool bar_shown_ = false;
 };
-
-// Whether stdout is a terminal (progress bars, curves) or a pipe (plain
-// lines for scripts and logs).
-bool StdoutIsTerminal();
-
-// Columns of the terminal, 80 if unknown.
-int TerminalWidth();
 
 }  // namespace mlp::cli
 

@@ -7,7 +7,7 @@
 #include "client/commands.h"
 #include "client/names.h"
 #include "client/operations.h"
-#include "client/progress.h"
+#include "client/output.h"
 #include "client/rows.h"
 #include "client/status.h"
 

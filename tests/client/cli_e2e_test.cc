@@ -52,7 +52,10 @@ struct Result {
 // One run of the mlp binary, stdout and stderr captured in files.
 class CliProcess {
  public:
-  CliProcess(const std::string& dir, std::vector<std::string> args) {
+  // `environment`: NAME=VALUE settings for the CLI; COLUMNS is unset unless
+  // given, so that output widths do not depend on the caller's terminal.
+  CliProcess(const std::string& dir, std::vector<std::string> args,
+             const std::vector<std::string>& environment = {}) {
     static int runs = 0;
     const std::string stem = absl::StrCat(dir, "/run", ++runs);
     out_path_ = stem + ".out";
@@ -63,6 +66,10 @@ class CliProcess {
       // The caller's environment must not redirect the CLI elsewhere.
       unsetenv("MLP_SERVER");
       unsetenv("MLP_TOKEN");
+      unsetenv("COLUMNS");
+      for (const std::string& setting : environment) {
+        putenv(const_cast<char*>(setting.c_str()));
+      }
       const int out =
           open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       const int err =
@@ -192,6 +199,12 @@ class CliTest : public ::testing::Test {
   // Runs `mlp --server=<the test server> args...`.
   static Result Mlp(std::vector<std::string> args, double timeout = 60) {
     return CliProcess(dir_->path(), WithServer(std::move(args))).Wait(timeout);
+  }
+  // The same with $COLUMNS set, as a shell with a wide terminal exports it.
+  static Result MlpInColumns(int columns, std::vector<std::string> args) {
+    return CliProcess(dir_->path(), WithServer(std::move(args)),
+                      {absl::StrCat("COLUMNS=", columns)})
+        .Wait(60);
   }
   static std::vector<std::string> WithServer(std::vector<std::string> args) {
     args.insert(args.begin(), "--server=" + server_->address());
@@ -693,6 +706,64 @@ TEST_F(CliTest, CommandHelpListsTheGlobalOptions) {
   }
 }
 
+// The longest line of `text`.
+size_t Widest(const std::string& text) {
+  size_t widest = 0;
+  for (const std::string& line : Lines(text)) {
+    widest = std::max(widest, line.size());
+  }
+  return widest;
+}
+
+// What people read fits 80 columns by default, and a wider terminal gets
+// more (here through $COLUMNS, since the output is a file).
+TEST_F(CliTest, OutputFits80ColumnsAndWiderTerminalsGetMore) {
+  const Result demo = Mlp({"demo"});
+  ASSERT_EQ(demo.exit_code, 0) << demo.err;
+  EXPECT_LE(Widest(demo.out), 80u) << demo.out;
+
+  ASSERT_EQ(Mlp({"create", "wide-clf", "--input", "3", "--layer", "8:tanh",
+                 "--layer", "1:sigmoid", "--loss", "bce", "--seed", "1"})
+                .exit_code,
+            0);
+  std::string rows;
+  for (int i = 0; i < 10; ++i) rows += kXnorCsv;
+  const std::vector<std::string> train = {
+      "train",        "wide-clf", "--data",   WriteFile("wide.csv", rows),
+      "--targets",    "-1",       "--epochs", "3",
+      "--validation", "0.25"};
+  const Result narrow_train = Mlp(train);
+  ASSERT_EQ(narrow_train.exit_code, 0) << narrow_train.err;
+  EXPECT_LE(Widest(narrow_train.out), 80u) << narrow_train.out;
+  EXPECT_THAT(
+      narrow_train.out,
+      ::testing::ContainsRegex("epoch +1  loss [0-9.]+ +val [0-9.]+ +acc "));
+  EXPECT_THAT(MlpInColumns(200, train).out, HasSubstr("  val_loss "));
+
+  ASSERT_EQ(Mlp({"create", "wide-ten", "--input", "3", "--layer", "16:relu",
+                 "--layer", "10:softmax", "--seed", "1"})
+                .exit_code,
+            0);
+  const std::vector<std::string> predict = {"predict", "wide-ten", "--input",
+                                            "1,0,1",   "--input",  "0,0.5,1"};
+  const Result narrow_predict = Mlp(predict);
+  ASSERT_EQ(narrow_predict.exit_code, 0) << narrow_predict.err;
+  EXPECT_LE(Widest(narrow_predict.out), 80u) << narrow_predict.out;
+  // Ten probabilities with three decimals.
+  EXPECT_THAT(narrow_predict.out,
+              ::testing::ContainsRegex("1 0 1 +[0-9] +(0\\.[0-9]{3} ){9}"
+                                       "0\\.[0-9]{3}\n"));
+  EXPECT_GT(Widest(MlpInColumns(200, predict).out), 80u);
+
+  const Result narrow_list = Mlp({"list"});
+  ASSERT_EQ(narrow_list.exit_code, 0) << narrow_list.err;
+  EXPECT_LE(Widest(narrow_list.out), 80u) << narrow_list.out;
+  EXPECT_THAT(narrow_list.out, HasSubstr("3 16:relu 10:softmax"));
+  const Result wide_list = MlpInColumns(250, {"list"});
+  EXPECT_THAT(wide_list.out, HasSubstr("3 -> 16 relu -> 10 softmax"));
+  EXPECT_THAT(wide_list.out, HasSubstr("cross-entropy"));
+}
+
 TEST_F(CliTest, VersionNamesTheBuild) {
   const Result result = Mlp({"--version"});
   EXPECT_EQ(result.exit_code, 0) << result.err;
@@ -969,9 +1040,9 @@ TEST_F(CliTest, IdxUploadAndPredictFromAFile) {
   EXPECT_THAT(
       Lines(predicted.out),
       ::testing::ElementsAre(
-          "version 2", ::testing::MatchesRegex("ROW +OUTPUT +CLASS +TARGET"),
-          ::testing::MatchesRegex("1 +[0-9.e-]+ [0-9.e-]+ +0 +0 +right"),
-          ::testing::MatchesRegex("2 +[0-9.e-]+ [0-9.e-]+ +1 +1 +right")))
+          "version 2", ::testing::MatchesRegex("ROW +CLASS +OUTPUTS +TARGET"),
+          ::testing::MatchesRegex("1 +0 +[0-9.e-]+ +[0-9.e-]+ +0 +right"),
+          ::testing::MatchesRegex("2 +1 +[0-9.e-]+ +[0-9.e-]+ +1 +right")))
       << predicted.out;
   const Result evaluated =
       Mlp({"evaluate", "tiny", "--data", images, "--labels", labels});
@@ -1001,7 +1072,7 @@ TEST_F(CliTest, PredictReadsGzipIdxImagesWithoutLabels) {
   ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
   const std::vector<std::string> lines = Lines(predicted.out);
   ASSERT_EQ(lines.size(), 4u) << predicted.out;  // version, header, 2 rows
-  EXPECT_THAT(lines[1], ::testing::MatchesRegex("ROW +OUTPUT +CLASS"));
+  EXPECT_THAT(lines[1], ::testing::MatchesRegex("ROW +CLASS +OUTPUTS"));
   EXPECT_THAT(lines[3], StartsWith("2 "));
 }
 
@@ -1095,6 +1166,7 @@ TEST_F(CliTest, FashionDemoKeepsOtherModelsAndReusesTheDataset) {
       Mlp({"demo", "fashion", "--dir", tiny, "--dataset", "tiny-train",
            "--name", "tiny-demo", "--epochs", "1"});
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  EXPECT_LE(Widest(first.out), 80u) << first.out;
   EXPECT_THAT(first.out, HasSubstr("using dataset 'tiny-train': 20 rows"));
   EXPECT_THAT(first.out, HasSubstr("model 'tiny-demo': 4 -> 128 relu"));
   EXPECT_THAT(first.out, HasSubstr("test accuracy"));

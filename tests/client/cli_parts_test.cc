@@ -129,11 +129,40 @@ TEST(ProgressTest, EpochLines) {
   progress.set_epoch(12);
   progress.set_loss(0.0123);
   progress.set_accuracy(0.931);
+  progress.set_validation_loss(0.0131);
+  progress.set_validation_accuracy(0.928);
   progress.set_samples_per_second(1234);
-  EXPECT_EQ(FormatEpoch(progress, false, false),
+  // A wide terminal: six digits, full labels.
+  EXPECT_EQ(FormatEpoch(progress, false, false, 200),
             "epoch    12  loss 0.0123           1234 samples/s");
-  EXPECT_THAT(FormatEpoch(progress, true, true),
-              HasSubstr("acc  93.10%  val_loss 0"));
+  EXPECT_EQ(FormatEpoch(progress, true, true, 200),
+            "epoch    12  loss 0.0123       acc  93.10%  val_loss 0.0131       "
+            "val_acc  92.80%      1234 samples/s");
+  // 80 columns: the compact form.
+  EXPECT_EQ(FormatEpoch(progress, true, true, 80),
+            "epoch   12  loss 0.0123   val 0.0131    acc  93.1% val  92.8%  "
+            "1.23k samples/s");
+  // The long form when even its widest line fits.
+  EXPECT_EQ(FormatEpoch(progress, false, false, 80),
+            "epoch    12  loss 0.0123           1234 samples/s");
+}
+
+TEST(ProgressTest, EpochLinesFit80ColumnsWhateverTheFigures) {
+  mlp::v1::TrainProgress widest;
+  widest.set_epoch(99999);
+  widest.set_loss(-1.23456e-05);
+  widest.set_validation_loss(1.23456e+10);
+  widest.set_accuracy(1);
+  widest.set_validation_accuracy(1);
+  widest.set_samples_per_second(123456789);
+  for (bool classification : {false, true}) {
+    for (bool validation : {false, true}) {
+      const std::string line =
+          FormatEpoch(widest, classification, validation, 80);
+      EXPECT_LE(line.size(), 80u) << line;
+      EXPECT_THAT(line, HasSubstr("loss -1.23")) << line;
+    }
+  }
 }
 
 TEST(ProgressTest, BarWithEta) {
@@ -159,6 +188,16 @@ TEST(ProgressTest, LossCurveFallsFromTopLeftToBottomRight) {
   EXPECT_EQ(lines[6].back(), '*');          // last epoch, bottom right
   EXPECT_THAT(lines[8], HasSubstr("100"));
   EXPECT_EQ(RenderLossCurve({0.5}, 50, 6), "");
+}
+
+// The y-axis says the real range: the first epoch's loss on top, even when
+// several epochs share a column.
+TEST(ProgressTest, LossCurveLabelsTheRealHighestAndLowestLoss) {
+  std::vector<double> losses = {0.607};
+  for (int i = 1; i < 210; ++i) losses.push_back(0.3 / i);
+  const std::string curve = RenderLossCurve(losses, 60, 8);
+  EXPECT_THAT(curve, ::testing::ContainsRegex("\n +0.607 \\|\\*\n"));
+  EXPECT_THAT(curve, ::testing::ContainsRegex("\n0.00144 \\|[ *]*\\*\n"));
 }
 
 TEST(OutputTest, JsonIntegersAreNumbersInFieldOrder) {
@@ -224,6 +263,44 @@ TEST(OutputTest, InitSaysWhatEachLayerWasDrawnWith) {
   EXPECT_THAT(FormatModel(model),
               ::testing::ContainsRegex("\ninit: +auto: he, xavier, xavier "));
   EXPECT_THAT(FormatModel(model), Not(HasSubstr("unspecified")));
+}
+
+mlp::v1::ModelInfo ListedModel(const std::string& name, uint32_t inputs,
+                               uint32_t hidden, uint32_t outputs) {
+  mlp::v1::ModelInfo model;
+  model.set_name(name);
+  model.set_version(12);
+  model.set_state(mlp::v1::TRAINING);
+  model.set_parameter_count(101770);
+  model.mutable_updated_at()->set_seconds(1714564800);
+  auto& spec = *model.mutable_spec();
+  spec.set_input_size(inputs);
+  spec.add_layers()->set_units(hidden);
+  spec.mutable_layers(0)->set_activation(mlp::v1::RELU);
+  spec.add_layers()->set_units(outputs);
+  spec.mutable_layers(1)->set_activation(mlp::v1::SOFTMAX);
+  spec.set_loss(mlp::v1::CROSS_ENTROPY);
+  return model;
+}
+
+TEST(OutputTest, ModelListFitsTheWidthAndUsesMoreWhenThereIsMore) {
+  mlp::v1::ListModelsResponse list;
+  *list.add_models() = ListedModel("fashion", 784, 128, 10);
+  *list.add_models() = ListedModel("demo-fashion", 784, 128, 10);
+  *list.add_models() = ListedModel("demo-xnor-linear", 3, 4, 1);
+  const std::string narrow = FormatModelList(list, 80);
+  EXPECT_LE(WidestLine(narrow), 80u) << narrow;
+  EXPECT_THAT(narrow, HasSubstr("784 128:relu 10:softmax"));
+  EXPECT_THAT(narrow, HasSubstr("2024-05-01 12:00"));
+  const std::string wide = FormatModelList(list, 200);
+  EXPECT_THAT(wide, HasSubstr("784 -> 128 relu -> 10 softmax"));
+  EXPECT_THAT(wide, HasSubstr("cross-entropy"));
+  EXPECT_THAT(wide, HasSubstr("101770"));
+  EXPECT_THAT(wide, HasSubstr("2024-05-01 12:00:00 UTC"));
+  // However narrow, names, versions and layers stay.
+  EXPECT_THAT(FormatModelList(list, 40),
+              HasSubstr("demo-fashion      12   training  784 128:relu "
+                        "10:softmax"));
 }
 
 TEST(OutputTest, TablesAndMatrices) {
