@@ -113,6 +113,9 @@ absl::Status RunDemo(const DemoOptions& options, const GlobalOptions& global) {
   TrainView view;
   view.json = global.json;
   view.terminal = StdoutIsTerminal();
+  // Some 200 epochs: on a terminal one live line, so that the header above
+  // and the curve below stay on screen; a line per epoch for scripts.
+  view.live = view.terminal;
   view.plot = !global.json;
   MLP_ASSIGN_OR_RETURN(mlp::v1::TrainProgress done,
                        RunTraining(connection, train, model, view, std::cout));

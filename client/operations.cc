@@ -153,6 +153,7 @@ absl::StatusOr<mlp::v1::TrainProgress> RunTraining(
   TrainDisplay::Options options;
   options.json = view.json;
   options.terminal = view.terminal;
+  options.live = view.live;
   options.plot = view.plot;
   options.classification = IsClassifier(spec);
   options.validation = request.options().validation_fraction() > 0;

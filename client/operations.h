@@ -47,6 +47,7 @@ absl::StatusOr<DemoModel> CreateDemoModel(
 struct TrainView {
   bool json = false;
   bool terminal = false;  // progress bar
+  bool live = false;      // on a terminal, one line redrawn per epoch
   bool plot = false;      // loss curve at the end
   std::string metrics_path;
 };

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "client/names.h"
 #include "client/output.h"
 
@@ -230,7 +231,16 @@ absl::Status TrainDisplay::Update(const mlp::v1::TrainProgress& progress) {
     }
   }
   if (options_.json) return absl::OkStatus();
-  if (options_.terminal) {
+  if (options_.terminal && options_.live) {
+    live_line_ = FormatEpoch(progress, options_.classification,
+                             options_.validation, TerminalWidth() - 1);
+    const absl::Time now = absl::Now();
+    if (now - live_drawn_ >= absl::Milliseconds(50)) {
+      out_ << kEraseLine << live_line_ << std::flush;
+      bar_shown_ = true;
+      live_drawn_ = now;
+    }
+  } else if (options_.terminal) {
     ClearBar();
     out_ << FormatEpoch(progress, options_.classification, options_.validation,
                         TerminalWidth() - 1)
@@ -255,6 +265,7 @@ void TrainDisplay::ClearBar() {
 
 void TrainDisplay::Finish(const mlp::v1::TrainProgress* last) {
   ClearBar();
+  if (!live_line_.empty()) out_ << live_line_ << "\n";
   out_.flush();
   if (options_.json || last == nullptr || !last->done()) return;
   const uint32_t ran =

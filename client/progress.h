@@ -1,8 +1,9 @@
 // How a training is shown while it runs: one line per reported epoch, as
 // it arrives; on a terminal a progress bar with an ETA is kept under those
-// lines; --metrics-out keeps the figures as CSV (a figure that does not
-// apply, such as the accuracy of a regression or validation figures without
-// a split, is an empty cell); at the end a loss curve.
+// lines, or (live) a single line redrawn in place with the latest epoch;
+// --metrics-out keeps the figures as CSV (a figure that does not apply, such as
+// the accuracy of a regression or validation figures without a split, is an
+// empty cell); at the end a loss curve.
 #ifndef MLP_CLIENT_PROGRESS_H_
 #define MLP_CLIENT_PROGRESS_H_
 
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "mlp/v1/mlp.pb.h"
 
 namespace mlp::cli {
@@ -46,7 +48,11 @@ class TrainDisplay final {
   struct Options {
     bool json = false;      // one JSON TrainProgress per line instead
     bool terminal = false;  // draw the progress bar
-    bool plot = false;      // draw the loss curve at the end
+    // On a terminal: one line with the latest epoch, redrawn in place (at
+    // most every 50 ms), instead of a line per epoch; the last epoch's line
+    // stays when the training ends.
+    bool live = false;
+    bool plot = false;  // draw the loss curve at the end
     bool classification = false;
     bool validation = false;
     uint32_t max_epochs = 0;
@@ -78,6 +84,8 @@ class TrainDisplay final {
   std::vector<double> losses_;
   uint32_t last_epoch_ = 0;
   bool bar_shown_ = false;
+  std::string live_line_;  // live: the latest epoch's line
+  absl::Time live_drawn_ = absl::InfinitePast();
 };
 
 }  // namespace mlp::cli

@@ -2,7 +2,10 @@
 // Every run's stdout is a file, so the CLI sees a pipe, not a terminal.
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -267,6 +270,83 @@ TEST_F(CliTest, DemoConvergesAndGetsAllFourRight) {
   const Result again = Mlp({"demo"}, 120);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(Lines(again.out).size(), Lines(demo.out).size());
+}
+
+// Runs the mlp binary on a pseudo-terminal of `columns` x 24 and returns all
+// it wrote, as a terminal receives it.
+std::string RunOnTerminal(std::vector<std::string> args, int columns) {
+  args.insert(args.begin(), MLP_CLI_BINARY);
+  winsize size{};
+  size.ws_col = static_cast<unsigned short>(columns);
+  size.ws_row = 24;
+  int terminal = -1;
+  const pid_t pid = forkpty(&terminal, nullptr, nullptr, &size);
+  if (pid == 0) {
+    unsetenv("COLUMNS");
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  std::string output;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd ready{terminal, POLLIN, 0};
+    if (poll(&ready, 1, 100) <= 0) continue;
+    char buffer[4096];
+    const ssize_t got = read(terminal, buffer, sizeof(buffer));
+    if (got <= 0) break;  // EIO once the child has exited
+    output.append(buffer, static_cast<size_t>(got));
+  }
+  close(terminal);
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return output;
+}
+
+// What a terminal shows of `text`: each line as left by its last carriage
+// return and erase-line.
+std::vector<std::string> ScreenLines(const std::string& text) {
+  std::vector<std::string> lines;
+  for (const std::string& raw : Lines(text)) {
+    std::string line = raw;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const size_t start = line.rfind('\r');
+    if (start != std::string::npos) line = line.substr(start + 1);
+    if (absl::StartsWith(line, "\033[K")) line = line.substr(3);
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+// On a terminal the demo keeps one live epoch line, so its header and the
+// curve stay on an 80 x 24 screen; a pipe still gets a line per epoch
+// (DemoConvergesAndGetsAllFourRight).
+TEST_F(CliTest, DemoOnATerminalShowsOneLiveLineAndTheCurve) {
+  const std::string output = RunOnTerminal(WithServer({"demo"}), 80);
+  const std::vector<std::string> lines = ScreenLines(output);
+  int epoch_lines = 0;
+  for (const std::string& line : lines) {
+    epoch_lines += absl::StartsWith(line, "epoch") ? 1 : 0;
+    EXPECT_LE(line.size(), 80u) << line;
+  }
+  EXPECT_EQ(epoch_lines, 1) << output;
+  EXPECT_THAT(lines.front(), StartsWith("model 'demo-xnor'"));
+  EXPECT_THAT(output, HasSubstr("loss per epoch"));
+  EXPECT_THAT(output, HasSubstr("all 4 right"));
+  // The header, the epoch, the summary and the curve fit one screen.
+  size_t curve_end = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].find_first_not_of(" 0123456789") == std::string::npos &&
+        absl::StrContains(lines[i], "1 ")) {
+      curve_end = i;
+      break;
+    }
+  }
+  EXPECT_GT(curve_end, 0u) << output;
+  EXPECT_LT(curve_end, 24u) << output;
 }
 
 TEST_F(CliTest, DemoNeverReplacesAnotherModel) {

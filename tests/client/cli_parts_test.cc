@@ -3,10 +3,12 @@
 #include <grpcpp/support/status.h>
 
 #include <cstdlib>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "client/commands.h"
 #include "client/names.h"
@@ -163,6 +165,54 @@ TEST(ProgressTest, EpochLinesFit80ColumnsWhateverTheFigures) {
       EXPECT_THAT(line, HasSubstr("loss -1.23")) << line;
     }
   }
+}
+
+// What a terminal shows of `text`: each line as left by its last
+// carriage return / erase-line.
+std::vector<std::string> ScreenLines(const std::string& text) {
+  std::vector<std::string> lines;
+  for (absl::string_view raw : absl::StrSplit(text, '\n')) {
+    std::string line(raw);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const size_t start = line.rfind('\r');
+    if (start != std::string::npos) line = line.substr(start + 1);
+    if (absl::StartsWith(line, "\033[K")) line = line.substr(3);
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+TEST(ProgressTest, LiveDisplayKeepsOneEpochLineOnATerminal) {
+  std::ostringstream out;
+  TrainDisplay::Options options;
+  options.terminal = true;
+  options.live = true;
+  options.plot = true;
+  auto display = TrainDisplay::Create(options, out);
+  ASSERT_TRUE(display.ok());
+  mlp::v1::TrainProgress progress;
+  for (int epoch = 1; epoch <= 210; ++epoch) {
+    progress.set_epoch(epoch);
+    progress.set_loss(1.0 / epoch);
+    if (epoch == 210) {
+      progress.set_done(true);
+      progress.set_stop_reason(mlp::v1::TARGET_LOSS);
+      progress.set_version(2);
+    }
+    ASSERT_TRUE((*display)->Update(progress).ok());
+  }
+  (*display)->Finish(&progress);
+  const std::vector<std::string> lines = ScreenLines(out.str());
+  int epoch_lines = 0;
+  for (const std::string& line : lines) {
+    if (absl::StartsWith(line, "epoch")) {
+      ++epoch_lines;
+      EXPECT_THAT(line, ::testing::StartsWith("epoch   210  loss 0.0047619"));
+    }
+  }
+  EXPECT_EQ(epoch_lines, 1) << out.str();
+  EXPECT_THAT(out.str(), HasSubstr("stopped after 210 epochs (target-loss)"));
+  EXPECT_THAT(out.str(), HasSubstr("loss per epoch"));
 }
 
 TEST(ProgressTest, BarWithEta) {
