@@ -1,5 +1,6 @@
 #include "client/connection.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -41,10 +42,49 @@ Connection::Connection(const GlobalOptions& options)
   // The server bounds what it sends (weights, predictions); the client does
   // not second-guess it with gRPC's 4 MiB default.
   arguments.SetMaxReceiveMessageSize(-1);
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+  channel_ = grpc::CreateCustomChannel(
       server_, grpc::InsecureChannelCredentials(), arguments);
-  models_ = mlp::v1::ModelService::NewStub(channel);
-  health_ = grpc::health::v1::Health::NewStub(channel);
+  models_ = mlp::v1::ModelService::NewStub(channel_);
+  health_ = grpc::health::v1::Health::NewStub(channel_);
+}
+
+absl::Status Connection::Connect() {
+  if (connected_) return absl::OkStatus();
+  const absl::Duration wait = std::min(kConnectTimeout, timeout_);
+  const auto deadline =
+      std::chrono::system_clock::now() + absl::ToChronoMilliseconds(wait);
+  grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
+  while (state != GRPC_CHANNEL_READY) {
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE ||
+        state == GRPC_CHANNEL_SHUTDOWN) {
+      // The channel knows why (refused, unresolvable name) but says so only
+      // to a call, which fails at once in this state.
+      grpc::ClientContext probe;
+      probe.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(1));
+      grpc::health::v1::HealthCheckResponse ignored;
+      const grpc::Status why = health_->Check(
+          &probe, grpc::health::v1::HealthCheckRequest(), &ignored);
+      return ConnectionError(
+          absl::StatusCode::kUnavailable,
+          absl::StrCat("cannot connect to ", server_, ": ",
+                       why.ok() ? "connection failed" : why.error_message(),
+                       " (is mlp-server running there? set --server or "
+                       "MLP_SERVER)"));
+    }
+    if (!channel_->WaitForStateChange(state, deadline)) {
+      return ConnectionError(
+          absl::StatusCode::kUnavailable,
+          absl::StrCat("no gRPC server answered at ", server_, " within ",
+                       absl::FormatDuration(wait),
+                       ": something accepts connections there but does not "
+                       "speak gRPC, or the network is slow (check --server "
+                       "or MLP_SERVER)"));
+    }
+    state = channel_->GetState(/*try_to_connect=*/true);
+  }
+  connected_ = true;
+  return absl::OkStatus();
 }
 
 std::unique_ptr<grpc::ClientContext> Connection::UnaryContext() const {

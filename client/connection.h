@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/status_macros.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "mlp/v1/mlp.grpc.pb.h"
 
@@ -34,6 +35,12 @@ struct GlobalOptions {
 // error (exit 1) if the file cannot be read or is empty.
 absl::Status ResolveToken(GlobalOptions* options);
 
+// How long a command waits for the connection to the server (TCP and the
+// HTTP/2 handshake) before its first call; the call itself then has
+// --timeout. A port that accepts connections but does not speak gRPC would
+// otherwise hold every command for gRPC's 20 s handshake timeout.
+inline constexpr absl::Duration kConnectTimeout = absl::Seconds(5);
+
 // Thread-compatible. Creating it does not connect; the first call does.
 class Connection final {
  public:
@@ -44,26 +51,34 @@ class Connection final {
   InterruptWatcher& interrupts() { return *interrupts_; }
   const std::string& server() const { return server_; }
 
+  // Waits until the channel is connected to a gRPC server, for at most
+  // kConnectTimeout (or --timeout if shorter); done once, before the first
+  // call. A connection error (see status.h) if it fails: at once when the
+  // connection is refused or the name does not resolve, at the deadline
+  // when something accepts connections but no gRPC server answers.
+  absl::Status Connect();
+
   // A context for one unary call: every unary call has the --timeout
   // deadline, so a stuck server cannot hang a script.
   std::unique_ptr<grpc::ClientContext> UnaryContext() const;
 
   // A context for a Train or UploadDataset stream. These last as long as the
   // work does, so they get no deadline; Ctrl-C cancels them instead (see
-  // interrupt.h). Connecting still fails fast when no server listens.
+  // interrupt.h). Call Connect() first.
   std::unique_ptr<grpc::ClientContext> StreamContext() const;
 
   // The server's status as an absl::Status, with a hint where the raw
   // message leaves people guessing (no server at the address, deadline).
   absl::Status Error(const grpc::Status& status) const;
 
-  // One unary call with the --timeout deadline:
+  // One unary call with the --timeout deadline, after Connect():
   //   Call(&Stub::GetModel, request) -> StatusOr<ModelInfo>
   template <typename Stub, typename Request, typename Response>
   absl::StatusOr<Response> Call(
       grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
                                    Response*),
       const Request& request) {
+    MLP_RETURN_IF_ERROR(Connect());
     Response response;
     std::unique_ptr<grpc::ClientContext> context = UnaryContext();
     const grpc::Status status =
@@ -82,6 +97,8 @@ class Connection final {
   const std::string token_;
   const absl::Duration timeout_;
   InterruptWatcher* const interrupts_;
+  std::shared_ptr<grpc::Channel> channel_;
+  bool connected_ = false;
   std::unique_ptr<mlp::v1::ModelService::Stub> models_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -42,6 +43,23 @@ absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(
   }
   std::error_code error;
   const uint64_t size = std::filesystem::file_size(path, error);
+  // A binary file read as text makes only confusing errors about fields;
+  // say what it is instead.
+  char start[512];
+  file.read(start, sizeof(start));
+  const absl::string_view head(start, static_cast<size_t>(file.gcount()));
+  if (absl::StartsWith(head, "\x1f\x8b")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path,
+        ": gzip-compressed, and not IDX images: a CSV file must be "
+        "plain text (decompress it first)"));
+  }
+  if (absl::StrContains(head, '\0')) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": binary data, neither a CSV file nor IDX images"));
+  }
+  file.clear();
+  file.seekg(0);
   std::unique_ptr<CsvReader> reader(
       new CsvReader(path, std::move(file), error ? 0 : size));
 
@@ -74,9 +92,10 @@ absl::Status CsvReader::ResolveTargets(absl::string_view targets) {
       if (absl::SimpleAtoi(item, &column)) {
         if (column < 0) column += columns_;
         if (column < 0 || column >= columns_) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              path_, ": target column ", item, " does not exist: the file has ",
-              columns_, " columns (0-based; -1 is the last)"));
+          return absl::InvalidArgumentError(
+              absl::StrCat(path_, ": target column ", Quote(item),
+                           " does not exist: the file has ", columns_,
+                           " columns (0-based; -1 is the last)"));
         }
       } else {
         column = -1;  // SimpleAtoi may have written to it
@@ -85,16 +104,16 @@ absl::Status CsvReader::ResolveTargets(absl::string_view targets) {
         }
         if (column < 0) {
           return absl::InvalidArgumentError(
-              header_.empty() ? absl::StrCat(path_, ": no column named '", item,
-                                             "': the file has no header line")
-                              : absl::StrCat(path_, ": no column named '", item,
-                                             "'; the columns are ",
-                                             absl::StrJoin(header_, ", ")));
+              header_.empty()
+                  ? absl::StrCat(path_, ": no column named ", Quote(item),
+                                 ": the file has no header line")
+                  : absl::StrCat(path_, ": no column named ", Quote(item),
+                                 "; the columns are ", HeaderList()));
         }
       }
       if (target_index_[column] >= 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path_, ": target column ", item, " given twice"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            path_, ": target column ", Quote(item), " given twice"));
       }
       target_index_[column] = static_cast<int>(target_columns_.size());
       target_columns_.push_back(column);
@@ -109,6 +128,19 @@ absl::Status CsvReader::ResolveTargets(absl::string_view targets) {
         path_, ": all ", columns_, " columns are targets; no input is left"));
   }
   return absl::OkStatus();
+}
+
+std::string CsvReader::HeaderList() const {
+  constexpr size_t kShown = 12;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < header_.size() && i < kShown; ++i) {
+    names.push_back(Quote(header_[i]));
+  }
+  std::string list = absl::StrJoin(names, ", ");
+  if (header_.size() > kShown) {
+    absl::StrAppend(&list, ", ... (", header_.size(), " columns)");
+  }
+  return list;
 }
 
 bool CsvReader::NextLine() {
@@ -157,7 +189,7 @@ absl::Status CsvReader::ParseRow(std::vector<float>* inputs,
           field_starts_[i] + leading + 1,
           text.empty()
               ? std::string("empty field, expected a number")
-              : absl::StrCat("expected a finite number, got '", text, "'"));
+              : absl::StrCat("expected a finite number, got ", Quote(text)));
     }
     row_[i] = *value;
   }

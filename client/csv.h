@@ -8,7 +8,10 @@
 //
 // Errors point at the culprit as "FILE:LINE:COL: message", 1-based, where
 // COL is the character column at which the offending field starts (for a
-// row that is too short: the end of the line), as compilers do.
+// row that is too short: the end of the line), as compilers do. Text quoted
+// from the file is escaped and bounded (see Quote in status.h); a file that
+// is binary (a NUL byte in its first 512 bytes) or gzip-compressed is
+// refused as a whole.
 #ifndef MLP_CLIENT_CSV_H_
 #define MLP_CLIENT_CSV_H_
 
@@ -56,6 +59,8 @@ class CsvReader final : public RowSource {
   void SplitLine();
   absl::Status LineError(size_t column, absl::string_view message) const;
   absl::Status ResolveTargets(absl::string_view targets);
+  // The header's names, quoted and bounded for an error message.
+  std::string HeaderList() const;
   // Appends the fields of the current line to *inputs and *targets.
   absl::Status ParseRow(std::vector<float>* inputs,
                         std::vector<float>* targets);

@@ -7,7 +7,6 @@
 #include "client/commands.h"
 #include "client/operations.h"
 #include "client/output.h"
-#include "client/progress.h"
 #include "client/rows.h"
 #include "client/status.h"
 

@@ -12,7 +12,6 @@
 #include "client/idx.h"
 #include "client/operations.h"
 #include "client/output.h"
-#include "client/progress.h"
 #include "client/status.h"
 #include "google/protobuf/struct.pb.h"
 
@@ -42,8 +41,10 @@ struct DemoOptions {
 
 struct FashionOptions {
   std::string dir = "/usr/share/datasets/fashion-mnist";
-  std::string name = "fashion";
-  std::string dataset = "fashion-mnist-train";
+  // Names of its own, so that it never replaces the README tour's model
+  // 'fashion'; the dataset is the tour's, reused when it is on the server.
+  std::string name = "demo-fashion";
+  std::string dataset = "fashion-train";
   uint32_t epochs = 5;
   uint64_t seed = 1;
 };
@@ -151,21 +152,27 @@ absl::Status RunDemo(const DemoOptions& options, const GlobalOptions& global) {
                                                  : "demo-xnor";
   const mlp::v1::CreateModelRequest create = DemoModelRequest(name, options);
   Connection connection(global);
-  MLP_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
-                       RecreateModel(connection, create));
+  MLP_ASSIGN_OR_RETURN(DemoModel created, CreateDemoModel(connection, create));
+  const mlp::v1::ModelInfo& model = created.model;
   if (global.json) {
     PrintJson(model);
   } else {
-    std::cout << "model '" << name << "': " << FormatArchitecture(create.spec())
-              << ", no bias, weights uniform in [0, 1), seed " << options.seed
-              << "\ntraining on 4 samples: per-sample SGD, learning rate 0.1, "
-                 "until the loss is under 0.001 (at most 1000 epochs)\n\n";
+    std::cout << "model '" << name << "'"
+              << (created.replaced ? " (replacing the last demo's)" : "")
+              << ": " << FormatArchitecture(create.spec())
+              << ",\n  no bias, weights uniform in [0, 1), seed "
+              << options.seed
+              << "\ntraining on 4 samples: per-sample SGD, learning rate 0.1,"
+                 "\n  until the loss is under 0.001 (at most 1000 epochs)\n\n";
   }
 
   const mlp::v1::TrainRequest train = DemoTrainRequest(name, options.seed);
   TrainView view;
   view.json = global.json;
   view.terminal = StdoutIsTerminal();
+  // Some 200 epochs: on a terminal one live line, so that the header above
+  // and the curve below stay on screen; a line per epoch for scripts.
+  view.live = view.terminal;
   view.plot = !global.json;
   MLP_ASSIGN_OR_RETURN(mlp::v1::TrainProgress done,
                        RunTraining(connection, train, model, view, std::cout));
@@ -191,24 +198,37 @@ std::string IdxPath(const std::string& dir, const std::string& stem) {
   return std::filesystem::exists(gz) ? gz : absl::StrCat(dir, "/", stem);
 }
 
-// The uploaded training set, uploaded now unless an earlier run left it.
+// The training set on the server: the dataset of that name if it has the
+// files' shape (uploaded by an earlier run, or by hand as in the README),
+// else uploaded now. A dataset of that name with another shape is someone
+// else's and is left alone.
 absl::StatusOr<mlp::v1::DatasetInfo> EnsureFashionDataset(
     Connection& connection, const FashionOptions& options, bool json) {
-  MLP_ASSIGN_OR_RETURN(mlp::v1::ListDatasetsResponse list,
-                       connection.Call(&ModelService::Stub::ListDatasets,
-                                       mlp::v1::ListDatasetsRequest()));
-  for (const auto& dataset : list.datasets()) {
-    if (dataset.name() == options.dataset) {
-      if (!json) std::cout << "using " << FormatDataset(dataset);
-      return dataset;
-    }
-  }
   MLP_ASSIGN_OR_RETURN(
       std::unique_ptr<IdxReader> train,
       IdxReader::Open(IdxPath(options.dir, "train-images-idx3-ubyte"),
                       IdxPath(options.dir, "train-labels-idx1-ubyte")));
+  MLP_ASSIGN_OR_RETURN(mlp::v1::ListDatasetsResponse list,
+                       connection.Call(&ModelService::Stub::ListDatasets,
+                                       mlp::v1::ListDatasetsRequest()));
+  for (const auto& dataset : list.datasets()) {
+    if (dataset.name() != options.dataset) continue;
+    if (dataset.rows() != train->rows() ||
+        static_cast<int>(dataset.input_size()) != train->input_size() ||
+        static_cast<int>(dataset.target_size()) != train->target_size()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "dataset '", dataset.name(), "' on the server has ", dataset.rows(),
+          " rows of ", dataset.input_size(), " inputs and ",
+          dataset.target_size(), " targets, not the training set's ",
+          train->rows(), " rows of ", train->input_size(),
+          " inputs and 1 target; choose another --dataset"));
+    }
+    if (!json) std::cout << "using " << FormatDataset(dataset);
+    return dataset;
+  }
   if (!json) {
-    std::cout << "uploading " << train->rows() << " training images from "
+    std::cout << "uploading dataset '" << options.dataset
+              << "': " << train->rows() << " training images from "
               << options.dir << "\n";
   }
   MLP_ASSIGN_OR_RETURN(
@@ -238,15 +258,16 @@ absl::Status RunFashion(const FashionOptions& options,
   output->set_activation(mlp::v1::SOFTMAX);
   spec.set_loss(mlp::v1::CROSS_ENTROPY);
   spec.set_seed(options.seed);
-  MLP_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
-                       RecreateModel(connection, create));
+  MLP_ASSIGN_OR_RETURN(DemoModel created, CreateDemoModel(connection, create));
+  const mlp::v1::ModelInfo& model = created.model;
   if (global.json) {
     PrintJson(model);
   } else {
-    std::cout << "model '" << model.name() << "': " << FormatArchitecture(spec)
-              << ", " << model.parameter_count()
-              << " parameters; Adam, batch 64, " << options.epochs
-              << " epochs\n\n";
+    std::cout << "model '" << model.name() << "'"
+              << (created.replaced ? " (replacing the last demo's)" : "")
+              << ": " << FormatArchitecture(spec) << ",\n  "
+              << model.parameter_count() << " parameters; Adam, batch 64, "
+              << options.epochs << " epochs\n\n";
   }
 
   mlp::v1::TrainRequest train;
@@ -285,8 +306,10 @@ absl::Status RunFashion(const FashionOptions& options,
     PrintJson(json);
   } else {
     std::cout << absl::StrFormat(
-        "\ntest accuracy %.2f%% (%d of %d test images right)\n", 100 * accuracy,
-        result.correct, result.rows);
+        "\ntest accuracy %.2f%% (%d of %d test images right)\n"
+        "model '%s' and dataset '%s' stay on the server\n",
+        100 * accuracy, result.correct, result.rows, options.name,
+        options.dataset);
   }
   return absl::OkStatus();
 }
@@ -298,7 +321,8 @@ void AddDemoCommand(CLI::App& app, GlobalOptions& global, Action* action) {
   CLI::App* demo = app.add_subcommand(
       "demo",
       "the tutorial's experiment: train a 3-4-1 network on XNOR and show "
-      "its predictions and weights (replaces model demo-xnor)");
+      "its predictions and weights (creates model demo-xnor, replacing the "
+      "last demo's, never another model)");
   demo->add_option("--name", demo_options->name,
                    "model name (default demo-xnor, or demo-xnor-linear with "
                    "--no-hidden)");
@@ -306,14 +330,16 @@ void AddDemoCommand(CLI::App& app, GlobalOptions& global, Action* action) {
                  "drop the hidden layer: a 3-1 network never gets all four "
                  "right");
   demo->add_option("--seed", demo_options->seed, "seed of the initial weights")
+      ->check(AtLeastOne("1"))
       ->capture_default_str();
   demo->require_subcommand(0, 1);
 
   auto fashion_options = std::make_shared<FashionOptions>();
   CLI::App* fashion = demo->add_subcommand(
       "fashion",
-      "train 784-128-10 on Fashion-MNIST (uploaded once as a dataset) and "
-      "report the test accuracy");
+      "train 784-128-10 on Fashion-MNIST and report the test accuracy; "
+      "creates model demo-fashion (replacing the last demo's, never another "
+      "model) and dataset fashion-train (reused when it is on the server)");
   fashion
       ->add_option("--dir", fashion_options->dir,
                    "directory with the four IDX files")
@@ -325,10 +351,12 @@ void AddDemoCommand(CLI::App& app, GlobalOptions& global, Action* action) {
                    "dataset name of the training images")
       ->capture_default_str();
   fashion->add_option("--epochs", fashion_options->epochs, "epochs")
+      ->check(AtLeastOne("5"))
       ->capture_default_str();
   fashion
       ->add_option("--seed", fashion_options->seed,
                    "seed of the weights and the shuffling")
+      ->check(AtLeastOne("1"))
       ->capture_default_str();
 
   fashion->callback([fashion_options, &global, action] {

@@ -81,10 +81,24 @@ absl::Status IdxFile::ReadExactly(uint8_t* out, size_t bytes) {
   return absl::OkStatus();
 }
 
+bool LooksLikeIdx(const std::string& path) {
+  gzFile gz = gzopen(path.c_str(), "rb");
+  if (gz == nullptr) return false;
+  uint8_t magic[4];
+  const int got = gzread(gz, magic, sizeof(magic));
+  gzclose(gz);
+  return got == sizeof(magic) && magic[0] == 0 && magic[1] == 0 &&
+         magic[2] >= 0x08 && magic[2] <= 0x0e && magic[3] >= 1 && magic[3] <= 8;
+}
+
 absl::StatusOr<std::unique_ptr<IdxReader>> IdxReader::Open(
     const std::string& images_path, const std::string& labels_path) {
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<IdxFile> images,
                        IdxFile::Open(images_path));
+  if (labels_path.empty()) {
+    return std::unique_ptr<IdxReader>(
+        new IdxReader(std::move(images), nullptr));
+  }
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<IdxFile> labels,
                        IdxFile::Open(labels_path));
   if (labels->dims().size() != 1) {
@@ -117,9 +131,11 @@ absl::StatusOr<size_t> IdxReader::Read(size_t max_rows,
   // Same scaling as the server's own IDX reader, so that uploaded and
   // server-read data agree.
   for (uint8_t pixel : buffer_) inputs->push_back(pixel / 255.0f);
-  buffer_.resize(count);
-  MLP_RETURN_IF_ERROR(labels_->ReadExactly(buffer_.data(), count));
-  for (uint8_t label : buffer_) targets->push_back(label);
+  if (labels_ != nullptr) {
+    buffer_.resize(count);
+    MLP_RETURN_IF_ERROR(labels_->ReadExactly(buffer_.data(), count));
+    for (uint8_t label : buffer_) targets->push_back(label);
+  }
   rows_read_ += count;
   return count;
 }

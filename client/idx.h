@@ -1,7 +1,8 @@
 // A streaming reader for IDX files, the MNIST / Fashion-MNIST format, plain
 // or gzip-compressed: an images file (unsigned bytes, N x d1 x d2 ...) and
 // its labels file (unsigned bytes, N) read together as rows of pixels scaled
-// from 0..255 to [0, 1] with one class index as the target.
+// from 0..255 to [0, 1] with one class index as the target, or the images
+// alone.
 #ifndef MLP_CLIENT_IDX_H_
 #define MLP_CLIENT_IDX_H_
 
@@ -43,15 +44,21 @@ class IdxFile final {
   std::vector<uint32_t> dims_;
 };
 
+// Whether `path`, plain or gzip-compressed, starts with an IDX header: two
+// zero bytes, an element type (0x08 unsigned byte ... 0x0E double) and 1 to
+// 8 dimensions. False if it cannot be read.
+bool LooksLikeIdx(const std::string& path);
+
 class IdxReader final : public RowSource {
  public:
+  // `labels_path` empty: images alone, with no targets (for prediction).
   // INVALID_ARGUMENT if the labels file is not one-dimensional or the counts
   // differ; see IdxFile::Open for the rest.
   static absl::StatusOr<std::unique_ptr<IdxReader>> Open(
       const std::string& images_path, const std::string& labels_path);
 
   int input_size() const override;
-  int target_size() const override { return 1; }
+  int target_size() const override { return labels_ != nullptr ? 1 : 0; }
   absl::StatusOr<size_t> Read(size_t max_rows, std::vector<float>* inputs,
                               std::vector<float>* targets) override;
   double fraction_read() const override;
@@ -63,7 +70,7 @@ class IdxReader final : public RowSource {
       : images_(std::move(images)), labels_(std::move(labels)) {}
 
   std::unique_ptr<IdxFile> images_;
-  std::unique_ptr<IdxFile> labels_;
+  std::unique_ptr<IdxFile> labels_;  // null: images alone
   uint64_t rows_read_ = 0;
   std::vector<uint8_t> buffer_;
 };

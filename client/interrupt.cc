@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <utility>
 
 namespace mlp::cli {
@@ -53,18 +54,31 @@ void InterruptWatcher::Run() {
     if (sigwait(&set, &signal_number) != 0) continue;
     if (stopping_.load()) return;
     interrupted_.store(true);
+    bool insisted = false;
     {
       absl::MutexLock lock(&mu_);
+      const absl::Time now = absl::Now();
       if (cancel_ && !cancel_called_) {
         cancel_called_ = true;
+        cancelled_at_ = now;
         cancel_();
         continue;
       }
+      // The same interrupt delivered again (to the process, then to its
+      // group): the cancel is under way and the command will say how it
+      // ended.
+      if (now - cancelled_at_ < kRepeatWindow) continue;
+      insisted = cancelled_at_ != absl::InfinitePast();
     }
-    // Nothing to cancel, or the user insists: stop now. Only the newline is
-    // written so the shell prompt starts on a fresh line.
-    const char newline = '\n';
-    (void)!write(STDERR_FILENO, &newline, 1);
+    // Nothing to cancel, or the user insists: stop now. Without a cancel
+    // only the newline is written, so the shell prompt starts on a fresh
+    // line.
+    constexpr char kNewline[] = "\n";
+    constexpr char kInsisted[] =
+        "\ninterrupted again: exiting without waiting for the server to "
+        "confirm the cancel\n";
+    const char* text = insisted ? kInsisted : kNewline;
+    (void)!write(STDERR_FILENO, text, std::strlen(text));
     _exit(128 + signal_number);
   }
 }

@@ -29,17 +29,26 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    // --help is a ParseError too, with exit code 0. With --json anywhere on
-    // the line, a usage error is JSON like every other error.
+    // --help and --version are ParseErrors too, with exit code 0.
+    if (error.get_exit_code() == 0) {
+      app.exit(error);
+      return mlp::cli::kExitOk;
+    }
+    // With --json anywhere on the line, a usage error is JSON like every
+    // other error.
     const bool json = std::any_of(argv + 1, argv + argc, [](const char* arg) {
       return std::strcmp(arg, "--json") == 0;
     });
-    if (json && error.get_exit_code() != 0) {
-      std::cerr << mlp::cli::FormatErrorJson(mlp::cli::UsageError(error.what()))
-                << std::endl;
-      return mlp::cli::kExitUsage;
+    const absl::Status usage =
+        mlp::cli::UsageError(mlp::cli::DescribeParseError(app, error));
+    if (json) {
+      std::cerr << mlp::cli::FormatErrorJson(usage) << std::endl;
+    } else {
+      std::cerr << mlp::cli::FormatError(usage) << "\nRun '"
+                << mlp::cli::ParsedCommandPath(app)
+                << " --help' for more information." << std::endl;
     }
-    return app.exit(error) == 0 ? mlp::cli::kExitOk : mlp::cli::kExitUsage;
+    return mlp::cli::kExitUsage;
   }
 
   absl::Status status = mlp::cli::ResolveToken(&global);

@@ -87,7 +87,8 @@ absl::Status RunList(const GlobalOptions& global) {
   MLP_ASSIGN_OR_RETURN(mlp::v1::ListModelsResponse list,
                        connection.Call(&ModelService::Stub::ListModels,
                                        mlp::v1::ListModelsRequest()));
-  std::cout << (global.json ? ToJson(list) + "\n" : FormatModelList(list));
+  std::cout << (global.json ? ToJson(list) + "\n"
+                            : FormatModelList(list, TerminalWidth()));
   return absl::OkStatus();
 }
 

@@ -94,6 +94,9 @@ std::string ActivationName(mlp::v1::Activation value) {
 std::string LossName(mlp::v1::Loss value) {
   return Name(DescriptorOf<mlp::v1::Loss>(), value, {});
 }
+std::string LossShortName(mlp::v1::Loss value) {
+  return Name(DescriptorOf<mlp::v1::Loss>(), value, kLossAliases);
+}
 std::string InitName(mlp::v1::Init value) {
   return Name(DescriptorOf<mlp::v1::Init>(), value, kInitAliases);
 }

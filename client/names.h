@@ -15,6 +15,8 @@ namespace mlp::cli {
 
 std::string ActivationName(mlp::v1::Activation value);
 std::string LossName(mlp::v1::Loss value);
+// The shortest spelling: "ce" for cross-entropy, "mse".
+std::string LossShortName(mlp::v1::Loss value);
 std::string InitName(mlp::v1::Init value);
 std::string OptimizerName(mlp::v1::Optimizer value);
 std::string StopReasonName(mlp::v1::StopReason value);

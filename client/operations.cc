@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/interrupt.h"
+#include "client/output.h"
 #include "client/progress.h"
 #include "client/status.h"
 
@@ -64,15 +65,50 @@ absl::StatusOr<mlp::v1::TrainingData> ReadAll(RowSource& source,
   return data;
 }
 
-absl::StatusOr<mlp::v1::ModelInfo> RecreateModel(
-    Connection& connection, const mlp::v1::CreateModelRequest& request) {
-  mlp::v1::DeleteModelRequest remove;
-  remove.set_name(request.name());
-  auto removed = connection.Call(&ModelService::Stub::DeleteModel, remove);
-  if (!removed.ok() && removed.status().code() != absl::StatusCode::kNotFound) {
-    return removed.status();
+bool SameArchitecture(const mlp::v1::ModelSpec& a,
+                      const mlp::v1::ModelSpec& b) {
+  if (a.input_size() != b.input_size() || a.layers_size() != b.layers_size() ||
+      a.loss() != b.loss() || a.init() != b.init() ||
+      (!a.has_bias() || a.bias()) != (!b.has_bias() || b.bias())) {
+    return false;
   }
-  return connection.Call(&ModelService::Stub::CreateModel, request);
+  for (int i = 0; i < a.layers_size(); ++i) {
+    if (a.layers(i).units() != b.layers(i).units() ||
+        a.layers(i).activation() != b.layers(i).activation()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::StatusOr<DemoModel> CreateDemoModel(
+    Connection& connection, const mlp::v1::CreateModelRequest& request) {
+  DemoModel result;
+  mlp::v1::GetModelRequest get;
+  get.set_name(request.name());
+  absl::StatusOr<mlp::v1::ModelInfo> existing =
+      connection.Call(&ModelService::Stub::GetModel, get);
+  if (existing.ok()) {
+    if (!SameArchitecture(existing->spec(), request.spec())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "model '", request.name(), "' exists and is not this demo's (",
+          FormatArchitecture(existing->spec()),
+          "); a demo never replaces another model: choose another --name"));
+    }
+    mlp::v1::DeleteModelRequest remove;
+    remove.set_name(request.name());
+    auto removed = connection.Call(&ModelService::Stub::DeleteModel, remove);
+    if (!removed.ok() &&
+        removed.status().code() != absl::StatusCode::kNotFound) {
+      return removed.status();
+    }
+    result.replaced = true;
+  } else if (existing.status().code() != absl::StatusCode::kNotFound) {
+    return existing.status();
+  }
+  MLP_ASSIGN_OR_RETURN(
+      result.model, connection.Call(&ModelService::Stub::CreateModel, request));
+  return result;
 }
 
 namespace {
@@ -117,6 +153,7 @@ absl::StatusOr<mlp::v1::TrainProgress> RunTraining(
   TrainDisplay::Options options;
   options.json = view.json;
   options.terminal = view.terminal;
+  options.live = view.live;
   options.plot = view.plot;
   options.classification = IsClassifier(spec);
   options.validation = request.options().validation_fraction() > 0;
@@ -126,6 +163,7 @@ absl::StatusOr<mlp::v1::TrainProgress> RunTraining(
   options.metrics_path = view.metrics_path;
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<TrainDisplay> display,
                        TrainDisplay::Create(options, out));
+  MLP_RETURN_IF_ERROR(connection.Connect());
 
   std::unique_ptr<grpc::ClientContext> context = connection.StreamContext();
   grpc::ClientContext* raw_context = context.get();
@@ -176,6 +214,7 @@ absl::StatusOr<mlp::v1::DatasetInfo> UploadDataset(Connection& connection,
                                                    const std::string& name,
                                                    RowSource& source,
                                                    bool show_progress) {
+  MLP_RETURN_IF_ERROR(connection.Connect());
   std::unique_ptr<grpc::ClientContext> context = connection.StreamContext();
   grpc::ClientContext* raw_context = context.get();
   const InterruptWatcher::Scope cancel_on_interrupt =
@@ -240,6 +279,14 @@ absl::StatusOr<mlp::v1::DatasetInfo> UploadDataset(Connection& connection,
   return info;
 }
 
+bool RightClass(const float* y, int outputs, const float* t, int targets) {
+  if (outputs == 1) return (y[0] >= 0.5f) == (t[0] >= 0.5f);
+  if (targets == 1) {
+    return ArgMax(y, outputs) == static_cast<int>(std::lround(t[0]));
+  }
+  return ArgMax(y, outputs) == ArgMax(t, outputs);
+}
+
 absl::StatusOr<Evaluation> Evaluate(Connection& connection,
                                     const mlp::v1::ModelInfo& model,
                                     uint64_t version, RowSource& source) {
@@ -284,15 +331,7 @@ absl::StatusOr<Evaluation> Evaluate(Connection& connection,
       const float* y = out + r * outputs;
       const float* t = targets.data() + r * targets_per_row;
       if (result.classifier) {
-        bool right;
-        if (outputs == 1) {
-          right = (y[0] >= 0.5f) == (t[0] >= 0.5f);
-        } else if (targets_per_row == 1) {
-          right = ArgMax(y, outputs) == static_cast<int>(std::lround(t[0]));
-        } else {
-          right = ArgMax(y, outputs) == ArgMax(t, outputs);
-        }
-        result.correct += right ? 1 : 0;
+        result.correct += RightClass(y, outputs, t, targets_per_row) ? 1 : 0;
       }
       if (targets_per_row == outputs) {
         for (int o = 0; o < outputs; ++o) {

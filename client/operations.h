@@ -28,14 +28,26 @@ bool IsClassifier(const mlp::v1::ModelSpec& spec);
 absl::StatusOr<mlp::v1::TrainingData> ReadAll(RowSource& source,
                                               absl::string_view origin);
 
-// Deletes the model if it exists (its training, if any, is cancelled) and
-// creates it anew.
-absl::StatusOr<mlp::v1::ModelInfo> RecreateModel(
+// Whether two specs describe the same network: input size, layers, loss,
+// bias and init (not the seed).
+bool SameArchitecture(const mlp::v1::ModelSpec& a, const mlp::v1::ModelSpec& b);
+
+struct DemoModel {
+  mlp::v1::ModelInfo model;
+  bool replaced = false;  // an earlier run's model was deleted first
+};
+
+// Creates the model a demo trains. A model of that name with the same
+// architecture is an earlier run's and is replaced (its training, if any,
+// is cancelled); one with another architecture is someone's own and is left
+// alone: FAILED_PRECONDITION naming it and the way out (--name).
+absl::StatusOr<DemoModel> CreateDemoModel(
     Connection& connection, const mlp::v1::CreateModelRequest& request);
 
 struct TrainView {
   bool json = false;
   bool terminal = false;  // progress bar
+  bool live = false;      // on a terminal, one line redrawn per epoch
   bool plot = false;      // loss curve at the end
   std::string metrics_path;
 };
@@ -57,6 +69,12 @@ absl::StatusOr<mlp::v1::DatasetInfo> UploadDataset(Connection& connection,
                                                    const std::string& name,
                                                    RowSource& source,
                                                    bool show_progress);
+
+// Whether a classifier's outputs `y` (`outputs` values) pick the class of
+// the target row `t`, which is a class index (`targets` = 1 with several
+// outputs) or one-hot; for one output, whether both are on the same side
+// of 0.5.
+bool RightClass(const float* y, int outputs, const float* t, int targets);
 
 struct Evaluation {
   uint64_t version = 0;  // the version that answered every batch

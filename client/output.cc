@@ -1,30 +1,125 @@
 #include "client/output.h"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/names.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
 
 namespace mlp::cli {
 
-std::string ToJson(const google::protobuf::Message& message) {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+
+// Turns the 64-bit integers of `json`, the proto3 JSON of a message of type
+// `descriptor` (proto field names), from strings into numbers.
+void Int64sAsNumbers(const Descriptor& descriptor,
+                     nlohmann::ordered_json& json) {
+  if (!json.is_object()) return;
+  for (int i = 0; i < descriptor.field_count(); ++i) {
+    const FieldDescriptor& field = *descriptor.field(i);
+    const auto found = json.find(field.name());
+    if (found == json.end() || field.is_map()) continue;
+    auto convert = [&field](nlohmann::ordered_json& value) {
+      switch (field.cpp_type()) {
+        case FieldDescriptor::CPPTYPE_INT64: {
+          int64_t number = 0;
+          if (value.is_string() &&
+              absl::SimpleAtoi(value.get<std::string>(), &number)) {
+            value = number;
+          }
+          break;
+        }
+        case FieldDescriptor::CPPTYPE_UINT64: {
+          uint64_t number = 0;
+          if (value.is_string() &&
+              absl::SimpleAtoi(value.get<std::string>(), &number)) {
+            value = number;
+          }
+          break;
+        }
+        case FieldDescriptor::CPPTYPE_MESSAGE:
+          // Well-known types (Timestamp, Struct) have JSON forms of their
+          // own.
+          if (!absl::StartsWith(field.message_type()->full_name(),
+                                "google.protobuf.")) {
+            Int64sAsNumbers(*field.message_type(), value);
+          }
+          break;
+        default:
+          break;
+      }
+    };
+    if (field.is_repeated()) {
+      for (auto& element : *found) convert(element);
+    } else {
+      convert(*found);
+    }
+  }
+}
+
+nlohmann::ordered_json ToJsonObject(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = false;
   options.always_print_primitive_fields = true;
   options.always_print_enums_as_ints = false;
   options.preserve_proto_field_names = true;
-  std::string json;
+  std::string text;
   // Fails only for messages the JSON mapping cannot express (none of ours).
-  if (!google::protobuf::util::MessageToJsonString(message, &json, options)
+  if (!google::protobuf::util::MessageToJsonString(message, &text, options)
            .ok()) {
-    return "{}";
+    return nlohmann::ordered_json::object();
   }
+  nlohmann::ordered_json json = nlohmann::ordered_json::parse(
+      text, /*cb=*/nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return nlohmann::ordered_json::object();
+  Int64sAsNumbers(*message.GetDescriptor(), json);
   return json;
+}
+
+std::string Dump(const nlohmann::ordered_json& json) {
+  return json.dump(-1, ' ', false,
+                   nlohmann::ordered_json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::string ToJson(const google::protobuf::Message& message) {
+  return Dump(ToJsonObject(message));
+}
+
+std::string FormatProgressJson(const mlp::v1::TrainProgress& progress,
+                               bool classification, bool validation) {
+  nlohmann::ordered_json json = ToJsonObject(progress);
+  if (!progress.done()) {
+    for (const char* key : {"stop_reason", "version", "epochs_run"}) {
+      json.erase(key);
+    }
+  }
+  if (!classification) {
+    json.erase("accuracy");
+    json.erase("validation_accuracy");
+  }
+  if (!validation) {
+    json.erase("validation_loss");
+    json.erase("validation_accuracy");
+  }
+  return Dump(json);
 }
 
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
@@ -59,6 +154,19 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& time) {
                           absl::UTCTimeZone());
 }
 
+namespace {
+
+// "2024-05-01 12:00", UTC; "-" when unset.
+std::string FormatTimestampToTheMinute(
+    const google::protobuf::Timestamp& time) {
+  if (time.seconds() == 0 && time.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M",
+                          absl::FromUnixSeconds(time.seconds()),
+                          absl::UTCTimeZone());
+}
+
+}  // namespace
+
 std::string FormatBytes(uint64_t bytes) {
   if (bytes < 1024) return absl::StrCat(bytes, " B");
   const char* const units[] = {"KiB", "MiB", "GiB", "TiB"};
@@ -78,6 +186,23 @@ std::string FormatArchitecture(const mlp::v1::ModelSpec& spec) {
                     ActivationName(layer.activation()));
   }
   return out;
+}
+
+std::string FormatLayers(const mlp::v1::ModelSpec& spec) {
+  std::string out = absl::StrCat(spec.input_size());
+  for (const auto& layer : spec.layers()) {
+    absl::StrAppend(&out, " ", layer.units(), ":",
+                    ActivationName(layer.activation()));
+  }
+  return out;
+}
+
+size_t WidestLine(const std::string& text) {
+  size_t widest = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    widest = std::max(widest, line.size());
+  }
+  return widest;
 }
 
 std::string FormatMatrix(const mlp::v1::Tensor& tensor,
@@ -102,6 +227,19 @@ std::string FormatMatrix(const mlp::v1::Tensor& tensor,
   return out;
 }
 
+std::string FormatInit(const mlp::v1::ModelSpec& spec) {
+  if (spec.init() != mlp::v1::INIT_UNSPECIFIED) return InitName(spec.init());
+  std::vector<std::string> per_layer;
+  for (const auto& layer : spec.layers()) {
+    per_layer.push_back(InitName(layer.activation() == mlp::v1::RELU
+                                     ? mlp::v1::HE_NORMAL
+                                     : mlp::v1::XAVIER_UNIFORM));
+  }
+  return absl::StrCat("auto: ", absl::StrJoin(per_layer, ", "), " (",
+                      InitName(mlp::v1::HE_NORMAL), " for relu layers, ",
+                      InitName(mlp::v1::XAVIER_UNIFORM), " otherwise)");
+}
+
 std::string FormatModel(const mlp::v1::ModelInfo& model) {
   const auto& spec = model.spec();
   std::vector<std::vector<std::string>> rows = {
@@ -109,7 +247,7 @@ std::string FormatModel(const mlp::v1::ModelInfo& model) {
       {"layers:", FormatArchitecture(spec)},
       {"loss:", LossName(spec.loss())},
       {"bias:", spec.has_bias() && !spec.bias() ? "no" : "yes"},
-      {"init:", InitName(spec.init())},
+      {"init:", FormatInit(spec)},
       {"seed:", absl::StrCat(spec.seed())},
       {"parameters:", absl::StrCat(model.parameter_count())},
       {"version:", absl::StrCat(model.version())},
@@ -128,18 +266,41 @@ std::string FormatModel(const mlp::v1::ModelInfo& model) {
   return FormatTable(rows);
 }
 
-std::string FormatModelList(const mlp::v1::ListModelsResponse& list) {
+std::string FormatModelList(const mlp::v1::ListModelsResponse& list,
+                            int width) {
   if (list.models().empty()) return "no models\n";
-  std::vector<std::vector<std::string>> rows = {
-      {"NAME", "VERSION", "STATE", "LAYERS", "LOSS", "PARAMS", "UPDATED"}};
-  for (const auto& model : list.models()) {
-    rows.push_back({model.name(), absl::StrCat(model.version()),
-                    StateName(model.state()), FormatArchitecture(model.spec()),
-                    LossName(model.spec().loss()),
-                    absl::StrCat(model.parameter_count()),
-                    FormatTimestamp(model.updated_at())});
+  enum Layout { kFull, kCompact, kNoParams, kNarrowest };
+  std::string out;
+  for (Layout layout : {kFull, kCompact, kNoParams, kNarrowest}) {
+    const bool full = layout == kFull;
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::string> header = {"NAME", full ? "VERSION" : "VER",
+                                       "STATE", "LAYERS"};
+    if (layout != kNarrowest) {
+      header.push_back("LOSS");
+      if (layout != kNoParams) header.push_back("PARAMS");
+      header.push_back(full ? "UPDATED" : "UPDATED (UTC)");
+    }
+    rows.push_back(header);
+    for (const auto& model : list.models()) {
+      std::vector<std::string> row = {
+          model.name(), absl::StrCat(model.version()), StateName(model.state()),
+          full ? FormatArchitecture(model.spec()) : FormatLayers(model.spec())};
+      if (layout != kNarrowest) {
+        row.push_back(full ? LossName(model.spec().loss())
+                           : LossShortName(model.spec().loss()));
+        if (layout != kNoParams) {
+          row.push_back(absl::StrCat(model.parameter_count()));
+        }
+        row.push_back(full ? FormatTimestamp(model.updated_at())
+                           : FormatTimestampToTheMinute(model.updated_at()));
+      }
+      rows.push_back(std::move(row));
+    }
+    out = FormatTable(rows);
+    if (static_cast<int>(WidestLine(out)) <= width) break;
   }
-  return FormatTable(rows);
+  return out;
 }
 
 std::string FormatWeights(const mlp::v1::GetWeightsResponse& weights) {
@@ -179,6 +340,22 @@ std::string FormatDataset(const mlp::v1::DatasetInfo& dataset) {
                       " rows, ", dataset.input_size(), " inputs, ",
                       dataset.target_size(), " targets, ",
                       FormatBytes(dataset.size_bytes()), "\n");
+}
+
+bool StdoutIsTerminal() { return isatty(STDOUT_FILENO) == 1; }
+
+int TerminalWidth() {
+  winsize size{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 20) {
+    return size.ws_col;
+  }
+  int columns = 0;
+  const char* from_environment = std::getenv("COLUMNS");
+  if (from_environment != nullptr &&
+      absl::SimpleAtoi(from_environment, &columns) && columns > 20) {
+    return columns;
+  }
+  return 80;
 }
 
 }  // namespace mlp::cli

@@ -1,10 +1,12 @@
 #include "client/parse.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <system_error>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -60,6 +62,36 @@ absl::StatusOr<mlp::v1::LayerSpec> ParseLayer(absl::string_view text) {
   layer.set_units(units);
   layer.set_activation(*activation);
   return layer;
+}
+
+absl::Status CheckServerAddress(absl::string_view address) {
+  constexpr absl::string_view kSchemes[] = {
+      "dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:"};
+  for (absl::string_view scheme : kSchemes) {
+    if (absl::StartsWith(address, scheme)) return absl::OkStatus();
+  }
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected HOST:PORT, e.g. 127.0.0.1:50051, got '", address, "'"));
+  }
+  const absl::string_view host = address.substr(0, colon);
+  const absl::string_view port = address.substr(colon + 1);
+  if (absl::StrContains(host, ':') &&
+      !(host.front() == '[' && host.back() == ']')) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "an IPv6 address goes in brackets, e.g. [::1]:50051, got '", address,
+        "'"));
+  }
+  uint32_t number = 0;
+  if (port.empty() ||
+      !std::all_of(port.begin(), port.end(), absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(port, &number) || number < 1 || number > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the port must be a number in 1-65535, got '", port,
+                     "' in '", address, "'"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace mlp::cli

@@ -25,6 +25,13 @@ absl::StatusOr<std::vector<float>> ParseNumberList(absl::string_view text);
 // count or an unknown activation.
 absl::StatusOr<mlp::v1::LayerSpec> ParseLayer(absl::string_view text);
 
+// A server address as --server and MLP_SERVER take it: HOST:PORT with a port
+// in 1-65535 ("127.0.0.1:50051", "[::1]:50051", "localhost:50051"), or a
+// gRPC target with a scheme ("dns:///host:50051", "unix:/run/mlp.sock"),
+// which is left to gRPC. INVALID_ARGUMENT saying what is wrong otherwise:
+// gRPC would quietly wrap a port such as 99999 into another one.
+absl::Status CheckServerAddress(absl::string_view address);
+
 }  // namespace mlp::cli
 
 #endif  // MLP_CLIENT_PARSE_H_

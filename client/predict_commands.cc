@@ -1,4 +1,5 @@
 // mlp predict | evaluate
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -58,29 +59,94 @@ std::string FormatRow(const float* values, int64_t count) {
   return absl::StrJoin(cells, " ");
 }
 
+// The targets read with the rows, when the data has some (--labels,
+// --targets): shown next to each prediction.
+struct Targets {
+  std::vector<float> values;
+  int per_row = 0;
+  bool classifier = false;  // right/WRONG per row
+};
+
+// How much of each row's outputs is shown.
+enum class OutputLayout {
+  kAll,       // every output, six digits
+  kCompact,   // every output, three decimals (probabilities) or digits
+  kTopClass,  // the highest output alone, next to its class
+};
+
 // One line per row: its inputs (or number), its outputs and, for a model
-// with several outputs, the class with the highest one.
+// with several outputs, the class with the highest one; then the target and,
+// for a classifier, whether the prediction is right. The first layout whose
+// lines fit `width` columns.
 std::string FormatPredictions(const mlp::v1::Tensor& inputs,
-                              const mlp::v1::Tensor& outputs,
-                              bool show_inputs) {
+                              const mlp::v1::Tensor& outputs, bool show_inputs,
+                              const Targets& targets, int width) {
   const int64_t rows = outputs.shape_size() > 0 ? outputs.shape(0) : 0;
-  const int64_t width = rows > 0 ? outputs.values_size() / rows : 0;
+  const int64_t outputs_per_row = rows > 0 ? outputs.values_size() / rows : 0;
   const int64_t in_width = rows > 0 ? inputs.values_size() / rows : 0;
-  std::vector<std::vector<std::string>> table = {
-      {show_inputs ? "INPUT" : "ROW", "OUTPUT"}};
-  if (width > 1) table[0].push_back("CLASS");
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* y = outputs.values().data() + r * width;
-    std::vector<std::string> line = {
-        show_inputs ? FormatRow(inputs.values().data() + r * in_width, in_width)
-                    : absl::StrCat(r + 1),
-        FormatRow(y, width)};
-    if (width > 1) {
-      line.push_back(absl::StrCat(std::max_element(y, y + width) - y));
+  const bool with_targets =
+      targets.per_row > 0 &&
+      targets.values.size() == static_cast<size_t>(rows * targets.per_row);
+  const bool probabilities =
+      std::all_of(outputs.values().begin(), outputs.values().end(),
+                  [](float v) { return v >= 0 && v <= 1; });
+  std::string out;
+  for (OutputLayout layout :
+       {OutputLayout::kAll, OutputLayout::kCompact, OutputLayout::kTopClass}) {
+    if (layout == OutputLayout::kTopClass && outputs_per_row < 2) break;
+    const bool top_only = layout == OutputLayout::kTopClass;
+    // Compact cells are right-aligned within their column.
+    auto cell = [&](float value) {
+      if (layout == OutputLayout::kAll) return absl::StrFormat("%.6g", value);
+      return probabilities ? absl::StrFormat("%.3f", value)
+                           : absl::StrFormat("%.3g", value);
+    };
+    size_t cell_width = 0;
+    for (float value : outputs.values()) {
+      cell_width = std::max(cell_width, cell(value).size());
     }
-    table.push_back(std::move(line));
+    std::vector<std::vector<std::string>> table = {
+        {show_inputs ? "INPUT" : "ROW"}};
+    if (outputs_per_row > 1) table[0].push_back("CLASS");
+    table[0].push_back(top_only ? "OUTPUT OF CLASS" : "OUTPUTS");
+    if (with_targets) table[0].push_back("TARGET");
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* y = outputs.values().data() + r * outputs_per_row;
+      const int64_t top = std::max_element(y, y + outputs_per_row) - y;
+      std::vector<std::string> line = {
+          show_inputs
+              ? FormatRow(inputs.values().data() + r * in_width, in_width)
+              : absl::StrCat(r + 1)};
+      if (outputs_per_row > 1) line.push_back(absl::StrCat(top));
+      if (top_only) {
+        line.push_back(cell(y[top]));
+      } else {
+        std::vector<std::string> cells;
+        for (int64_t o = 0; o < outputs_per_row; ++o) {
+          const std::string text = cell(y[o]);
+          cells.push_back(layout == OutputLayout::kAll
+                              ? text
+                              : std::string(cell_width - text.size(), ' ') +
+                                    text);
+        }
+        line.push_back(absl::StrJoin(cells, " "));
+      }
+      if (with_targets) {
+        const float* t = targets.values.data() + r * targets.per_row;
+        line.push_back(FormatRow(t, targets.per_row));
+        if (targets.classifier) {
+          line.push_back(RightClass(y, static_cast<int>(outputs_per_row), t,
+                                    targets.per_row)
+                             ? "right"
+                             : "WRONG");
+        }
+      }
+      table.push_back(std::move(line));
+    }
+    out = FormatTable(table);
+    if (static_cast<int>(WidestLine(out)) <= width) break;
   }
-  return FormatTable(table);
+  return out;
 }
 
 absl::Status RunPredict(const PredictOptions& options,
@@ -90,6 +156,7 @@ absl::Status RunPredict(const PredictOptions& options,
   request.set_version(options.version);
   mlp::v1::PredictResponse all;  // what is printed: every row's outputs
   mlp::v1::Tensor all_inputs;
+  Targets all_targets;
   Connection connection(global);
   if (!options.inputs.empty()) {
     MLP_ASSIGN_OR_RETURN(*request.mutable_inputs(),
@@ -100,16 +167,22 @@ absl::Status RunPredict(const PredictOptions& options,
   } else {
     MLP_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> source,
                          OpenRows(options.data));
+    all_targets.per_row = source->target_size();
+    if (all_targets.per_row > 0 && !global.json) {
+      mlp::v1::GetModelRequest get;
+      get.set_name(options.model);
+      MLP_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
+                           connection.Call(&ModelService::Stub::GetModel, get));
+      all_targets.classifier = IsClassifier(model.spec());
+    }
     const size_t batch = RowsPerBatch(*source, kMaxBatchBytes);
     std::vector<float> inputs;
-    std::vector<float> targets;  // read past: prediction needs no targets
     int64_t rows = 0;
     int64_t width = 0;
     for (;;) {
       inputs.clear();
-      targets.clear();
       MLP_ASSIGN_OR_RETURN(const size_t read,
-                           source->Read(batch, &inputs, &targets));
+                           source->Read(batch, &inputs, &all_targets.values));
       if (read == 0) break;
       mlp::v1::Tensor& tensor = *request.mutable_inputs();
       tensor.Clear();
@@ -140,7 +213,8 @@ absl::Status RunPredict(const PredictOptions& options,
   } else {
     std::cout << "version " << all.version() << "\n"
               << FormatPredictions(all_inputs, all.outputs(),
-                                   !options.inputs.empty());
+                                   !options.inputs.empty(), all_targets,
+                                   TerminalWidth());
   }
   return absl::OkStatus();
 }
@@ -183,17 +257,26 @@ absl::Status RunEvaluate(const std::string& name, const DataFiles& files,
 }
 
 void AddDataOptions(CLI::App* command, DataFiles* files, bool need_targets) {
-  command
-      ->add_option("--data", files->path,
-                   "a CSV file, or IDX images (with --labels)")
-      ->required(need_targets);
-  command->add_option(
+  CLI::Option* data = command->add_option(
+      "--data", files->path,
+      need_targets ? "a CSV file (with --targets) or IDX images (with "
+                     "--labels), plain or gzip-compressed"
+                   : "a CSV file or IDX images (plain or "
+                     "gzip-compressed)");
+  data->required(need_targets);
+  CLI::Option* targets = command->add_option(
       "--targets", files->targets,
       need_targets ? "CSV target columns: 0-based indices (-1 = last) or "
                      "header names, comma-separated"
-                   : "CSV columns to skip (targets): 0-based indices (-1 = "
-                     "last) or header names");
-  command->add_option("--labels", files->labels, "IDX labels file");
+                   : "CSV target columns, not inputs: 0-based indices (-1 = "
+                     "last) or header names; shown next to the predictions");
+  CLI::Option* labels =
+      command->add_option("--labels", files->labels,
+                          need_targets ? "IDX labels file"
+                                       : "IDX labels file; shown next to the "
+                                         "predictions");
+  targets->needs(data)->excludes(labels);
+  labels->needs(data);
 }
 
 }  // namespace

@@ -1,13 +1,11 @@
 #include "client/progress.h"
 
-#include <sys/ioctl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "client/names.h"
 #include "client/output.h"
 
@@ -28,8 +26,11 @@ std::string FormatDuration(double seconds) {
 
 }  // namespace
 
-std::string FormatEpoch(const mlp::v1::TrainProgress& progress,
-                        bool classification, bool validation) {
+namespace {
+
+// The form for terminals wide enough: six digits, full labels.
+std::string LongEpoch(const mlp::v1::TrainProgress& progress,
+                      bool classification, bool validation) {
   std::string line = absl::StrFormat("epoch %5d  loss %-11.6g",
                                      progress.epoch(), progress.loss());
   if (classification) {
@@ -45,6 +46,61 @@ std::string FormatEpoch(const mlp::v1::TrainProgress& progress,
   }
   absl::StrAppendFormat(&line, "  %8.0f samples/s",
                         progress.samples_per_second());
+  return line;
+}
+
+// "950", "41.2k", "1.23M": three digits.
+std::string FormatRate(double rate) {
+  if (rate >= 999.5e3) return absl::StrFormat("%.3gM", rate / 1e6);
+  if (rate >= 999.5) return absl::StrFormat("%.3gk", rate / 1e3);
+  return absl::StrFormat("%.0f", rate);
+}
+
+// The 80-column form: four digits, each validation figure next to its
+// training one.
+std::string CompactEpoch(const mlp::v1::TrainProgress& progress,
+                         bool classification, bool validation) {
+  std::string line = absl::StrFormat("epoch %4d  loss %-8s", progress.epoch(),
+                                     FormatNumber(progress.loss(), 4));
+  if (validation) {
+    absl::StrAppendFormat(&line, " val %-8s",
+                          FormatNumber(progress.validation_loss(), 4));
+  }
+  if (classification) {
+    absl::StrAppendFormat(&line, "  acc %5.1f%%", 100 * progress.accuracy());
+    if (validation) {
+      absl::StrAppendFormat(&line, " val %5.1f%%",
+                            100 * progress.validation_accuracy());
+    }
+  }
+  absl::StrAppendFormat(&line, "  %5s samples/s",
+                        FormatRate(progress.samples_per_second()));
+  return line;
+}
+
+}  // namespace
+
+std::string FormatEpoch(const mlp::v1::TrainProgress& progress,
+                        bool classification, bool validation, int width) {
+  // One form for the whole training, so that columns do not jump: the long
+  // one only if its widest line fits.
+  mlp::v1::TrainProgress widest;
+  widest.set_epoch(99999);
+  widest.set_loss(-1.23456e-05);
+  widest.set_validation_loss(-1.23456e-05);
+  widest.set_accuracy(1);
+  widest.set_validation_accuracy(1);
+  widest.set_samples_per_second(99999999);
+  if (static_cast<int>(LongEpoch(widest, classification, validation).size()) <=
+      width) {
+    return LongEpoch(progress, classification, validation);
+  }
+  std::string line = CompactEpoch(progress, classification, validation);
+  // Only with every figure at its widest: "1.23M/s".
+  if (static_cast<int>(line.size()) > width) {
+    line.erase(line.size() - std::string(" samples/s").size());
+    line += "/s";
+  }
   return line;
 }
 
@@ -70,28 +126,33 @@ std::string RenderLossCurve(const std::vector<double>& losses, int width,
   const int n = static_cast<int>(losses.size());
   if (n < 2 || width < 2 || height < 2) return "";
   const int columns = std::min(width, n);
-  std::vector<double> points(columns, 0);
+  // The lowest and highest loss of each column's epochs.
+  std::vector<double> low(columns);
+  std::vector<double> high(columns);
   for (int c = 0; c < columns; ++c) {
     const int begin = static_cast<int>(int64_t{c} * n / columns);
     const int end = static_cast<int>(int64_t{c + 1} * n / columns);
-    for (int i = begin; i < end; ++i) points[c] += losses[i];
-    points[c] /= end - begin;
+    low[c] = *std::min_element(losses.begin() + begin, losses.begin() + end);
+    high[c] = *std::max_element(losses.begin() + begin, losses.begin() + end);
   }
-  double lo = *std::min_element(points.begin(), points.end());
-  double hi = *std::max_element(points.begin(), points.end());
+  const double lo = *std::min_element(low.begin(), low.end());
+  const double hi = *std::max_element(high.begin(), high.end());
   // A falling loss usually spans decades; a log scale keeps its tail visible.
   const bool log_scale = lo > 0 && hi / lo > 100;
   auto scale = [&](double v) { return log_scale ? std::log10(v) : v; };
   const double bottom = scale(lo);
   const double span = scale(hi) - bottom;
+  auto row_of = [&](double v) {
+    return span > 0 ? static_cast<int>(std::lround((scale(v) - bottom) / span *
+                                                   (height - 1)))
+                    : height / 2;
+  };
 
   std::vector<std::string> grid(height, std::string(columns, ' '));
   for (int c = 0; c < columns; ++c) {
-    const int row =
-        span > 0 ? static_cast<int>(std::lround((scale(points[c]) - bottom) /
-                                                span * (height - 1)))
-                 : height / 2;
-    grid[height - 1 - row][c] = '*';
+    for (int row = row_of(low[c]); row <= row_of(high[c]); ++row) {
+      grid[height - 1 - row][c] = '*';
+    }
   }
   const std::string top_label = FormatNumber(hi, 3);
   const std::string bottom_label = FormatNumber(lo, 3);
@@ -137,8 +198,9 @@ absl::StatusOr<std::unique_ptr<TrainDisplay>> TrainDisplay::Create(
 
 absl::Status TrainDisplay::Update(const mlp::v1::TrainProgress& progress) {
   if (options_.json) {
-    out_ << ToJson(progress) << std::endl;
-    return absl::OkStatus();
+    out_ << FormatProgressJson(progress, options_.classification,
+                               options_.validation)
+         << std::endl;
   }
   // The final message carries the last epoch's figures, or those of an
   // earlier, kept epoch after early stopping (or epoch 0 when none ran): only
@@ -149,20 +211,39 @@ absl::Status TrainDisplay::Update(const mlp::v1::TrainProgress& progress) {
   last_epoch_ = progress.epoch();
   losses_.push_back(progress.loss());
   if (metrics_.is_open()) {
-    metrics_ << absl::StrFormat(
-        "%d,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g\n", progress.epoch(), progress.loss(),
-        progress.accuracy(), progress.validation_loss(),
-        progress.validation_accuracy(), progress.samples_per_second(),
-        progress.elapsed_seconds());
+    // Figures that do not apply are empty cells, not zeros.
+    auto cell = [](bool applies, double value) {
+      return applies ? absl::StrFormat("%.9g", value) : std::string();
+    };
+    const bool classification = options_.classification;
+    const bool validation = options_.validation;
+    metrics_ << absl::StrCat(
+        progress.epoch(), ",", absl::StrFormat("%.9g", progress.loss()), ",",
+        cell(classification, progress.accuracy()), ",",
+        cell(validation, progress.validation_loss()), ",",
+        cell(classification && validation, progress.validation_accuracy()), ",",
+        absl::StrFormat("%.6g", progress.samples_per_second()), ",",
+        absl::StrFormat("%.6g", progress.elapsed_seconds()), "\n");
     metrics_.flush();
     if (!metrics_) {
       return absl::DataLossError(
           absl::StrCat(options_.metrics_path, ": write failed"));
     }
   }
-  if (options_.terminal) {
+  if (options_.json) return absl::OkStatus();
+  if (options_.terminal && options_.live) {
+    live_line_ = FormatEpoch(progress, options_.classification,
+                             options_.validation, TerminalWidth() - 1);
+    const absl::Time now = absl::Now();
+    if (now - live_drawn_ >= absl::Milliseconds(50)) {
+      out_ << kEraseLine << live_line_ << std::flush;
+      bar_shown_ = true;
+      live_drawn_ = now;
+    }
+  } else if (options_.terminal) {
     ClearBar();
-    out_ << FormatEpoch(progress, options_.classification, options_.validation)
+    out_ << FormatEpoch(progress, options_.classification, options_.validation,
+                        TerminalWidth() - 1)
          << "\n"
          << FormatProgressBar(progress.epoch(), options_.max_epochs,
                               progress.elapsed_seconds(), TerminalWidth() - 1);
@@ -170,7 +251,8 @@ absl::Status TrainDisplay::Update(const mlp::v1::TrainProgress& progress) {
     out_.flush();
   } else {
     // std::endl: a pipe must see each epoch as it arrives, not at exit.
-    out_ << FormatEpoch(progress, options_.classification, options_.validation)
+    out_ << FormatEpoch(progress, options_.classification, options_.validation,
+                        TerminalWidth())
          << std::endl;
   }
   return absl::OkStatus();
@@ -183,34 +265,30 @@ void TrainDisplay::ClearBar() {
 
 void TrainDisplay::Finish(const mlp::v1::TrainProgress* last) {
   ClearBar();
+  if (!live_line_.empty()) out_ << live_line_ << "\n";
   out_.flush();
   if (options_.json || last == nullptr || !last->done()) return;
   const uint32_t ran =
       last->epochs_run() > 0 ? last->epochs_run() : last->epoch();
-  out_ << "stopped after " << ran << " epochs ("
-       << StopReasonName(last->stop_reason()) << "), ";
-  if (ran != last->epoch()) out_ << "kept epoch " << last->epoch() << ", ";
-  out_ << "loss " << FormatNumber(last->loss()) << "; ";
-  if (last->version() > 0) {
-    out_ << "committed version " << last->version() << "\n";
-  } else {
-    out_ << "nothing committed\n";
+  std::string summary =
+      absl::StrCat("stopped after ", ran, " epochs (",
+                   StopReasonName(last->stop_reason()), "), ");
+  if (ran != last->epoch()) {
+    absl::StrAppend(&summary, "kept epoch ", last->epoch(), ", ");
   }
+  absl::StrAppend(&summary, "loss ", FormatNumber(last->loss()));
+  const std::string outcome =
+      last->version() > 0 ? absl::StrCat("committed version ", last->version())
+                          : "nothing committed";
+  // Two lines rather than one too wide for the terminal.
+  const bool fits =
+      static_cast<int>(summary.size() + 2 + outcome.size()) < TerminalWidth();
+  out_ << summary << (fits ? "; " : "\n") << outcome << "\n";
   if (options_.plot) {
-    const int width = std::min(60, TerminalWidth() - 14);
-    out_ << "\n" << RenderLossCurve(losses_, width, 8);
+    // Room for the y-axis labels ("1.23e-05 |").
+    out_ << "\n" << RenderLossCurve(losses_, TerminalWidth() - 12, 8);
   }
   out_.flush();
-}
-
-bool StdoutIsTerminal() { return isatty(STDOUT_FILENO) == 1; }
-
-int TerminalWidth() {
-  winsize size{};
-  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 20) {
-    return size.ws_col;
-  }
-  return 80;
 }
 
 }  // namespace mlp::cli

@@ -1,6 +1,9 @@
 // How a training is shown while it runs: one line per reported epoch, as
 // it arrives; on a terminal a progress bar with an ETA is kept under those
-// lines; --metrics-out keeps the figures as CSV; at the end a loss curve.
+// lines, or (live) a single line redrawn in place with the latest epoch;
+// --metrics-out keeps the figures as CSV (a figure that does not apply, such as
+// the accuracy of a regression or validation figures without a split, is an
+// empty cell); at the end a loss curve.
 #ifndef MLP_CLIENT_PROGRESS_H_
 #define MLP_CLIENT_PROGRESS_H_
 
@@ -12,14 +15,19 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "mlp/v1/mlp.pb.h"
 
 namespace mlp::cli {
 
-// "epoch   12  loss 0.0123  acc 93.10%  val_loss ...  1234 samples/s".
-// Accuracy columns only for classification, validation ones only when on.
+// One epoch's figures in at most `width` columns. Accuracy only for
+// classification, validation figures only when on. When the widest line of
+// the kind fits: "epoch    12  loss 0.0123       acc  93.10%  val_loss ...
+// val_acc ...  1234 samples/s"; else the compact form, at most 80 columns:
+// "epoch   12  loss 0.0123   val 0.0131    acc  93.1% val  92.8%  1.23k
+// samples/s".
 std::string FormatEpoch(const mlp::v1::TrainProgress& progress,
-                        bool classification, bool validation);
+                        bool classification, bool validation, int width);
 
 // "[#######.............]  35/100 epochs  ETA 0:42", `width` columns wide
 // at most. The ETA extrapolates the elapsed time per epoch so far.
@@ -27,8 +35,10 @@ std::string FormatProgressBar(uint32_t epoch, uint32_t max_epochs,
                               double elapsed_seconds, int width);
 
 // An ASCII plot of the loss per epoch, `height` rows of at most `width`
-// points (epochs are averaged into columns), on a log scale when the loss
-// spans more than two decades. Empty with fewer than two points.
+// columns, on a log scale when the loss spans more than two decades. With
+// more epochs than columns, each column covers a run of epochs and marks
+// every row between their lowest and highest loss. The y-axis is labelled
+// with the real highest and lowest loss. Empty with fewer than two points.
 std::string RenderLossCurve(const std::vector<double>& losses, int width,
                             int height);
 
@@ -38,7 +48,11 @@ class TrainDisplay final {
   struct Options {
     bool json = false;      // one JSON TrainProgress per line instead
     bool terminal = false;  // draw the progress bar
-    bool plot = false;      // draw the loss curve at the end
+    // On a terminal: one line with the latest epoch, redrawn in place (at
+    // most every 50 ms), instead of a line per epoch; the last epoch's line
+    // stays when the training ends.
+    bool live = false;
+    bool plot = false;  // draw the loss curve at the end
     bool classification = false;
     bool validation = false;
     uint32_t max_epochs = 0;
@@ -70,14 +84,9 @@ class TrainDisplay final {
   std::vector<double> losses_;
   uint32_t last_epoch_ = 0;
   bool bar_shown_ = false;
+  std::string live_line_;  // live: the latest epoch's line
+  absl::Time live_drawn_ = absl::InfinitePast();
 };
-
-// Whether stdout is a terminal (progress bars, curves) or a pipe (plain
-// lines for scripts and logs).
-bool StdoutIsTerminal();
-
-// Columns of the terminal, 80 if unknown.
-int TerminalWidth();
 
 }  // namespace mlp::cli
 

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "client/csv.h"
 #include "client/idx.h"
+#include "client/status.h"
 
 namespace mlp::cli {
 
@@ -15,7 +17,14 @@ size_t RowsPerBatch(const RowSource& source, size_t max_bytes) {
 }
 
 absl::StatusOr<std::unique_ptr<RowSource>> OpenRows(const DataFiles& files) {
-  if (!files.labels.empty()) {
+  const bool idx_images = !files.labels.empty() || LooksLikeIdx(files.path);
+  if (idx_images) {
+    if (!files.targets.empty()) {
+      return UsageError(absl::StrCat(
+          files.path,
+          " holds IDX images: their targets come from --labels FILE; "
+          "--targets is for CSV files"));
+    }
     auto idx = IdxReader::Open(files.path, files.labels);
     if (!idx.ok()) return idx.status();
     return std::unique_ptr<RowSource>(std::move(idx).value());

@@ -40,14 +40,16 @@ size_t RowsPerBatch(const RowSource& source, size_t max_bytes);
 
 // The data options shared by train, predict, evaluate and dataset upload:
 // `path` is a CSV file whose `targets` columns are the targets (empty: none),
-// or, when `labels` is set, an IDX images file and its IDX labels file.
+// or IDX images (recognised by their header, plain or gzip-compressed) with
+// the IDX labels file `labels` as targets (empty: none).
 struct DataFiles {
   std::string path;
   std::string targets;
   std::string labels;
 };
 
-// NOT_FOUND if a file cannot be opened; INVALID_ARGUMENT if it is malformed.
+// NOT_FOUND if a file cannot be opened; INVALID_ARGUMENT if it is malformed;
+// a usage error for --targets with IDX images.
 absl::StatusOr<std::unique_ptr<RowSource>> OpenRows(const DataFiles& files);
 
 }  // namespace mlp::cli

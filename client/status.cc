@@ -12,6 +12,7 @@ namespace {
 // Payload keys; the payload content is irrelevant, only its presence counts.
 constexpr char kServerErrorUrl[] = "mlp.cli/server-error";
 constexpr char kUsageErrorUrl[] = "mlp.cli/usage-error";
+constexpr char kConnectionErrorUrl[] = "mlp.cli/connection-error";
 
 }  // namespace
 
@@ -27,6 +28,16 @@ bool IsServerError(const absl::Status& status) {
   return status.GetPayload(kServerErrorUrl).has_value();
 }
 
+absl::Status ConnectionError(absl::StatusCode code, absl::string_view message) {
+  absl::Status result(code, message);
+  result.SetPayload(kConnectionErrorUrl, absl::Cord());
+  return result;
+}
+
+bool IsConnectionError(const absl::Status& status) {
+  return status.GetPayload(kConnectionErrorUrl).has_value();
+}
+
 absl::Status UsageError(absl::string_view message) {
   absl::Status result = absl::InvalidArgumentError(message);
   result.SetPayload(kUsageErrorUrl, absl::Cord());
@@ -37,10 +48,58 @@ bool IsUsageError(const absl::Status& status) {
   return status.GetPayload(kUsageErrorUrl).has_value();
 }
 
+namespace {
+
+// Bytes of the UTF-8 sequence at the start of `text`, or 0 if it is not one
+// (ASCII bytes included: they are handled apart).
+size_t Utf8SequenceLength(absl::string_view text) {
+  const auto lead = static_cast<unsigned char>(text[0]);
+  const size_t length = lead >= 0xf0 && lead <= 0xf4   ? 4
+                        : lead >= 0xe0                 ? 3
+                        : lead >= 0xc2 && lead <= 0xdf ? 2
+                                                       : 0;
+  if (length == 0 || text.size() < length) return 0;
+  for (size_t i = 1; i < length; ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xc0) != 0x80) return 0;
+  }
+  // U+0080-U+009F are control characters too (some terminals act on them).
+  if (lead == 0xc2 && static_cast<unsigned char>(text[1]) < 0xa0) return 0;
+  return length;
+}
+
+}  // namespace
+
+std::string Quote(absl::string_view text, size_t max_chars) {
+  std::string out = "'";
+  size_t chars = 0;
+  size_t i = 0;
+  while (i < text.size() && chars < max_chars) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte >= 0x20 && byte < 0x7f) {
+      out += static_cast<char>(byte);
+      ++i;
+    } else if (const size_t length = Utf8SequenceLength(text.substr(i));
+               length > 0) {
+      absl::StrAppend(&out, text.substr(i, length));
+      i += length;
+    } else {
+      absl::StrAppend(&out, "\\x", absl::Hex(byte, absl::kZeroPad2));
+      ++i;
+    }
+    ++chars;
+  }
+  if (i < text.size()) {
+    absl::StrAppend(&out, "...' (", text.size(), " bytes)");
+  } else {
+    out += "'";
+  }
+  return out;
+}
+
 std::string FormatError(const absl::Status& status) {
   // Server errors carry the code name because scripts and people look for
   // it (NOT_FOUND, ALREADY_EXISTS); local errors already say what and where.
-  if (IsServerError(status)) {
+  if (IsServerError(status) || IsConnectionError(status)) {
     return absl::StrCat("error: ", absl::StatusCodeToString(status.code()),
                         ": ", status.message());
   }
@@ -52,9 +111,10 @@ std::string FormatErrorJson(const absl::Status& status) {
       {"error",
        {{"code", absl::StatusCodeToString(status.code())},
         {"message", std::string(status.message())},
-        {"source", IsServerError(status)  ? "server"
-                   : IsUsageError(status) ? "usage"
-                                          : "local"}}}};
+        {"source", IsServerError(status)       ? "server"
+                   : IsConnectionError(status) ? "connection"
+                   : IsUsageError(status)      ? "usage"
+                                               : "local"}}}};
   // Messages may quote file names and CSV fields, which need not be UTF-8:
   // such bytes become U+FFFD instead of failing.
   return error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -2,6 +2,7 @@
 // exit code. Every fallible function in client/ returns absl::Status; where
 // the failure came from decides what the user sees:
 //   server error  "error: NOT_FOUND: model 'x' not found"   exit 1
+//   no connection "error: UNAVAILABLE: cannot connect ..."  exit 1
 //   local error   "error: data.csv:7:3: expected a number"  exit 1
 //   usage error   "error: --input: ..."                     exit 2
 //   Ctrl-C        "training cancelled; nothing committed"   exit 130
@@ -9,6 +10,7 @@
 #ifndef MLP_CLIENT_STATUS_H_
 #define MLP_CLIENT_STATUS_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
@@ -34,10 +36,23 @@ absl::Status FromGrpc(const grpc::Status& status);
 // Whether `status` came from the server (see FromGrpc).
 bool IsServerError(const absl::Status& status);
 
+// No connection to a gRPC server at the address: nothing listens there,
+// the name does not resolve, or what answers does not speak gRPC. Printed
+// with its code like a server error; source "connection" in JSON.
+absl::Status ConnectionError(absl::StatusCode code, absl::string_view message);
+bool IsConnectionError(const absl::Status& status);
+
 // A command line that parses but makes no sense (e.g. ragged --input rows).
 // CLI11 reports the syntax errors; this is for the checks made after it.
 absl::Status UsageError(absl::string_view message);
 bool IsUsageError(const absl::Status& status);
+
+// `text` from a file (a CSV field, a header name) quoted for an error
+// message: in single quotes, control characters and bytes that are not
+// UTF-8 as \xNN, and cut after `max_chars` characters with the full size
+// said ("'abc...' (5000 bytes)"), so a binary file read as text cannot
+// flood the terminal.
+std::string Quote(absl::string_view text, size_t max_chars = 40);
 
 // The line printed on stderr for a failed command, without the newline.
 std::string FormatError(const absl::Status& status);
@@ -45,7 +60,8 @@ std::string FormatError(const absl::Status& status);
 // The same for --json: one JSON object on one line,
 //   {"error":{"code":"NOT_FOUND","message":"model 'x' not found",
 //             "source":"server"}}
-// with source "server", "local" or "usage" and the canonical code name;
+// with source "server", "connection", "local" or "usage" and the canonical
+// code name;
 // bytes of the message that are not UTF-8 become U+FFFD.
 std::string FormatErrorJson(const absl::Status& status);
 

@@ -7,7 +7,7 @@
 #include "client/commands.h"
 #include "client/names.h"
 #include "client/operations.h"
-#include "client/progress.h"
+#include "client/output.h"
 #include "client/rows.h"
 #include "client/status.h"
 
@@ -51,6 +51,11 @@ absl::Status RunTrain(const TrainCommandOptions& options,
                                      OptimizerChoices(), ")"));
     }
     train.set_optimizer(*optimizer);
+  }
+  if (options.momentum != 0 && train.optimizer() != mlp::v1::MOMENTUM) {
+    return UsageError(
+        "--momentum applies only to --optimizer momentum, which is not "
+        "chosen");
   }
   train.set_learning_rate(options.learning_rate);
   train.set_batch_size(options.batch);
@@ -124,28 +129,38 @@ void AddTrainCommand(CLI::App& app, GlobalOptions& global, Action* action) {
   data->excludes(dataset);
   targets->needs(data)->excludes(labels);
   labels->needs(data);
-  train->add_option("--epochs", o->epochs, "maximum epochs (default 10)");
-  train->add_option("--lr", o->learning_rate, "learning rate (default 0.01)");
-  train->add_option("--batch", o->batch,
-                    "samples per update; 1 = per-sample SGD (default 32)");
+  train->add_option("--epochs", o->epochs, "maximum epochs (default 10)")
+      ->check(AtLeastOne("10"));
+  train->add_option("--lr", o->learning_rate, "learning rate (default 0.01)")
+      ->check(GreaterThanZero("0.01"));
+  train
+      ->add_option("--batch", o->batch,
+                   "samples per update; 1 = per-sample SGD (default 32)")
+      ->check(AtLeastOne("32"));
   train->add_option("--optimizer", o->optimizer,
                     OptimizerChoices() + " (default sgd)");
-  train->add_option("--momentum", o->momentum,
-                    "momentum of the momentum optimizer (default 0.9)");
+  train
+      ->add_option("--momentum", o->momentum,
+                   "momentum coefficient of --optimizer momentum, in (0, 1) "
+                   "(default 0.9)")
+      ->check(GreaterThanZero("0.9"));
   train->add_option("--target-loss", o->target_loss,
                     "stop once the epoch loss is at or under this");
   train->add_option("--validation", o->validation,
                     "fraction of rows held out for validation, in [0, 1)");
   train->add_option("--patience", o->patience,
-                    "early stopping: epochs without improvement of the "
-                    "validation loss (of the training loss without "
-                    "--validation)");
+                    "early stopping: stop after this many epochs without "
+                    "improvement of the validation loss or, without "
+                    "--validation, of the training loss; the best epoch's "
+                    "weights are kept");
   train->add_option("--l2", o->l2, "L2 weight decay");
   train->add_flag("--shuffle", o->shuffle, "shuffle the rows every epoch");
   train->add_option("--seed", o->seed,
                     "seed of shuffling and validation split (default random)");
-  train->add_option("--report-every", o->report_every,
-                    "epochs per progress line (default 1)");
+  train
+      ->add_option("--report-every", o->report_every,
+                   "epochs per progress line (default 1)")
+      ->check(AtLeastOne("1"));
   train->add_flag("--reinitialize", o->reinitialize,
                   "start from fresh weights, not the latest version");
   train->add_option("--metrics-out", o->metrics_out,

@@ -2,11 +2,15 @@
 // Every run's stdout is a file, so the CLI sees a pipe, not a terminal.
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <filesystem>
@@ -52,7 +56,10 @@ struct Result {
 // One run of the mlp binary, stdout and stderr captured in files.
 class CliProcess {
  public:
-  CliProcess(const std::string& dir, std::vector<std::string> args) {
+  // `environment`: NAME=VALUE settings for the CLI; COLUMNS is unset unless
+  // given, so that output widths do not depend on the caller's terminal.
+  CliProcess(const std::string& dir, std::vector<std::string> args,
+             const std::vector<std::string>& environment = {}) {
     static int runs = 0;
     const std::string stem = absl::StrCat(dir, "/run", ++runs);
     out_path_ = stem + ".out";
@@ -63,6 +70,10 @@ class CliProcess {
       // The caller's environment must not redirect the CLI elsewhere.
       unsetenv("MLP_SERVER");
       unsetenv("MLP_TOKEN");
+      unsetenv("COLUMNS");
+      for (const std::string& setting : environment) {
+        putenv(const_cast<char*>(setting.c_str()));
+      }
       const int out =
           open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       const int err =
@@ -130,6 +141,28 @@ int ClosedPort() {
   return ntohs(address.sin_port);
 }
 
+// A port that accepts TCP connections (the kernel completes them into the
+// backlog) but never answers: not a gRPC server.
+class SilentPort {
+ public:
+  SilentPort() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    listen(fd_, 64);
+    socklen_t length = sizeof(address);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+  }
+  ~SilentPort() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
 template <typename Message>
 ::testing::AssertionResult ParsesAs(const std::string& json) {
   Message message;
@@ -170,6 +203,12 @@ class CliTest : public ::testing::Test {
   // Runs `mlp --server=<the test server> args...`.
   static Result Mlp(std::vector<std::string> args, double timeout = 60) {
     return CliProcess(dir_->path(), WithServer(std::move(args))).Wait(timeout);
+  }
+  // The same with $COLUMNS set, as a shell with a wide terminal exports it.
+  static Result MlpInColumns(int columns, std::vector<std::string> args) {
+    return CliProcess(dir_->path(), WithServer(std::move(args)),
+                      {absl::StrCat("COLUMNS=", columns)})
+        .Wait(60);
   }
   static std::vector<std::string> WithServer(std::vector<std::string> args) {
     args.insert(args.begin(), "--server=" + server_->address());
@@ -232,6 +271,96 @@ TEST_F(CliTest, DemoConvergesAndGetsAllFourRight) {
   const Result again = Mlp({"demo"}, 120);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(Lines(again.out).size(), Lines(demo.out).size());
+}
+
+// Runs the mlp binary on a pseudo-terminal of `columns` x 24 and returns all
+// it wrote, as a terminal receives it.
+std::string RunOnTerminal(std::vector<std::string> args, int columns) {
+  args.insert(args.begin(), MLP_CLI_BINARY);
+  winsize size{};
+  size.ws_col = static_cast<unsigned short>(columns);
+  size.ws_row = 24;
+  int terminal = -1;
+  const pid_t pid = forkpty(&terminal, nullptr, nullptr, &size);
+  if (pid == 0) {
+    unsetenv("COLUMNS");
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  std::string output;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd ready{terminal, POLLIN, 0};
+    if (poll(&ready, 1, 100) <= 0) continue;
+    char buffer[4096];
+    const ssize_t got = read(terminal, buffer, sizeof(buffer));
+    if (got <= 0) break;  // EIO once the child has exited
+    output.append(buffer, static_cast<size_t>(got));
+  }
+  close(terminal);
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return output;
+}
+
+// What a terminal shows of `text`: each line as left by its last carriage
+// return and erase-line.
+std::vector<std::string> ScreenLines(const std::string& text) {
+  std::vector<std::string> lines;
+  for (const std::string& raw : Lines(text)) {
+    std::string line = raw;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const size_t start = line.rfind('\r');
+    if (start != std::string::npos) line = line.substr(start + 1);
+    if (absl::StartsWith(line, "\033[K")) line = line.substr(3);
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+// On a terminal the demo keeps one live epoch line, so its header and the
+// curve stay on an 80 x 24 screen; a pipe still gets a line per epoch
+// (DemoConvergesAndGetsAllFourRight).
+TEST_F(CliTest, DemoOnATerminalShowsOneLiveLineAndTheCurve) {
+  const std::string output = RunOnTerminal(WithServer({"demo"}), 80);
+  const std::vector<std::string> lines = ScreenLines(output);
+  int epoch_lines = 0;
+  for (const std::string& line : lines) {
+    epoch_lines += absl::StartsWith(line, "epoch") ? 1 : 0;
+    EXPECT_LE(line.size(), 80u) << line;
+  }
+  EXPECT_EQ(epoch_lines, 1) << output;
+  EXPECT_THAT(lines.front(), StartsWith("model 'demo-xnor'"));
+  EXPECT_THAT(output, HasSubstr("loss per epoch"));
+  EXPECT_THAT(output, HasSubstr("all 4 right"));
+  // The header, the epoch, the summary and the curve fit one screen.
+  size_t curve_end = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].find_first_not_of(" 0123456789") == std::string::npos &&
+        absl::StrContains(lines[i], "1 ")) {
+      curve_end = i;
+      break;
+    }
+  }
+  EXPECT_GT(curve_end, 0u) << output;
+  EXPECT_LT(curve_end, 24u) << output;
+}
+
+TEST_F(CliTest, DemoNeverReplacesAnotherModel) {
+  CreateXnorModel("my-xnor");  // 3 -> 4 relu -> 1 linear, with bias
+  const Result demo = Mlp({"demo", "--name", "my-xnor"});
+  EXPECT_EQ(demo.exit_code, 1);
+  EXPECT_THAT(demo.err, HasSubstr("model 'my-xnor' exists and is not this "
+                                  "demo's (3 -> 4 relu -> 1 linear); a demo "
+                                  "never replaces another model"));
+  EXPECT_EQ(
+      ParseJson<mlp::v1::ModelInfo>(Mlp({"show", "my-xnor", "--json"}).out)
+          .version(),
+      1u);
 }
 
 TEST_F(CliTest, DemoWithoutHiddenLayerNeverGetsAllFourRight) {
@@ -306,6 +435,103 @@ TEST_F(CliTest, JsonOutputParses) {
     EXPECT_EQ(result.exit_code, 0) << args[0] << ": " << result.err;
     EXPECT_EQ(Lines(result.out).size(), 1u) << result.out;
     EXPECT_TRUE(c.parses(result.out)) << args[0] << ": " << result.out;
+  }
+}
+
+// The value at `path` ("models.0.version") of a JSON line, or a null value.
+google::protobuf::Value JsonAt(const std::string& json,
+                               const std::vector<std::string>& path) {
+  google::protobuf::Value value;
+  *value.mutable_struct_value() = ParseJson<google::protobuf::Struct>(json);
+  for (const std::string& key : path) {
+    if (value.has_list_value()) {
+      const int index = std::stoi(key);
+      if (index >= value.list_value().values_size()) return {};
+      const google::protobuf::Value next = value.list_value().values(index);
+      value = next;
+    } else if (value.has_struct_value() &&
+               value.struct_value().fields().contains(key)) {
+      const google::protobuf::Value next =
+          value.struct_value().fields().at(key);
+      value = next;
+    } else {
+      return {};
+    }
+  }
+  return value;
+}
+
+bool IsNumber(const google::protobuf::Value& value) {
+  return value.kind_case() == google::protobuf::Value::kNumberValue;
+}
+
+// Versions (uint64 in the API) are JSON numbers in every command's output,
+// and a training's lines carry only the fields that apply.
+TEST_F(CliTest, JsonVersionsAreNumbersAndEpochLinesOnlyWhatApplies) {
+  CreateXnorModel("numbers");
+  const std::string csv = WriteFile("numbers.csv", kXnorCsv);
+  const std::string metrics = dir_->path() + "/numbers-metrics.csv";
+  const Result trained =
+      Mlp({"train", "numbers", "--data", csv, "--targets", "-1", "--epochs",
+           "3", "--json", "--metrics-out", metrics});
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  const std::vector<std::string> lines = Lines(trained.out);
+  ASSERT_EQ(lines.size(), 3u) << trained.out;  // 2 epochs, then done
+  for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    const auto fields = ParseJson<google::protobuf::Struct>(lines[i]).fields();
+    EXPECT_TRUE(fields.contains("loss")) << lines[i];
+    // Not done yet; a regression (mse) without validation.
+    for (const char* absent :
+         {"stop_reason", "version", "epochs_run", "accuracy", "validation_loss",
+          "validation_accuracy"}) {
+      EXPECT_FALSE(fields.contains(absent)) << absent << " in " << lines[i];
+    }
+  }
+  EXPECT_EQ(JsonAt(lines.back(), {"stop_reason"}).string_value(), "MAX_EPOCHS");
+  EXPECT_TRUE(IsNumber(JsonAt(lines.back(), {"version"}))) << lines.back();
+  EXPECT_EQ(JsonAt(lines.back(), {"version"}).number_value(), 2);
+  // The metrics file leaves what does not apply empty.
+  const std::vector<std::string> rows = Lines(ReadWholeFile(metrics));
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_THAT(rows[1], ::testing::MatchesRegex("1,[0-9.e-]+,,,,[0-9.e+]+,"
+                                               "[0-9.e-]+"));
+
+  const std::vector<
+      std::pair<std::vector<std::string>, std::vector<std::string>>>
+      commands = {
+          {{"show", "numbers"}, {"version"}},
+          {{"list"}, {"models", "0", "version"}},
+          {{"weights", "numbers"}, {"version"}},
+          {{"predict", "numbers", "--input", "1,1,1"}, {"version"}},
+          {{"evaluate", "numbers", "--data", csv, "--targets", "-1"},
+           {"version"}},
+      };
+  for (const auto& [command, path] : commands) {
+    std::vector<std::string> args = command;
+    args.push_back("--json");
+    const Result result = Mlp(args);
+    ASSERT_EQ(result.exit_code, 0) << command[0] << ": " << result.err;
+    const google::protobuf::Value version = JsonAt(result.out, path);
+    EXPECT_TRUE(IsNumber(version)) << command[0] << ": " << result.out;
+    EXPECT_EQ(version.number_value(), 2) << command[0];
+  }
+
+  // A classifier with a validation split: those figures are there.
+  const Result classifier =
+      Mlp({"create", "numbers-clf", "--input", "3", "--layer", "4:tanh",
+           "--layer", "1:sigmoid", "--loss", "bce", "--seed", "1"});
+  ASSERT_EQ(classifier.exit_code, 0) << classifier.err;
+  std::string rows_csv;
+  for (int i = 0; i < 5; ++i) rows_csv += kXnorCsv;
+  const Result validated = Mlp(
+      {"train", "numbers-clf", "--data", WriteFile("numbers20.csv", rows_csv),
+       "--targets", "-1", "--epochs", "2", "--validation", "0.25", "--json"});
+  ASSERT_EQ(validated.exit_code, 0) << validated.err;
+  const auto first =
+      ParseJson<google::protobuf::Struct>(Lines(validated.out).front());
+  for (const char* present :
+       {"accuracy", "validation_loss", "validation_accuracy"}) {
+    EXPECT_TRUE(first.fields().contains(present)) << present;
   }
 }
 
@@ -462,6 +688,163 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Mlp({"--help"}).exit_code, 0);
 }
 
+TEST_F(CliTest, MistypedCommandsAndOptionsAreNamed) {
+  const Result command = Mlp({"lsit"});
+  EXPECT_EQ(command.exit_code, 2);
+  EXPECT_EQ(command.err,
+            "error: unknown command 'lsit' (did you mean 'list'?)\n"
+            "Run 'mlp --help' for more information.\n");
+  const Result with_argument = Mlp({"predcit", "x"});
+  EXPECT_EQ(with_argument.exit_code, 2);
+  EXPECT_THAT(with_argument.err,
+              StartsWith("error: unknown command 'predcit' (did you mean "
+                         "'predict'?)\n"));
+  const Result option = Mlp({"create", "-x"});
+  EXPECT_EQ(option.exit_code, 2);
+  EXPECT_EQ(option.err,
+            "error: unknown option '-x' (see 'mlp create --help')\n"
+            "Run 'mlp create --help' for more information.\n");
+  const Result json = Mlp({"--json", "lsit"});
+  EXPECT_EQ(json.exit_code, 2);
+  EXPECT_EQ(ParseJson<google::protobuf::Struct>(json.err)
+                .fields()
+                .at("error")
+                .struct_value()
+                .fields()
+                .at("message")
+                .string_value(),
+            "unknown command 'lsit' (did you mean 'list'?)");
+}
+
+TEST_F(CliTest, ZeroAndOutOfRangeValuesAreUsageErrorsNamingTheOption) {
+  const Result port =
+      CliProcess(dir_->path(), {"--server", "127.0.0.1:99999", "list"})
+          .Wait(30);
+  EXPECT_EQ(port.exit_code, 2);
+  EXPECT_THAT(port.err, StartsWith("error: --server: the port must be a "
+                                   "number in 1-65535, got '99999'"));
+  CreateXnorModel("zero-model");
+  const std::string csv = WriteFile("zero.csv", kXnorCsv);
+  for (const char* option : {"--epochs", "--batch"}) {
+    const Result zero = Mlp(
+        {"train", "zero-model", "--data", csv, "--targets", "-1", option, "0"});
+    EXPECT_EQ(zero.exit_code, 2) << option;
+    EXPECT_THAT(zero.err, StartsWith(absl::StrCat("error: ", option,
+                                                  ": must be at least 1, "
+                                                  "got 0")));
+  }
+  // Nothing was trained.
+  EXPECT_EQ(
+      ParseJson<mlp::v1::ModelInfo>(Mlp({"show", "zero-model", "--json"}).out)
+          .version(),
+      1u);
+}
+
+// --patience without --validation watches the training loss (the API's
+// rule, said in `mlp train --help`): a loss that cannot improve (a learning
+// rate too small to move a float weight) stops after `patience` epochs.
+TEST_F(CliTest, PatienceWithoutValidationWatchesTheTrainingLoss) {
+  EXPECT_THAT(Mlp({"train", "--help"}).out,
+              HasSubstr("without --validation, of the training loss"));
+  CreateXnorModel("patient-model");
+  const std::string csv = WriteFile("patient.csv", kXnorCsv);
+  const Result result =
+      Mlp({"train", "patient-model", "--data", csv, "--targets", "-1",
+           "--epochs", "100", "--lr", "1e-30", "--patience", "2"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out,
+              HasSubstr("stopped after 3 epochs (early-stopping), kept epoch "
+                        "1"));
+}
+
+TEST_F(CliTest, ShowSaysWhichInitWasUsed) {
+  ASSERT_EQ(Mlp({"create", "auto-init", "--input", "784", "--layer", "128:relu",
+                 "--layer", "10:softmax"})
+                .exit_code,
+            0);
+  const Result shown = Mlp({"show", "auto-init"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_THAT(shown.out,
+              ::testing::ContainsRegex(
+                  "\ninit: +auto: he, xavier \\(he for relu layers, xavier "
+                  "otherwise\\)\n"));
+  ASSERT_EQ(Mlp({"create", "uniform-init", "--input", "3", "--layer",
+                 "1:linear", "--init", "uniform01"})
+                .exit_code,
+            0);
+  EXPECT_THAT(Mlp({"show", "uniform-init"}).out,
+              ::testing::ContainsRegex("\ninit: +uniform01\n"));
+}
+
+TEST_F(CliTest, CommandHelpListsTheGlobalOptions) {
+  const Result help = Mlp({"train", "--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  const size_t global =
+      help.out.find("Global options (before or after the command):");
+  ASSERT_NE(global, std::string::npos) << help.out;
+  for (const char* option : {"--server", "--json", "--timeout"}) {
+    EXPECT_THAT(help.out.substr(global), HasSubstr(option));
+  }
+}
+
+// The longest line of `text`.
+size_t Widest(const std::string& text) {
+  size_t widest = 0;
+  for (const std::string& line : Lines(text)) {
+    widest = std::max(widest, line.size());
+  }
+  return widest;
+}
+
+// What people read fits 80 columns by default, and a wider terminal gets
+// more (here through $COLUMNS, since the output is a file).
+TEST_F(CliTest, OutputFits80ColumnsAndWiderTerminalsGetMore) {
+  const Result demo = Mlp({"demo"});
+  ASSERT_EQ(demo.exit_code, 0) << demo.err;
+  EXPECT_LE(Widest(demo.out), 80u) << demo.out;
+
+  ASSERT_EQ(Mlp({"create", "wide-clf", "--input", "3", "--layer", "8:tanh",
+                 "--layer", "1:sigmoid", "--loss", "bce", "--seed", "1"})
+                .exit_code,
+            0);
+  std::string rows;
+  for (int i = 0; i < 10; ++i) rows += kXnorCsv;
+  const std::vector<std::string> train = {
+      "train",        "wide-clf", "--data",   WriteFile("wide.csv", rows),
+      "--targets",    "-1",       "--epochs", "3",
+      "--validation", "0.25"};
+  const Result narrow_train = Mlp(train);
+  ASSERT_EQ(narrow_train.exit_code, 0) << narrow_train.err;
+  EXPECT_LE(Widest(narrow_train.out), 80u) << narrow_train.out;
+  EXPECT_THAT(
+      narrow_train.out,
+      ::testing::ContainsRegex("epoch +1  loss [0-9.]+ +val [0-9.]+ +acc "));
+  EXPECT_THAT(MlpInColumns(200, train).out, HasSubstr("  val_loss "));
+
+  ASSERT_EQ(Mlp({"create", "wide-ten", "--input", "3", "--layer", "16:relu",
+                 "--layer", "10:softmax", "--seed", "1"})
+                .exit_code,
+            0);
+  const std::vector<std::string> predict = {"predict", "wide-ten", "--input",
+                                            "1,0,1",   "--input",  "0,0.5,1"};
+  const Result narrow_predict = Mlp(predict);
+  ASSERT_EQ(narrow_predict.exit_code, 0) << narrow_predict.err;
+  EXPECT_LE(Widest(narrow_predict.out), 80u) << narrow_predict.out;
+  // Ten probabilities with three decimals.
+  EXPECT_THAT(narrow_predict.out,
+              ::testing::ContainsRegex("1 0 1 +[0-9] +(0\\.[0-9]{3} ){9}"
+                                       "0\\.[0-9]{3}\n"));
+  EXPECT_GT(Widest(MlpInColumns(200, predict).out), 80u);
+
+  const Result narrow_list = Mlp({"list"});
+  ASSERT_EQ(narrow_list.exit_code, 0) << narrow_list.err;
+  EXPECT_LE(Widest(narrow_list.out), 80u) << narrow_list.out;
+  EXPECT_THAT(narrow_list.out, HasSubstr("3 16:relu 10:softmax"));
+  const Result wide_list = MlpInColumns(250, {"list"});
+  EXPECT_THAT(wide_list.out, HasSubstr("3 -> 16 relu -> 10 softmax"));
+  EXPECT_THAT(wide_list.out, HasSubstr("cross-entropy"));
+}
+
 TEST_F(CliTest, VersionNamesTheBuild) {
   const Result result = Mlp({"--version"});
   EXPECT_EQ(result.exit_code, 0) << result.err;
@@ -481,6 +864,50 @@ TEST_F(CliTest, HealthIsZeroOnlyAgainstAServingServer) {
           .Wait(30);
   EXPECT_NE(closed.exit_code, 0);
   EXPECT_THAT(closed.err, StartsWith("error: UNAVAILABLE: "));
+}
+
+// The "error" object of a --json error line.
+google::protobuf::Struct JsonError(const std::string& line) {
+  const auto error = ParseJson<google::protobuf::Struct>(line);
+  if (!error.fields().contains("error")) return {};
+  return error.fields().at("error").struct_value();
+}
+
+TEST_F(CliTest, NoGrpcServerAtTheAddressFailsFastAsAConnectionError) {
+  const std::string csv = WriteFile("connect.csv", kXnorCsv);
+  SilentPort silent;
+  const std::string not_grpc =
+      absl::StrCat("--server=127.0.0.1:", silent.port());
+  const std::string closed = absl::StrCat("--server=127.0.0.1:", ClosedPort());
+  // Commands with a deadline (--timeout 60) and streams without one.
+  const std::vector<std::vector<std::string>> commands = {
+      {not_grpc, "list", "--json", "--timeout", "60"},
+      {not_grpc, "health", "--json"},
+      {not_grpc, "train", "m", "--data", csv, "--targets", "-1", "--json"},
+      {not_grpc, "dataset", "upload", "d", csv, "--targets", "-1", "--json"},
+      {closed, "list", "--json"},
+      {closed, "dataset", "upload", "d", csv, "--targets", "-1", "--json"},
+  };
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::unique_ptr<CliProcess>> runs;
+  for (const auto& command : commands) {
+    runs.push_back(std::make_unique<CliProcess>(dir_->path(), command));
+  }
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const Result result = runs[i]->Wait(30);
+    const std::string what = absl::StrJoin(commands[i], " ");
+    EXPECT_EQ(result.exit_code, 1) << what << "\n" << result.err;
+    const auto error = JsonError(result.err);
+    ASSERT_TRUE(error.fields().contains("source"))
+        << what << ": " << result.err;
+    EXPECT_EQ(error.fields().at("source").string_value(), "connection") << what;
+    EXPECT_EQ(error.fields().at("code").string_value(), "UNAVAILABLE") << what;
+    EXPECT_THAT(error.fields().at("message").string_value(),
+                HasSubstr(i < 4 ? "does not speak gRPC" : "cannot connect"))
+        << what;
+  }
+  // The connection is given a few seconds, not gRPC's 20 s handshake.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(12));
 }
 
 TEST_F(CliTest, UploadedCsvDatasetTrainsAndEvaluates) {
@@ -517,35 +944,108 @@ TEST_F(CliTest, UploadedCsvDatasetTrainsAndEvaluates) {
   EXPECT_THAT(gone.err, StartsWith("error: NOT_FOUND: "));
 }
 
-TEST_F(CliTest, CtrlCCancelsTrainingAndCommitsNothing) {
-  // Enough work per epoch that the training is still running when the
-  // signal arrives.
-  std::string rows;
-  for (int i = 0; i < 2000; ++i) rows += kXnorCsv;
-  const std::string csv = WriteFile("slow.csv", rows);
-  const Result created =
-      Mlp({"create", "slow-model", "--input", "3", "--layer", "64:relu",
-           "--layer", "64:relu", "--layer", "1:linear", "--seed", "1"});
-  ASSERT_EQ(created.exit_code, 0) << created.err;
-  CliProcess train(dir_->path(), WithServer({"train", "slow-model", "--data",
-                                             csv, "--targets", "-1", "--epochs",
-                                             "100000", "--batch", "1"}));
-  // Wait for the first epoch line: the stream is then certainly running.
+// A model and data whose epochs take long enough that a training is still
+// running when a signal arrives.
+class CtrlCTest : public CliTest {
+ protected:
+  static void SetUpTestSuite() {
+    CliTest::SetUpTestSuite();
+    std::string rows;
+    for (int i = 0; i < 2000; ++i) rows += kXnorCsv;
+    slow_csv_ = new std::string(WriteFile("slow.csv", rows));
+    const Result created =
+        Mlp({"create", "slow-model", "--input", "3", "--layer", "64:relu",
+             "--layer", "64:relu", "--layer", "1:linear", "--seed", "1"});
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+  }
+  static void TearDownTestSuite() {
+    delete slow_csv_;
+    slow_csv_ = nullptr;
+    CliTest::TearDownTestSuite();
+  }
+
+  // Starts a long training and waits for its first epoch line: the stream
+  // is then certainly running.
+  static std::unique_ptr<CliProcess> StartLongTraining() {
+    auto train = std::make_unique<CliProcess>(
+        dir_->path(),
+        WithServer({"train", "slow-model", "--data", *slow_csv_, "--targets",
+                    "-1", "--epochs", "100000", "--batch", "1"}));
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!absl::StrContains(train->out(), "epoch") &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return train;
+  }
+
+  static void ExpectCancelledAndNothingCommitted(const Result& result) {
+    EXPECT_EQ(result.exit_code, 130) << result.err;
+    EXPECT_THAT(result.err, HasSubstr("training cancelled by Ctrl-C; nothing "
+                                      "was committed"));
+    const Result show = Mlp({"show", "slow-model", "--json"});
+    ASSERT_EQ(show.exit_code, 0);
+    EXPECT_EQ(ParseJson<mlp::v1::ModelInfo>(show.out).version(), 1u);
+    EXPECT_EQ(ParseJson<mlp::v1::ModelInfo>(show.out).state(), mlp::v1::READY);
+  }
+
+  static std::string* slow_csv_;
+};
+
+std::string* CtrlCTest::slow_csv_ = nullptr;
+
+TEST_F(CtrlCTest, CancelsTrainingAndCommitsNothing) {
+  std::unique_ptr<CliProcess> train = StartLongTraining();
+  train->Signal(SIGINT);
+  ExpectCancelledAndNothingCommitted(train->Wait(30));
+}
+
+// `timeout -s INT` and a terminal's Ctrl-C signal the process and then its
+// process group: the same interrupt arrives twice, close together. The
+// command still waits for the server and says what it kept, every time.
+TEST_F(CtrlCTest, TheSameInterruptTwiceStillSaysWhatWasKept) {
+  for (int run = 0; run < 5; ++run) {
+    SCOPED_TRACE(absl::StrCat("run ", run));
+    std::unique_ptr<CliProcess> train = StartLongTraining();
+    train->Signal(SIGINT);
+    train->Signal(SIGINT);
+    ExpectCancelledAndNothingCommitted(train->Wait(30));
+  }
+}
+
+// A Ctrl-C well after the first one means the user will not wait: the
+// process ends at once, and says so.
+TEST_F(CtrlCTest, ASecondInterruptLaterEndsAtOnceAndSaysSo) {
+  // A server that never answers the GetModel that follows a cancel would
+  // keep the first Ctrl-C waiting; a stopped server does just that.
+  auto server = mlp::testing::ServerProcess::Start(dir_->path() + "/stopped");
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string address = "--server=" + (*server)->address();
+  ASSERT_EQ(
+      CliProcess(dir_->path(), {address, "create", "m", "--input", "3",
+                                "--layer", "64:relu", "--layer", "1:linear"})
+          .Wait(30)
+          .exit_code,
+      0);
+  CliProcess train(dir_->path(),
+                   {address, "train", "m", "--data", *slow_csv_, "--targets",
+                    "-1", "--epochs", "100000", "--batch", "1"});
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (!absl::StrContains(train.out(), "epoch") &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  (*server)->Signal(SIGSTOP);
   train.Signal(SIGINT);
-  const Result result = train.Wait(30);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  train.Signal(SIGINT);
+  const Result result = train.Wait(10);
+  (*server)->Signal(SIGCONT);
   EXPECT_EQ(result.exit_code, 130) << result.err;
-  EXPECT_THAT(result.err, HasSubstr("training cancelled by Ctrl-C; nothing "
-                                    "was committed"));
-  const Result show = Mlp({"show", "slow-model", "--json"});
-  ASSERT_EQ(show.exit_code, 0);
-  EXPECT_EQ(ParseJson<mlp::v1::ModelInfo>(show.out).version(), 1u);
-  EXPECT_EQ(ParseJson<mlp::v1::ModelInfo>(show.out).state(), mlp::v1::READY);
+  EXPECT_THAT(result.err, HasSubstr("interrupted again: exiting without "
+                                    "waiting for the server"));
 }
 
 TEST_F(CliTest, TrainingCancelledByTheServerExitsOne) {
@@ -615,29 +1115,206 @@ TEST_F(CliTest, IdxUploadAndPredictFromAFile) {
                  "--lr", "0.5"})
                 .exit_code,
             0);
+  // With labels, each row shows its label and whether the class is right.
   const Result predicted =
       Mlp({"predict", "tiny", "--data", images, "--labels", labels});
   ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
-  EXPECT_THAT(predicted.out, HasSubstr("CLASS"));
+  EXPECT_THAT(
+      Lines(predicted.out),
+      ::testing::ElementsAre(
+          "version 2", ::testing::MatchesRegex("ROW +CLASS +OUTPUTS +TARGET"),
+          ::testing::MatchesRegex("1 +0 +[0-9.e-]+ +[0-9.e-]+ +0 +right"),
+          ::testing::MatchesRegex("2 +1 +[0-9.e-]+ +[0-9.e-]+ +1 +right")))
+      << predicted.out;
   const Result evaluated =
       Mlp({"evaluate", "tiny", "--data", images, "--labels", labels});
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
   EXPECT_THAT(evaluated.out, HasSubstr("accuracy 100.00% (2 of 2 rows"));
 }
 
-TEST_F(CliTest, FashionDemoUploadsTrainsAndReportsTestAccuracy) {
+void WriteGzip(const std::string& path, const std::string& content) {
+  gzFile gz = gzopen(path.c_str(), "wb");
+  ASSERT_NE(gz, nullptr);
+  gzwrite(gz, content.data(), static_cast<unsigned>(content.size()));
+  gzclose(gz);
+}
+
+// `mlp predict MODEL --data images.idx.gz` without --labels: IDX is
+// recognised by its header, not read as CSV.
+TEST_F(CliTest, PredictReadsGzipIdxImagesWithoutLabels) {
+  ASSERT_EQ(Mlp({"create", "unlabelled", "--input", "4", "--layer", "3:softmax",
+                 "--seed", "1"})
+                .exit_code,
+            0);
+  const std::string images = dir_->path() + "/unlabelled-idx3-ubyte.gz";
+  WriteGzip(images,
+            std::string("\0\0\x08\x03\0\0\0\x02\0\0\0\x02\0\0\0\x02", 16) +
+                std::string("\xff\0\0\xff\0\xff\xff\0", 8));
+  const Result predicted = Mlp({"predict", "unlabelled", "--data", images});
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
+  const std::vector<std::string> lines = Lines(predicted.out);
+  ASSERT_EQ(lines.size(), 4u) << predicted.out;  // version, header, 2 rows
+  EXPECT_THAT(lines[1], ::testing::MatchesRegex("ROW +CLASS +OUTPUTS"));
+  EXPECT_THAT(lines[3], StartsWith("2 "));
+}
+
+// A binary file that is not IDX is refused without a byte of it on the
+// terminal; a CSV field of control characters is quoted escaped.
+TEST_F(CliTest, BinaryFilesNeverPutTheirBytesInAnError) {
+  CreateXnorModel("binary-model");
+  std::string noise;
+  for (int i = 0; i < 4096; ++i) noise += static_cast<char>((i * 7919) % 251);
+  const std::string gz = dir_->path() + "/noise.gz";
+  WriteGzip(gz, noise);
+  const std::string raw = WriteFile("noise.bin", noise);
+  const std::string csv =
+      WriteFile("controls.csv", "1,1,1\n1,\x1b]0;owned\x07\x9b" +
+                                    std::string(300, 'A') + ",1\n");
+  for (const std::string& file : {gz, raw, csv}) {
+    const Result result = Mlp({"predict", "binary-model", "--data", file});
+    EXPECT_EQ(result.exit_code, 1) << file;
+    EXPECT_LT(result.err.size(), 300u) << result.err;
+    for (char c : result.err) {
+      const auto byte = static_cast<unsigned char>(c);
+      EXPECT_TRUE(byte == '\n' || (byte >= 0x20 && byte < 0x7f))
+          << file << ": byte " << int{byte} << " in " << result.err;
+    }
+  }
+}
+
+// IDX bytes: the header (magic 0x0000080N, big-endian dimensions), then the
+// unsigned bytes.
+std::string IdxBytes(const std::vector<uint32_t>& dims,
+                     const std::string& data) {
+  std::string bytes = {0, 0, 8, static_cast<char>(dims.size())};
+  for (uint32_t d : dims) {
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      bytes.push_back(static_cast<char>((d >> shift) & 0xff));
+    }
+  }
+  return bytes + data;
+}
+
+// A directory laid out like the Fashion-MNIST package, with a few 2x2
+// images: the demo's logic without its data.
+std::string WriteTinyFashion(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  auto images = [](int count) {
+    std::string pixels;
+    for (int i = 0; i < 4 * count; ++i) {
+      pixels += static_cast<char>(i * 37 % 256);
+    }
+    return IdxBytes({static_cast<uint32_t>(count), 2, 2}, pixels);
+  };
+  auto labels = [](int count) {
+    std::string classes;
+    for (int i = 0; i < count; ++i) classes += static_cast<char>(i % 10);
+    return IdxBytes({static_cast<uint32_t>(count)}, classes);
+  };
+  WriteGzip(dir + "/train-images-idx3-ubyte.gz", images(20));
+  WriteGzip(dir + "/train-labels-idx1-ubyte.gz", labels(20));
+  WriteGzip(dir + "/t10k-images-idx3-ubyte.gz", images(10));
+  WriteGzip(dir + "/t10k-labels-idx1-ubyte.gz", labels(10));
+  return dir;
+}
+
+// The demo never replaces a model that is not its own, and uses a dataset
+// already on the server when it has the training set's shape instead of
+// uploading a second copy; one with another shape is left alone too.
+TEST_F(CliTest, FashionDemoKeepsOtherModelsAndReusesTheDataset) {
+  const std::string tiny = WriteTinyFashion(dir_->path() + "/tiny-fashion");
+  ASSERT_EQ(Mlp({"dataset", "upload", "tiny-train",
+                 tiny + "/train-images-idx3-ubyte.gz", "--labels",
+                 tiny + "/train-labels-idx1-ubyte.gz"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Mlp({"create", "mine", "--input", "4", "--layer", "3:relu",
+                 "--layer", "10:softmax", "--seed", "1"})
+                .exit_code,
+            0);
+  const std::string datasets_before = Mlp({"dataset", "list", "--json"}).out;
+
+  const Result refused = Mlp({"demo", "fashion", "--dir", tiny, "--dataset",
+                              "tiny-train", "--name", "mine", "--epochs", "1"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err,
+              HasSubstr("model 'mine' exists and is not this demo's"));
+  const auto mine =
+      ParseJson<mlp::v1::ModelInfo>(Mlp({"show", "mine", "--json"}).out);
+  EXPECT_EQ(mine.version(), 1u);
+  EXPECT_EQ(mine.spec().layers(0).units(), 3u);
+
+  const Result first =
+      Mlp({"demo", "fashion", "--dir", tiny, "--dataset", "tiny-train",
+           "--name", "tiny-demo", "--epochs", "1"});
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  EXPECT_LE(Widest(first.out), 80u) << first.out;
+  EXPECT_THAT(first.out, HasSubstr("using dataset 'tiny-train': 20 rows"));
+  EXPECT_THAT(first.out, HasSubstr("model 'tiny-demo': 4 -> 128 relu"));
+  EXPECT_THAT(first.out, HasSubstr("test accuracy"));
+  EXPECT_THAT(first.out, HasSubstr("model 'tiny-demo' and dataset "
+                                   "'tiny-train' stay on the server"));
+  // A second run replaces its own model.
+  const Result second =
+      Mlp({"demo", "fashion", "--dir", tiny, "--dataset", "tiny-train",
+           "--name", "tiny-demo", "--epochs", "1"});
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_THAT(second.out,
+              HasSubstr("model 'tiny-demo' (replacing the last demo's)"));
+  // Nothing was uploaded.
+  EXPECT_EQ(Mlp({"dataset", "list", "--json"}).out, datasets_before);
+
+  // A dataset of that name with another shape is not the training set.
+  const std::string csv = WriteFile("other-shape.csv", kXnorCsv);
+  ASSERT_EQ(Mlp({"dataset", "upload", "other-shape", csv, "--targets", "-1"})
+                .exit_code,
+            0);
+  const Result mismatch =
+      Mlp({"demo", "fashion", "--dir", tiny, "--dataset", "other-shape",
+           "--name", "tiny-demo", "--epochs", "1"});
+  EXPECT_EQ(mismatch.exit_code, 1);
+  EXPECT_THAT(mismatch.err,
+              HasSubstr("dataset 'other-shape' on the server has 4 rows of 3 "
+                        "inputs and 1 targets, not the training set's 20 rows "
+                        "of 4 inputs and 1 target; choose another --dataset"));
+}
+
+// The README's tour, then `mlp demo fashion`: the tour's model 'fashion' is
+// untouched and its dataset 'fashion-train' is used, not uploaded again.
+TEST_F(CliTest, FashionDemoAfterTheTourReportsTestAccuracy) {
   const std::string dir = "/usr/share/datasets/fashion-mnist";
   if (!std::filesystem::exists(dir)) GTEST_SKIP() << dir << " not installed";
+  const Result upload = Mlp({"dataset", "upload", "fashion-train",
+                             dir + "/train-images-idx3-ubyte.gz", "--labels",
+                             dir + "/train-labels-idx1-ubyte.gz"},
+                            240);
+  ASSERT_EQ(upload.exit_code, 0) << upload.err;
+  ASSERT_EQ(Mlp({"create", "fashion", "--input", "784", "--layer", "128:relu",
+                 "--layer", "10:softmax"})
+                .exit_code,
+            0);
   const Result first = Mlp({"demo", "fashion", "--epochs", "1"}, 240);
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
-  EXPECT_THAT(first.out, HasSubstr("uploaded dataset 'fashion-mnist-train': "
-                                   "60000 rows, 784 inputs"));
+  EXPECT_THAT(first.out, HasSubstr("using dataset 'fashion-train': 60000 rows, "
+                                   "784 inputs"));
+  EXPECT_THAT(first.out, HasSubstr("model 'demo-fashion': 784 -> 128 relu"));
   const std::regex accuracy(R"(test accuracy ([0-9.]+)% \((\d+) of 10000)");
   std::smatch match;
   ASSERT_TRUE(std::regex_search(first.out, match, accuracy)) << first.out;
   EXPECT_GT(std::stod(match[1]), 75.0);  // one epoch of Adam gets ~83%
+  EXPECT_EQ(
+      ParseJson<mlp::v1::ModelInfo>(Mlp({"show", "fashion", "--json"}).out)
+          .version(),
+      1u);
+  const auto datasets = ParseJson<mlp::v1::ListDatasetsResponse>(
+      Mlp({"dataset", "list", "--json"}).out);
+  int fashion_sets = 0;
+  for (const auto& dataset : datasets.datasets()) {
+    fashion_sets += dataset.rows() == 60000 ? 1 : 0;
+  }
+  EXPECT_EQ(fashion_sets, 1);
 
-  // The second run reuses the uploaded dataset; --json lines all parse.
+  // --json lines all parse.
   const Result second =
       Mlp({"demo", "fashion", "--epochs", "1", "--json"}, 240);
   ASSERT_EQ(second.exit_code, 0) << second.err;

@@ -42,6 +42,8 @@ class TempDir {
   std::string path_;
 };
 
+void WriteGzip(const std::string& path, const std::string& content);
+
 struct Rows {
   std::vector<float> inputs;
   std::vector<float> targets;
@@ -147,13 +149,60 @@ TEST(CsvReaderTest, BadTargetColumnsAreReported) {
   TempDir dir;
   const std::string path = dir.Write("t.csv", "a,b\n1,2\n");
   EXPECT_THAT(std::string(CsvReader::Open(path, "5").status().message()),
-              HasSubstr("target column 5 does not exist"));
+              HasSubstr("target column '5' does not exist"));
   EXPECT_THAT(std::string(CsvReader::Open(path, "z").status().message()),
-              HasSubstr("no column named 'z'; the columns are a, b"));
+              HasSubstr("no column named 'z'; the columns are 'a', 'b'"));
   EXPECT_THAT(std::string(CsvReader::Open(path, "a,0").status().message()),
               HasSubstr("given twice"));
   EXPECT_THAT(std::string(CsvReader::Open(path, "a,b").status().message()),
               HasSubstr("no input is left"));
+}
+
+// True if `text` has a byte a terminal could act on (a control character
+// other than the newline, or anything beyond ASCII).
+bool HasRawBytes(const std::string& text) {
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte < 0x20 && byte != '\n') || byte >= 0x7f) return true;
+  }
+  return false;
+}
+
+TEST(CsvReaderTest, TextQuotedFromTheFileIsEscapedAndBounded) {
+  TempDir dir;
+  const std::string junk =
+      std::string("\x01\x1b[2J\x80\xff") + std::string(500, 'z');
+  const std::string path = dir.Write("junk.csv", "1,2\n3," + junk + "\n");
+  auto rows = ReadCsvFile(path, "-1");
+  ASSERT_FALSE(rows.ok());
+  const std::string message(rows.status().message());
+  EXPECT_EQ(message,
+            path +
+                ":2:3: expected a finite number, got "
+                "'\\x01\\x1b[2J\\x80\\xffzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+                "zz...' (507 bytes)");
+  EXPECT_FALSE(HasRawBytes(message));
+  // A header of binary names, listed when a target name is unknown.
+  std::string header;
+  for (int i = 0; i < 30; ++i) header += "\x02name" + std::to_string(i) + ",";
+  const std::string named = dir.Write("header.csv", header + "x\n");
+  const std::string unknown(CsvReader::Open(named, "y").status().message());
+  EXPECT_THAT(unknown, HasSubstr("'\\x02name0', '\\x02name1'"));
+  EXPECT_THAT(unknown, HasSubstr("... (31 columns)"));
+  EXPECT_FALSE(HasRawBytes(unknown));
+}
+
+TEST(CsvReaderTest, BinaryAndGzipFilesAreRefusedAsAWhole) {
+  TempDir dir;
+  const std::string binary =
+      dir.Write("b.bin", std::string("ab\0\x01\x02,\xff\n", 8));
+  const std::string message(CsvReader::Open(binary, "").status().message());
+  EXPECT_EQ(message,
+            binary + ": binary data, neither a CSV file nor IDX images");
+  const std::string gzip = dir.path() + "/rows.csv.gz";
+  WriteGzip(gzip, "1,2\n3,4\n");
+  EXPECT_THAT(std::string(CsvReader::Open(gzip, "").status().message()),
+              HasSubstr("gzip-compressed, and not IDX images"));
 }
 
 TEST(CsvReaderTest, MissingAndEmptyFiles) {
@@ -227,6 +276,48 @@ TEST(IdxReaderTest, RejectsMismatchedCountsAndForeignFiles) {
   ASSERT_TRUE(reader.ok());
   EXPECT_THAT(std::string(ReadAllRows(**reader).status().message()),
               HasSubstr("ends too early"));
+}
+
+TEST(IdxReaderTest, ImagesWithoutLabelsHaveNoTargets) {
+  TempDir dir;
+  const std::string images = dir.path() + "/images.idx.gz";
+  WriteGzip(images, IdxBytes({2, 1, 2}, {0, 255, 255, 0}));
+  auto reader = IdxReader::Open(images, "");
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->input_size(), 2);
+  EXPECT_EQ((*reader)->target_size(), 0);
+  auto rows = ReadAllRows(**reader);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_THAT(rows->inputs, ElementsAre(0, 1, 1, 0));
+  EXPECT_TRUE(rows->targets.empty());
+}
+
+// IDX images are recognised by their header, compressed or not, so that
+// `--data images.idx.gz` without --labels is not read as CSV.
+TEST(OpenRowsTest, RecognisesIdxImagesByTheirHeader) {
+  TempDir dir;
+  const std::string plain = dir.Write("i", IdxBytes({2, 2}, {1, 2, 3, 4}));
+  const std::string gz = dir.path() + "/i.gz";
+  WriteGzip(gz, IdxBytes({2, 2}, {1, 2, 3, 4}));
+  const std::string csv = dir.Write("c.csv", "1,2\n");
+  const std::string other_gz = dir.path() + "/c.csv.gz";
+  WriteGzip(other_gz, "1,2\n");
+  EXPECT_TRUE(LooksLikeIdx(plain));
+  EXPECT_TRUE(LooksLikeIdx(gz));
+  EXPECT_FALSE(LooksLikeIdx(csv));
+  EXPECT_FALSE(LooksLikeIdx(other_gz));
+  EXPECT_FALSE(LooksLikeIdx(dir.path() + "/none"));
+
+  auto images = OpenRows({gz, "", ""});
+  ASSERT_TRUE(images.ok()) << images.status();
+  EXPECT_EQ((*images)->input_size(), 2);
+  EXPECT_EQ((*images)->target_size(), 0);
+  auto rows = OpenRows({csv, "", ""});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ((*rows)->input_size(), 2);
+  // CSV target columns make no sense for images.
+  EXPECT_THAT(std::string(OpenRows({gz, "-1", ""}).status().message()),
+              HasSubstr("--targets is for CSV files"));
 }
 
 }  // namespace
