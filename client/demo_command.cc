@@ -131,7 +131,7 @@ absl::Status ReportDemo(const DemoOptions& options, const GlobalOptions& global,
     if (options.no_hidden) {
       std::cout << right
                 << " of 4 right: without a hidden layer the output is a "
-                   "linear function of the inputs, and no linear function "
+                   "linear function\nof the inputs, and no linear function "
                    "separates XNOR\n";
     } else if (right == 4) {
       std::cout << "all 4 right: the hidden layer learned XNOR of the first "
@@ -267,7 +267,8 @@ absl::Status RunFashion(const FashionOptions& options,
               << (created.replaced ? " (replacing the last demo's)" : "")
               << ": " << FormatArchitecture(spec) << ",\n  "
               << model.parameter_count() << " parameters; Adam, batch 64, "
-              << options.epochs << " epochs\n\n";
+              << options.epochs << (options.epochs == 1 ? " epoch" : " epochs")
+              << "\n\n";
   }
 
   mlp::v1::TrainRequest train;

@@ -71,6 +71,7 @@ struct Targets {
 enum class OutputLayout {
   kAll,       // every output, six digits
   kCompact,   // every output, three decimals (probabilities) or digits
+  kShort,     // every output, two decimals (probabilities) or digits
   kTopClass,  // the highest output alone, next to its class
 };
 
@@ -91,15 +92,16 @@ std::string FormatPredictions(const mlp::v1::Tensor& inputs,
       std::all_of(outputs.values().begin(), outputs.values().end(),
                   [](float v) { return v >= 0 && v <= 1; });
   std::string out;
-  for (OutputLayout layout :
-       {OutputLayout::kAll, OutputLayout::kCompact, OutputLayout::kTopClass}) {
+  for (OutputLayout layout : {OutputLayout::kAll, OutputLayout::kCompact,
+                              OutputLayout::kShort, OutputLayout::kTopClass}) {
     if (layout == OutputLayout::kTopClass && outputs_per_row < 2) break;
     const bool top_only = layout == OutputLayout::kTopClass;
     // Compact cells are right-aligned within their column.
+    const int digits = layout == OutputLayout::kShort ? 2 : 3;
     auto cell = [&](float value) {
       if (layout == OutputLayout::kAll) return absl::StrFormat("%.6g", value);
-      return probabilities ? absl::StrFormat("%.3f", value)
-                           : absl::StrFormat("%.3g", value);
+      return probabilities ? absl::StrFormat("%.*f", digits, value)
+                           : absl::StrFormat("%.*g", digits, value);
     };
     size_t cell_width = 0;
     for (float value : outputs.values()) {

@@ -271,7 +271,7 @@ void TrainDisplay::Finish(const mlp::v1::TrainProgress* last) {
   const uint32_t ran =
       last->epochs_run() > 0 ? last->epochs_run() : last->epoch();
   std::string summary =
-      absl::StrCat("stopped after ", ran, " epochs (",
+      absl::StrCat("stopped after ", ran, ran == 1 ? " epoch (" : " epochs (",
                    StopReasonName(last->stop_reason()), "), ");
   if (ran != last->epoch()) {
     absl::StrAppend(&summary, "kept epoch ", last->epoch(), ", ");

@@ -799,9 +799,13 @@ size_t Widest(const std::string& text) {
 // What people read fits 80 columns by default, and a wider terminal gets
 // more (here through $COLUMNS, since the output is a file).
 TEST_F(CliTest, OutputFits80ColumnsAndWiderTerminalsGetMore) {
-  const Result demo = Mlp({"demo"});
-  ASSERT_EQ(demo.exit_code, 0) << demo.err;
-  EXPECT_LE(Widest(demo.out), 80u) << demo.out;
+  for (const auto& command :
+       {std::vector<std::string>{"demo"},
+        std::vector<std::string>{"demo", "--no-hidden"}}) {
+    const Result demo = Mlp(command);
+    ASSERT_EQ(demo.exit_code, 0) << demo.err;
+    EXPECT_LE(Widest(demo.out), 80u) << demo.out;
+  }
 
   ASSERT_EQ(Mlp({"create", "wide-clf", "--input", "3", "--layer", "8:tanh",
                  "--layer", "1:sigmoid", "--loss", "bce", "--seed", "1"})
