@@ -20,7 +20,7 @@ elif command -v clang-format >/dev/null; then
 else
   echo "style: clang-format not installed; formatting not checked"
 fi
-if grep -rnE '#include *[<"](grpcpp|grpc\+\+|grpc/|google/protobuf|mlp/v1)' server/engine; then
+if grep -rnE '#include *[<"](grpcpp|grpc\+\+|grpc/|google/protobuf|mlp/v1|inference/)' server/engine; then
   echo "layering: server/engine must not include gRPC or protobuf headers" >&2
   status=1
 fi
@@ -44,13 +44,14 @@ if [[ ${#layers[@]} -lt 2 ]]; then
 fi
 # One pass: every project include of every source file of base/, server/
 # and client/ against its row; a file that belongs to no row is refused too.
-# base/x.h -> base; server/engine/x.h -> server/engine; mlp/v1/... -> mlp.
+# base/x.h -> base; server/engine/x.h -> server/engine; mlp/v1/... -> mlp;
+# inference/... -> inference.
 git ls-files -- base server client | grep -E '\.(cc|h)$' >"$tmp/files"
 # Every file once with an empty include (so files without any are seen),
 # then its includes.
 {
   sed 's/$/:/' "$tmp/files"
-  xargs grep -HoE '^#include "(base|client|mlp|server/[a-z_]+|tests)/[^"]*"' \
+  xargs grep -HoE '^#include "(base|client|inference|mlp|server/[a-z_]+|tests)/[^"]*"' \
     <"$tmp/files" | sed -E 's/:#include "/:/; s/"$//' || true
 } | awk -F: -v doc="$doc" -v rules="$(printf '%s\n' "${layers[@]}")" '
   BEGIN {

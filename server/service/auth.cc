@@ -20,11 +20,21 @@ struct Permission {
 
 // The one permission table: the least role each method needs.
 constexpr Permission kPermissions[] = {
-    {"Predict", Role::kReader},      {"GetModel", Role::kReader},
-    {"ListModels", Role::kReader},   {"GetWeights", Role::kReader},
-    {"ListDatasets", Role::kReader}, {"CreateModel", Role::kTrainer},
-    {"Train", Role::kTrainer},       {"UploadDataset", Role::kTrainer},
-    {"DeleteModel", Role::kAdmin},   {"DeleteDataset", Role::kAdmin},
+    {"Predict", Role::kReader},
+    {"GetModel", Role::kReader},
+    {"ListModels", Role::kReader},
+    {"GetWeights", Role::kReader},
+    {"ListDatasets", Role::kReader},
+    {"CreateModel", Role::kTrainer},
+    {"Train", Role::kTrainer},
+    {"UploadDataset", Role::kTrainer},
+    {"DeleteModel", Role::kAdmin},
+    {"DeleteDataset", Role::kAdmin},
+    // The Open Inference Protocol (ServerLive and ServerReady are open).
+    {"ModelInfer", Role::kReader},
+    {"ModelMetadata", Role::kReader},
+    {"ModelReady", Role::kReader},
+    {"ServerMetadata", Role::kReader},
 };
 
 // Compares in time independent of where the strings differ.

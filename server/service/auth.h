@@ -5,12 +5,15 @@
 // carry the metadata "authorization: Bearer <token>", and the token's role
 // must allow the method (the one permission table is kPermissions in
 // auth.cc):
-//   reader   Predict, GetModel, ListModels, GetWeights, ListDatasets
+//   reader   Predict, GetModel, ListModels, GetWeights, ListDatasets, and
+//            the Open Inference Protocol's ModelInfer, ModelMetadata,
+//            ModelReady and ServerMetadata
 //   trainer  the reader's, and CreateModel, Train, UploadDataset
 //   admin    everything, DeleteModel and DeleteDataset included
-// Health and reflection stay open, so that orchestrators' health checks need
-// no secret. Use it behind TLS on untrusted networks: the token travels in
-// clear text over an insecure channel.
+// Health, reflection and the protocol's ServerLive and ServerReady stay open,
+// so that orchestrators' health checks need no secret. Use it behind TLS on
+// untrusted networks: the token travels in clear text over an insecure
+// channel.
 //
 // The token file: one token per line, optionally followed by its role
 // ("<token> reader"); a token without a role is an admin (so a file holding

@@ -1,7 +1,6 @@
 #include "server/service/model_service.h"
 
 #include <atomic>
-#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -14,19 +13,11 @@
 #include "server/service/status.h"
 #include "server/service/tensor_convert.h"
 #include "server/service/train_stream.h"
+#include "server/service/unary.h"
 
 namespace mlp::service {
 
 namespace {
-
-grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
-                                  const RequestLog& log,
-                                  const absl::Status& status) {
-  log.Done(status);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
 
 // Receives one dataset upload. A failed or cancelled upload drops the
 // DatasetUpload, which removes its temporary file.
@@ -155,9 +146,7 @@ template <typename Body>
 grpc::ServerUnaryReactor* ModelServiceImpl::Unary(
     grpc::CallbackServerContext* context, const RequestLog& log,
     Body body) const {
-  absl::Status status = auth_.Check(*context, log.method());
-  if (status.ok()) status = body();
-  return Respond(context, log, status);
+  return RunUnary(context, auth_, log, std::move(body));
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::CreateModel(
@@ -231,18 +220,9 @@ grpc::ServerUnaryReactor* ModelServiceImpl::Predict(
         MLP_RETURN_IF_ERROR(CheckResponseFits(
             "outputs", inputs.cols() * int64_t{network.output_size()},
             limits_.max_message_bytes));
-        MLP_RETURN_IF_ERROR(PredictInto(
-            network, inputs, response->mutable_outputs(),
-            [context]() -> absl::Status {
-              if (context->IsCancelled()) {
-                return absl::CancelledError("the caller cancelled the call");
-              }
-              if (std::chrono::system_clock::now() > context->deadline()) {
-                return absl::DeadlineExceededError(
-                    "the call's deadline passed while predicting");
-              }
-              return absl::OkStatus();
-            }));
+        MLP_RETURN_IF_ERROR(PredictInto(network, inputs,
+                                        response->mutable_outputs(),
+                                        WhileTheCallerWaits(context)));
         response->set_version(version->version);
         return absl::OkStatus();
       });

@@ -26,15 +26,18 @@ constexpr size_t kMemoryTrimMinFreeBytes = size_t{16} << 20;
 
 MlpServer::MlpServer(std::unique_ptr<registry::Registry> registry,
                      std::unique_ptr<ModelServiceImpl> service,
+                     std::unique_ptr<InferenceServiceImpl> inference,
                      std::unique_ptr<grpc::Server> server, int port)
     : registry_(std::move(registry)),
       service_(std::move(service)),
+      inference_(std::move(inference)),
       server_(std::move(server)),
       port_(port) {}
 
 MlpServer::~MlpServer() {
   Shutdown();
   server_.reset();
+  inference_.reset();
   service_.reset();
 }
 
@@ -59,18 +62,21 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
   service_limits.stalled_stream = absl::Seconds(options.stalled_stream_seconds);
   auto service = std::make_unique<ModelServiceImpl>(
       registry.get(), options.limits.max_concurrent_trainings, service_limits,
-      std::move(credentials));
+      credentials);
+  auto inference = std::make_unique<InferenceServiceImpl>(
+      registry.get(), service_limits, std::move(credentials));
   int port = 0;
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
-                       Listen(options, service.get(), &port));
+                       Listen(options, service.get(), inference.get(), &port));
   MLP_LOG(INFO) << "listening on " << options.address << " (port " << port
                 << ", "
                 << (options.tls_cert_file.empty()        ? "plaintext"
                     : options.tls_client_ca_file.empty() ? "TLS"
                                                          : "mutual TLS")
                 << ")";
-  auto out = std::unique_ptr<MlpServer>(new MlpServer(
-      std::move(registry), std::move(service), std::move(server), port));
+  auto out = std::unique_ptr<MlpServer>(
+      new MlpServer(std::move(registry), std::move(service),
+                    std::move(inference), std::move(server), port));
   if (!options.port_file.empty()) {
     absl::Status written = common::WriteFileAtomically(
         options.port_file, absl::StrCat(port, "\n"));
@@ -112,7 +118,8 @@ std::shared_ptr<grpc::ServerCredentials> Credentials(
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<grpc::Server>> MlpServer::Listen(
-    const ServerOptions& options, ModelServiceImpl* service, int* port) {
+    const ServerOptions& options, ModelServiceImpl* service,
+    InferenceServiceImpl* inference, int* port) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -123,6 +130,7 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> MlpServer::Listen(
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(service);
+  builder.RegisterService(inference);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || *port == 0) {
     return absl::UnavailableError(
@@ -131,6 +139,8 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> MlpServer::Listen(
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   health->SetServingStatus("", true);
   health->SetServingStatus(v1::ModelService::service_full_name(), true);
+  health->SetServingStatus(inference::GRPCInferenceService::service_full_name(),
+                           true);
   return server;
 }
 
@@ -141,6 +151,7 @@ void MlpServer::Shutdown(absl::Duration grace) {
     shut_down_ = true;
   }
   server_->GetHealthCheckService()->Shutdown();
+  inference_->SetShuttingDown();
   registry_->models().CancelAllTrainings();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();

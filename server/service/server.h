@@ -1,6 +1,7 @@
-// MlpServer: the registry, the service, health and reflection behind one
-// gRPC server. main() parses flags into ServerOptions and calls Start; tests
-// start it in-process on "127.0.0.1:0" and read the chosen port back.
+// MlpServer: the registry, mlp.v1, the Open Inference Protocol, health and
+// reflection behind one gRPC server. main() parses flags into ServerOptions and
+// calls Start; tests start it in-process on "127.0.0.1:0" and read the chosen
+// port back.
 //
 // Thread-safety: Shutdown may be called from any thread, more than once.
 #ifndef MLP_SERVER_SERVICE_SERVER_H_
@@ -17,6 +18,7 @@
 #include "absl/time/time.h"
 #include "server/common/memory_trimmer.h"
 #include "server/registry/registry.h"
+#include "server/service/inference_service.h"
 #include "server/service/model_service.h"
 #include "server/service/server_options.h"
 
@@ -44,14 +46,17 @@ class MlpServer {
  private:
   MlpServer(std::unique_ptr<registry::Registry> registry,
             std::unique_ptr<ModelServiceImpl> service,
+            std::unique_ptr<InferenceServiceImpl> inference,
             std::unique_ptr<grpc::Server> server, int port);
   static absl::StatusOr<std::unique_ptr<grpc::Server>> Listen(
-      const ServerOptions& options, ModelServiceImpl* service, int* port);
+      const ServerOptions& options, ModelServiceImpl* service,
+      InferenceServiceImpl* inference, int* port);
 
   // Constant after construction; destroyed in reverse order: the gRPC server
-  // first, then the service (joins trainings), then the registry.
+  // first, then the services (mlp.v1's joins trainings), then the registry.
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<ModelServiceImpl> service_;
+  std::unique_ptr<InferenceServiceImpl> inference_;
   std::unique_ptr<grpc::Server> server_;
   const int port_;
   std::optional<MemoryTrimmer> trimmer_;

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """A Python client runs the seed scenario against a real mlp-server.
 
-Stubs are generated at test time from proto/ by the system protoc with
-grpc_python_plugin, the server binary is started on 127.0.0.1:0 with
---port_file, and the tutorial's experiment is run over a real channel:
+Stubs are generated at test time (mlp_test_support.py) from proto/ by the
+system protoc with grpc_python_plugin, the server is started on 127.0.0.1:0
+with --port_file, and the tutorial's experiment is run over a real channel:
 CreateModel 3-4-1, Train (batch 1, SGD 0.1, until MSE <= 0.001), Predict,
 GetWeights, the health service and NOT_FOUND for an unknown model.
 
@@ -12,15 +12,9 @@ Usage: python_client_test.py --server PATH --proto_dir DIR
 Needs Debian's python3-grpcio and python3-protobuf (run with /usr/bin/python3).
 """
 
-import argparse
-import importlib
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 try:
@@ -29,120 +23,11 @@ except ImportError as error:  # pragma: no cover - environment problem
     sys.exit("FAILED: cannot import grpc (%s); install python3-grpcio and run "
              "with /usr/bin/python3" % error)
 
-ARGS = None
+from mlp_test_support import (ARGS, SEED_INPUTS, SEED_TARGETS, Server,
+                              seed_spec, seed_train_request, tensor)
+import mlp_test_support
+
 STUBS = {}
-
-# The tutorial's data: XNOR of the first and third input.
-SEED_INPUTS = [[1, 1, 1], [1, 1, 0], [0, 1, 0], [0, 1, 1]]
-SEED_TARGETS = [1, 0, 1, 0]
-
-
-def generate_stubs(out_dir):
-    """Runs protoc on the project's protos; returns the imported modules."""
-    proto_dir = ARGS.proto_dir
-    plugin = "--plugin=protoc-gen-grpc_python=" + ARGS.grpc_python_plugin
-    # mlp.v1 keeps its path (module mlp.v1.mlp_pb2). The health proto is
-    # compiled relative to proto/grpc so its module is health.v1.health_pb2:
-    # a generated top-level "grpc" package would shadow grpcio itself. The
-    # service keeps its full name grpc.health.v1.Health (from the package).
-    runs = [
-        (proto_dir, os.path.join("mlp", "v1", "mlp.proto")),
-        (os.path.join(proto_dir, "grpc"),
-         os.path.join("health", "v1", "health.proto")),
-    ]
-    for include, proto in runs:
-        command = [ARGS.protoc, "-I", include, "--python_out=" + out_dir,
-                   "--grpc_python_out=" + out_dir, plugin, proto]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RuntimeError("protoc failed (%s): %s" %
-                               (" ".join(command), result.stderr))
-    sys.path.insert(0, out_dir)
-    return {
-        "pb": importlib.import_module("mlp.v1.mlp_pb2"),
-        "pb_grpc": importlib.import_module("mlp.v1.mlp_pb2_grpc"),
-        "health_pb": importlib.import_module("health.v1.health_pb2"),
-        "health_grpc": importlib.import_module("health.v1.health_pb2_grpc"),
-    }
-
-
-class Server:
-    """The mlp-server binary on a kernel-chosen loopback port."""
-
-    def __init__(self, binary, work_dir):
-        self.data_dir = os.path.join(work_dir, "data")
-        self.port_file = os.path.join(work_dir, "port")
-        self.log_path = os.path.join(work_dir, "server.log")
-        self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [binary, "--address=127.0.0.1:0", "--data_dir=" + self.data_dir,
-             "--port_file=" + self.port_file],
-            stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        self.port = None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self._log.close()
-                raise RuntimeError("mlp-server exited during start-up with %d:\n%s"
-                                   % (self.process.returncode, self.log()))
-            try:
-                with open(self.port_file) as f:
-                    text = f.read().strip()
-                if text:
-                    self.port = int(text)
-                    break
-            except FileNotFoundError:
-                pass
-            time.sleep(0.01)
-        if self.port is None:
-            self.process.kill()
-            self.process.wait()
-            self._log.close()
-            raise RuntimeError("mlp-server did not write its port in 20 s:\n"
-                               + self.log())
-        self.address = "127.0.0.1:%d" % self.port
-
-    def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def stop(self):
-        """SIGTERM; returns the exit status (None if it had to be killed)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                self._log.close()
-                return None
-        self._log.close()
-        return self.process.returncode
-
-
-def tensor(pb, rows):
-    return pb.Tensor(shape=[len(rows), len(rows[0])],
-                     values=[float(v) for row in rows for v in row])
-
-
-def seed_spec(pb, seed):
-    return pb.ModelSpec(
-        input_size=3,
-        layers=[pb.LayerSpec(units=4, activation=pb.RELU),
-                pb.LayerSpec(units=1, activation=pb.LINEAR)],
-        loss=pb.MSE, bias=False, init=pb.UNIFORM_0_1, seed=seed)
-
-
-def seed_train_request(pb, model):
-    return pb.TrainRequest(
-        model=model,
-        inline_data=pb.TrainingData(
-            inputs=tensor(pb, SEED_INPUTS),
-            targets=tensor(pb, [[t] for t in SEED_TARGETS])),
-        options=pb.TrainOptions(optimizer=pb.SGD, learning_rate=0.1,
-                                batch_size=1, max_epochs=1000,
-                                target_loss=0.001, seed=7))
 
 
 def forward(layers, row):
@@ -284,30 +169,5 @@ class SeedScenarioTest(unittest.TestCase):
                          grpc.StatusCode.INVALID_ARGUMENT)
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", required=True, help="mlp-server binary")
-    parser.add_argument("--proto_dir", required=True, help="the proto/ tree")
-    parser.add_argument("--protoc", default="/usr/bin/protoc")
-    parser.add_argument("--grpc_python_plugin",
-                        default="/usr/bin/grpc_python_plugin")
-    ARGS, rest = parser.parse_known_args()
-    for path in (ARGS.server, ARGS.protoc, ARGS.grpc_python_plugin):
-        if not os.access(path, os.X_OK):
-            sys.exit("FAILED: %s is not an executable file" % path)
-    stub_dir = tempfile.mkdtemp(prefix="mlp-python-stubs-")
-    try:
-        STUBS.update(generate_stubs(stub_dir))
-        program = unittest.main(argv=[sys.argv[0]] + rest, exit=False,
-                                verbosity=2)
-    finally:
-        shutil.rmtree(stub_dir, ignore_errors=True)
-    if not program.result.wasSuccessful():
-        print("FAILED: the Python client scenario failed (see above)",
-              file=sys.stderr)
-        sys.exit(1)
-
-
 if __name__ == "__main__":
-    main()
+    mlp_test_support.main(__doc__, STUBS)
