@@ -92,13 +92,19 @@ absl::Status RunList(const GlobalOptions& global) {
   return absl::OkStatus();
 }
 
-absl::Status RunShow(const std::string& name, const GlobalOptions& global) {
+absl::Status RunShow(const std::string& name, int http_port,
+                     const GlobalOptions& global) {
   Connection connection(global);
   mlp::v1::GetModelRequest request;
   request.set_name(name);
   MLP_ASSIGN_OR_RETURN(mlp::v1::ModelInfo model,
                        connection.Call(&ModelService::Stub::GetModel, request));
-  std::cout << (global.json ? ToJson(model) + "\n" : FormatModel(model));
+  if (global.json) {
+    std::cout << ToJson(model) << "\n";
+  } else {
+    std::cout << FormatModel(model)
+              << FormatServingUrls(model.name(), global.server, http_port);
+  }
   return absl::OkStatus();
 }
 
@@ -170,10 +176,18 @@ void AddModelCommands(CLI::App& app, GlobalOptions& global, Action* action) {
   }
   {
     auto name = std::make_shared<std::string>();
-    CLI::App* show = app.add_subcommand("show", "show one model");
+    auto http_port = std::make_shared<int>(8000);
+    CLI::App* show = app.add_subcommand(
+        "show", "show one model and where the standard protocol serves it");
     show->add_option("name", *name, "model name")->required();
-    show->callback([name, &global, action] {
-      *action = [name, &global] { return RunShow(*name, global); };
+    show->add_option("--http-port", *http_port,
+                     "the port of the server's --http_address, for the "
+                     "printed v2 URL (default: 8000)")
+        ->check(CLI::Range(1, 65535));
+    show->callback([name, http_port, &global, action] {
+      *action = [name, http_port, &global] {
+        return RunShow(*name, *http_port, global);
+      };
     });
   }
   {

@@ -266,6 +266,23 @@ std::string FormatModel(const mlp::v1::ModelInfo& model) {
   return FormatTable(rows);
 }
 
+std::string FormatServingUrls(const std::string& model,
+                              const std::string& server, int http_port) {
+  std::string host = "HOST";
+  const size_t colon = server.rfind(':');
+  if (server.find("://") == std::string::npos && colon != std::string::npos &&
+      colon > 0) {
+    host = server.substr(0, colon);
+  }
+  return FormatTable({
+      {"v2 gRPC:",
+       absl::StrCat(server, "  inference.GRPCInferenceService  model_name \"",
+                    model, "\"")},
+      {"v2 HTTP:", absl::StrCat("http://", host, ":", http_port, "/v2/models/",
+                                model, "/infer")},
+  });
+}
+
 std::string FormatModelList(const mlp::v1::ListModelsResponse& list,
                             int width) {
   if (list.models().empty()) return "no models\n";

@@ -62,6 +62,15 @@ std::string FormatInit(const mlp::v1::ModelSpec& spec);
 // `mlp show`: the model's properties, one per line.
 std::string FormatModel(const mlp::v1::ModelInfo& model);
 
+// `mlp show`'s last lines: where the Open Inference Protocol serves the
+// model, over gRPC at `server` and over HTTP on `http_port` of the same host
+// (the server's --http_address; the CLI cannot ask for it):
+//   v2 gRPC:  127.0.0.1:50051  inference.GRPCInferenceService  model_name
+//   "xnor" v2 HTTP:  http://127.0.0.1:8000/v2/models/xnor/infer
+// A --server with a scheme (dns:///host:port) gives HOST in the URL.
+std::string FormatServingUrls(const std::string& model,
+                              const std::string& server, int http_port);
+
 // `mlp list`: one row per model, in the fullest of a few layouts that fits
 // `width` columns (full names and times; then the layers as `mlp create`
 // spells them, short loss names and times to the minute; then without the

@@ -7,8 +7,9 @@
 #
 # Steps: build the image (docker/Dockerfile); check it holds no compiler and no
 # build tree and is under the size limit; start a container with a named
-# volume on /data and port 50051 published on 127.0.0.1 (free port chosen by
-# the engine); wait for SERVING; run "mlp demo" and a Predict from the host;
+# volume on /data and ports 50051 and 8000 published on 127.0.0.1 (free ports
+# chosen by the engine); wait for SERVING; run "mlp demo" and a Predict from
+# the host; call the HTTP /v2 endpoints (ready, metadata, infer);
 # check the server runs as PID 1 and not as root; restart the container and
 # check the model, its weights and its predictions are identical; check the
 # health status becomes "healthy"; time "stop" (< 10 s, exit code 0); start a
@@ -197,7 +198,8 @@ log "ok: $size_mb MB, HEALTHCHECK, USER $user, no compiler or build tree"
 ############################################################################
 STEP="start"
 run_container() {
-  run_quiet "$ENGINE" run -d --name "$1" -p 127.0.0.1::50051 -v "$VOLUME:/data" "$IMAGE" \
+  run_quiet "$ENGINE" run -d --name "$1" -p 127.0.0.1::50051 -p 127.0.0.1::8000 \
+    -v "$VOLUME:/data" "$IMAGE" \
     || fail "could not start container $1"
   CREATED_CONTAINERS+=("$1")
 }
@@ -257,6 +259,38 @@ snapshot "$WORK/before"
 mlp predict "$MODEL" "${INPUTS[@]}" >"$WORK/predict.txt" 2>&1 || true
 log "ok: Predict from the host:"
 sed 's/^/    /' "$WORK/predict.txt"
+
+############################################################################
+# The Open Inference Protocol's HTTP/REST port (8000), published too: ready,
+# the model's metadata, and an inference whose outputs are mlp predict's.
+STEP="http"
+http_port=$("$ENGINE" port "$CONTAINER" 8000/tcp 2>/dev/null | grep -m1 '^127\.0\.0\.1:' || true)
+[ -n "$http_port" ] || fail "port 8000 of $CONTAINER is not published"
+http_port=${http_port##*:}
+python3 - "$http_port" "$MODEL" "$WORK/before.predict" <<'PY' || fail "the HTTP /v2 endpoints did not answer as expected"
+import http.client, json, sys
+port, model, predict_file = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def call(method, path, body=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request(method, path, body)
+    r = c.getresponse()
+    return r.status, r.read()
+status, _ = call("GET", "/v2/health/ready")
+assert status == 200, status
+status, body = call("GET", "/v2/models/" + model)
+assert status == 200, body
+meta = json.loads(body)
+width = meta["inputs"][0]["shape"][1]
+status, body = call("POST", "/v2/models/%s/infer" % model, json.dumps(
+    {"inputs": [{"name": "input", "datatype": "FP32", "shape": [2, width],
+                 "data": [0.5] * (2 * width)}]}))
+assert status == 200, body
+output = json.loads(body)["outputs"][0]
+assert output["shape"] == [2, meta["outputs"][0]["shape"][1]], output
+print("    GET /v2/models/%s: versions %s; infer: %s" %
+      (model, meta["versions"], output["shape"]))
+PY
+log "ok: HTTP /v2 on 127.0.0.1:$http_port (ready, metadata, infer)"
 
 ############################################################################
 compare() {  # $1 = what

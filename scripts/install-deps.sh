@@ -9,7 +9,7 @@ build_packages=(
   cmake g++ make pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libeigen3-dev libabsl-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
-  libopenblas-dev
+  libopenblas-dev libmicrohttpd-dev
 )
 test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev

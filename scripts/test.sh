@@ -86,13 +86,16 @@ else
 fi
 
 echo "== release build"
-BUILD_DIR=build scripts/build.sh -DMLP_WERROR=ON
+# Tests and benchmarks named: scripts/demo.sh builds the same directory
+# without them, and CMake's cache would keep that.
+BUILD_DIR=build scripts/build.sh -DMLP_WERROR=ON -DMLP_BUILD_TESTS=ON \
+  -DMLP_BUILD_BENCHMARKS=ON
 run_ctest release build -j2
 
 if [[ "${MLP_SKIP_IMAGE_ENGINE:-0}" != 1 ]]; then
   echo "== the image's engine (Eigen only, as docker/Dockerfile builds it)"
   BUILD_DIR=build-image-engine scripts/build.sh -DMLP_WERROR=ON \
-    -DMLP_ENGINE_OPENBLAS=OFF -DMLP_BUILD_BENCHMARKS=OFF
+    -DMLP_ENGINE_OPENBLAS=OFF -DMLP_BUILD_TESTS=ON -DMLP_BUILD_BENCHMARKS=OFF
   run_ctest image-engine build-image-engine -j2
 else
   summary+=("image-engine: NOT RUN (MLP_SKIP_IMAGE_ENGINE=1)")
@@ -102,7 +105,7 @@ if [[ "${MLP_SKIP_SANITIZERS:-0}" != 1 ]]; then
   echo "== asan/ubsan build (clang, -Wthread-safety)"
   CC=clang CXX=clang++ BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo \
     scripts/build.sh -DMLP_WERROR=ON -DMLP_SANITIZE=address,undefined \
-    -DMLP_BUILD_BENCHMARKS=OFF
+    -DMLP_BUILD_TESTS=ON -DMLP_BUILD_BENCHMARKS=OFF
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_ctest asan build-asan -j2
 else

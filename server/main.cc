@@ -38,6 +38,18 @@ ABSL_FLAG(std::string, data_dir, kDefaults.data_dir,
           "Directory holding models, versions and datasets");
 ABSL_FLAG(std::string, port_file, kDefaults.port_file,
           "If set, write the bound port here once serving");
+ABSL_FLAG(std::string, http_address, kDefaults.http_address,
+          "Open Inference Protocol over HTTP/REST (/v2/...), host:port (port 0 "
+          "picks a free port); empty turns HTTP off");
+ABSL_FLAG(std::string, http_port_file, kDefaults.http_port_file,
+          "If set, write the bound HTTP port here once serving");
+ABSL_FLAG(int, http_threads, kDefaults.http_threads,
+          "HTTP threads, each serving its share of the connections; 0 = one "
+          "per core");
+ABSL_FLAG(int, http_max_connections, kDefaults.http_max_connections,
+          "Most HTTP connections open at once; later ones are closed");
+ABSL_FLAG(int, http_idle_timeout_seconds, kDefaults.http_idle_timeout_seconds,
+          "An HTTP connection that sends nothing for this long is closed");
 ABSL_FLAG(int, max_message_bytes, kDefaults.max_message_bytes,
           "Largest request or response message, in bytes");
 ABSL_FLAG(int64_t, max_parameters, kDefaults.limits.max_parameters,
@@ -127,6 +139,11 @@ absl::StatusOr<mlp::service::ServerOptions> OptionsFromFlags() {
   o.address = absl::GetFlag(FLAGS_address);
   o.data_dir = absl::GetFlag(FLAGS_data_dir);
   o.port_file = absl::GetFlag(FLAGS_port_file);
+  o.http_address = absl::GetFlag(FLAGS_http_address);
+  o.http_port_file = absl::GetFlag(FLAGS_http_port_file);
+  o.http_threads = absl::GetFlag(FLAGS_http_threads);
+  o.http_max_connections = absl::GetFlag(FLAGS_http_max_connections);
+  o.http_idle_timeout_seconds = absl::GetFlag(FLAGS_http_idle_timeout_seconds);
   o.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   o.max_batch_values = absl::GetFlag(FLAGS_max_batch_values);
   o.limits.max_parameters = absl::GetFlag(FLAGS_max_parameters);

@@ -69,11 +69,16 @@ mb() { awk -v kb="$1" 'BEGIN {printf "%.1f MB", kb / 1024}'; }
 
 # --compute_threads=1: the server has one core; large products must not start
 # a second BLAS thread on it.
+# No HTTP listener where the binary has one (an older binary does not).
+http_off=()
+if "$SERVER_BIN" --help 2>&1 | grep -q -- '--http_address'; then
+  http_off=(--http_address=)
+fi
 start_server() {  # start_server LOG_LEVEL
   rm -f "$tmp/port"
   taskset -c "$SERVER_CPU" "$SERVER_BIN" --compute_threads=1 \
     --address=127.0.0.1:0 --data_dir="$tmp/data" --port_file="$tmp/port" \
-    --log_level="$1" 2>>"$tmp/server-$1.log" &
+    "${http_off[@]}" --log_level="$1" 2>>"$tmp/server-$1.log" &
   server_pid=$!
   wait_for_file "$tmp/port" "$server_pid"
   server_port=$(cat "$tmp/port")

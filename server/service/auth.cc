@@ -117,14 +117,26 @@ absl::Status Authorizer::Check(const grpc::ServerContextBase& context,
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {
-    return absl::UnauthenticatedError(
-        "missing 'authorization: Bearer <token>' metadata; this server "
-        "requires a token");
+    return CheckAuthorization(std::nullopt, method, "metadata");
   }
-  const absl::string_view value(it->second.data(), it->second.size());
-  if (!absl::StartsWith(value, kBearer)) {
+  return CheckAuthorization(
+      absl::string_view(it->second.data(), it->second.size()), method,
+      "metadata");
+}
+
+absl::Status Authorizer::CheckAuthorization(
+    std::optional<absl::string_view> authorization, absl::string_view method,
+    absl::string_view carrier) const {
+  if (credentials_.empty()) return absl::OkStatus();
+  if (!authorization.has_value()) {
     return absl::UnauthenticatedError(
-        "the 'authorization' metadata must be 'Bearer <token>'");
+        absl::StrCat("missing 'authorization: Bearer <token>' ", carrier,
+                     "; this server requires a token"));
+  }
+  const absl::string_view value = *authorization;
+  if (!absl::StartsWith(value, kBearer)) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "the 'authorization' ", carrier, " must be 'Bearer <token>'"));
   }
   const absl::string_view token = value.substr(kBearer.size());
   // Every credential is compared, so the time taken says nothing about

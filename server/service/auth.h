@@ -26,6 +26,7 @@
 
 #include <grpcpp/server_context.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,12 @@ class Authorizer {
   // unknown token or one whose role may not call `method`.
   absl::Status Check(const grpc::ServerContextBase& context,
                      absl::string_view method) const;
+  // The same rule for a front end without gRPC metadata: `authorization` is
+  // the value of its Authorization header (nullopt if absent); `carrier`
+  // names it in messages ("header").
+  absl::Status CheckAuthorization(
+      std::optional<absl::string_view> authorization, absl::string_view method,
+      absl::string_view carrier) const;
 
  private:
   const std::vector<Credential> credentials_;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "server/common/escape.h"
+#include "server/service/limits.h"
 #include "server/service/status.h"
 
 namespace mlp::service::oip {
@@ -142,16 +143,22 @@ absl::StatusOr<PreparedInput> PrepareInput(const InputTensor& input,
     }
     out.data = storage->data();
   } else if (fp64) {
-    MLP_RETURN_IF_ERROR(CheckCount(input.count, out.rows, input_size, shape,
-                                   field, "values in contents.fp64_contents"));
+    MLP_RETURN_IF_ERROR(
+        CheckCount(input.count, out.rows, input_size, shape, field,
+                   absl::StrCat("values in ", input.values_field.empty()
+                                                  ? "contents.fp64_contents"
+                                                  : input.values_field)));
     storage->resize(input_size, out.rows);
     for (int64_t i = 0; i < n; ++i) {
       storage->data()[i] = static_cast<float>(input.fp64[i]);
     }
     out.data = storage->data();
   } else {
-    MLP_RETURN_IF_ERROR(CheckCount(input.count, out.rows, input_size, shape,
-                                   field, "values in contents.fp32_contents"));
+    MLP_RETURN_IF_ERROR(
+        CheckCount(input.count, out.rows, input_size, shape, field,
+                   absl::StrCat("values in ", input.values_field.empty()
+                                                  ? "contents.fp32_contents"
+                                                  : input.values_field)));
     out.data = input.fp32;
   }
   MLP_RETURN_IF_ERROR(CheckFinite(out.data, n, input_size, field));
@@ -163,6 +170,27 @@ absl::Status CheckOutputName(absl::string_view name, absl::string_view field) {
   return InvalidField(
       field, absl::StrCat(".name is ", common::Quote(name, 64),
                           "; the model's only output is '", kOutputName, "'"));
+}
+
+absl::StatusOr<InferencePlan> PlanInference(
+    const registry::ModelCatalog& models, const std::string& model,
+    absl::string_view version, absl::Span<const absl::string_view> outputs,
+    const InputTensor& input, int64_t max_message_bytes,
+    engine::Matrix* storage) {
+  InferencePlan plan;
+  MLP_ASSIGN_OR_RETURN(plan.version, FindVersion(models, model, version));
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    MLP_RETURN_IF_ERROR(
+        CheckOutputName(outputs[i], absl::StrCat("outputs[", i, "]")));
+  }
+  const engine::Network& network = *plan.version->network;
+  MLP_ASSIGN_OR_RETURN(plan.input,
+                       PrepareInput(input, "inputs[0]", network.input_size(),
+                                    network.output_size(), storage));
+  plan.output_values = plan.input.rows * int64_t{network.output_size()};
+  MLP_RETURN_IF_ERROR(
+      CheckResponseFits("outputs", plan.output_values, max_message_bytes));
+  return plan;
 }
 
 }  // namespace mlp::service::oip

@@ -74,8 +74,10 @@ struct InputTensor {
   const double* fp64 = nullptr;
   int64_t count = 0;
   std::optional<absl::string_view> raw;
-  // What the front end calls the raw bytes, for messages.
+  // What the front end calls the raw bytes and the typed values, for
+  // messages; empty values_field: contents.fp32_contents (or fp64).
   absl::string_view raw_field = "raw_input_contents[0]";
+  absl::string_view values_field;
 };
 
 // An input ready for the forward pass.
@@ -105,6 +107,25 @@ absl::StatusOr<PreparedInput> PrepareInput(const InputTensor& input,
 
 // OK if `name` (called `field`) names the model's output.
 absl::Status CheckOutputName(absl::string_view name, absl::string_view field);
+
+// One inference, checked and ready to run.
+struct InferencePlan {
+  std::shared_ptr<const registry::ModelVersion> version;
+  PreparedInput input;
+  int64_t output_values = 0;  // input.rows x the network's outputs
+};
+
+// Checks a request the same way for every front end, in this order: the
+// model and version (NOT_FOUND), the names of the requested `outputs`
+// (called outputs[i]), the input (called inputs[0]; PrepareInput), and that
+// the answer fits in max_message_bytes (RESOURCE_EXHAUSTED). The front end
+// then runs PredictRows(*plan.version->network, plan.input.view(), ...) into
+// plan.output_values floats of its own.
+absl::StatusOr<InferencePlan> PlanInference(
+    const registry::ModelCatalog& models, const std::string& model,
+    absl::string_view version, absl::Span<const absl::string_view> outputs,
+    const InputTensor& input, int64_t max_message_bytes,
+    engine::Matrix* storage);
 
 }  // namespace mlp::service::oip
 

@@ -6,7 +6,6 @@
 #include "base/status_macros.h"
 #include "mlp_version.h"
 #include "server/service/inference.h"
-#include "server/service/limits.h"
 #include "server/service/predict.h"
 #include "server/service/request_log.h"
 #include "server/service/unary.h"
@@ -147,29 +146,21 @@ absl::Status InferenceServiceImpl::Infer(grpc::CallbackServerContext* context,
   if (shutting_down_.load()) {
     return absl::UnavailableError("the server is shutting down");
   }
-  MLP_ASSIGN_OR_RETURN(
-      std::shared_ptr<const registry::ModelVersion> version,
-      oip::FindVersion(registry_->models(), request.model_name(),
-                       request.model_version()));
-  const engine::Network& network = *version->network;
-  for (int i = 0; i < request.outputs_size(); ++i) {
-    MLP_RETURN_IF_ERROR(oip::CheckOutputName(request.outputs(i).name(),
-                                             absl::StrCat("outputs[", i, "]")));
-  }
   MLP_ASSIGN_OR_RETURN(oip::InputTensor input, InputOf(request));
+  std::vector<absl::string_view> outputs;
+  for (const auto& output : request.outputs()) outputs.push_back(output.name());
   engine::Matrix storage;
   MLP_ASSIGN_OR_RETURN(
-      oip::PreparedInput prepared,
-      oip::PrepareInput(input, "inputs[0]", network.input_size(),
-                        network.output_size(), &storage));
-  const int64_t values = prepared.rows * int64_t{network.output_size()};
-  MLP_RETURN_IF_ERROR(
-      CheckResponseFits("outputs", values, limits_.max_message_bytes));
+      oip::InferencePlan plan,
+      oip::PlanInference(registry_->models(), request.model_name(),
+                         request.model_version(), outputs, input,
+                         limits_.max_message_bytes, &storage));
+  const int64_t values = plan.output_values;
 
   auto* output = response->add_outputs();
   output->set_name(std::string(oip::kOutputName));
   output->set_datatype(std::string(oip::kFp32));
-  for (int64_t d : prepared.output_shape) output->add_shape(d);
+  for (int64_t d : plan.input.output_shape) output->add_shape(d);
   float* out = nullptr;
   if (input.raw.has_value()) {
     // Little-endian FP32, as on every machine this builds for (see the
@@ -182,10 +173,10 @@ absl::Status InferenceServiceImpl::Infer(grpc::CallbackServerContext* context,
     fp32->Resize(static_cast<int>(values), 0.0f);
     out = fp32->mutable_data();
   }
-  MLP_RETURN_IF_ERROR(
-      PredictRows(network, prepared.view(), out, WhileTheCallerWaits(context)));
+  MLP_RETURN_IF_ERROR(PredictRows(*plan.version->network, plan.input.view(),
+                                  out, WhileTheCallerWaits(context)));
   response->set_model_name(request.model_name());
-  response->set_model_version(absl::StrCat(version->version));
+  response->set_model_version(absl::StrCat(plan.version->version));
   response->set_id(request.id());
   return absl::OkStatus();
 }

@@ -8,6 +8,7 @@
 #include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +22,30 @@ namespace {
 
 // The memory trimmer returns free heap to the system past this much.
 constexpr size_t kMemoryTrimMinFreeBytes = size_t{16} << 20;
+
+// The HTTP listener for `handler`, with the gRPC port's certificate when
+// TLS is on (read once: unlike gRPC's, it is not re-read when renewed).
+absl::StatusOr<std::unique_ptr<http::HttpServer>> ListenHttp(
+    const ServerOptions& options, InferenceHttp* handler) {
+  http::HttpOptions http;
+  http.address = options.http_address;
+  http.threads =
+      options.http_threads > 0
+          ? options.http_threads
+          : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  http.max_body_bytes = options.max_message_bytes;
+  http.max_connections = options.http_max_connections;
+  http.idle_timeout_seconds = options.http_idle_timeout_seconds;
+  if (!options.tls_cert_file.empty()) {
+    MLP_ASSIGN_OR_RETURN(http.tls_cert_pem,
+                         common::ReadFile(options.tls_cert_file));
+    MLP_ASSIGN_OR_RETURN(http.tls_key_pem,
+                         common::ReadFile(options.tls_key_file));
+  }
+  return http::HttpServer::Start(http, [handler](http::Request& request) {
+    return handler->Handle(request);
+  });
+}
 
 }  // namespace
 
@@ -36,6 +61,8 @@ MlpServer::MlpServer(std::unique_ptr<registry::Registry> registry,
 
 MlpServer::~MlpServer() {
   Shutdown();
+  http_.reset();
+  http_handler_.reset();
   server_.reset();
   inference_.reset();
   service_.reset();
@@ -64,7 +91,14 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
       registry.get(), options.limits.max_concurrent_trainings, service_limits,
       credentials);
   auto inference = std::make_unique<InferenceServiceImpl>(
-      registry.get(), service_limits, std::move(credentials));
+      registry.get(), service_limits, credentials);
+  std::unique_ptr<InferenceHttp> http_handler;
+  std::unique_ptr<http::HttpServer> http_server;
+  if (!options.http_address.empty()) {
+    http_handler = std::make_unique<InferenceHttp>(
+        registry.get(), service_limits, std::move(credentials));
+    MLP_ASSIGN_OR_RETURN(http_server, ListenHttp(options, http_handler.get()));
+  }
   int port = 0;
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
                        Listen(options, service.get(), inference.get(), &port));
@@ -77,6 +111,21 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
   auto out = std::unique_ptr<MlpServer>(
       new MlpServer(std::move(registry), std::move(service),
                     std::move(inference), std::move(server), port));
+  out->http_handler_ = std::move(http_handler);
+  out->http_ = std::move(http_server);
+  if (out->http_ != nullptr) {
+    MLP_LOG(INFO) << "HTTP/REST (/v2) on " << options.http_address << " (port "
+                  << out->http_port() << ", "
+                  << (out->http_->tls() ? "TLS" : "plaintext") << ")";
+    if (!options.http_port_file.empty()) {
+      absl::Status written = common::WriteFileAtomically(
+          options.http_port_file, absl::StrCat(out->http_port(), "\n"));
+      if (!written.ok()) {
+        return absl::Status(written.code(), absl::StrCat("--http_port_file: ",
+                                                         written.message()));
+      }
+    }
+  }
   if (!options.port_file.empty()) {
     absl::Status written = common::WriteFileAtomically(
         options.port_file, absl::StrCat(port, "\n"));
@@ -152,9 +201,12 @@ void MlpServer::Shutdown(absl::Duration grace) {
   }
   server_->GetHealthCheckService()->Shutdown();
   inference_->SetShuttingDown();
+  if (http_handler_ != nullptr) http_handler_->SetShuttingDown();
   registry_->models().CancelAllTrainings();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
+  // HTTP calls in progress finish; idle keep-alive connections are closed.
+  if (http_ != nullptr) http_->Stop();
 }
 
 }  // namespace mlp::service

@@ -1,7 +1,8 @@
 // MlpServer: the registry, mlp.v1, the Open Inference Protocol, health and
-// reflection behind one gRPC server. main() parses flags into ServerOptions and
-// calls Start; tests start it in-process on "127.0.0.1:0" and read the chosen
-// port back.
+// reflection behind one gRPC server, and the protocol's HTTP/REST endpoints
+// on a second port (ServerOptions::http_address). main() parses flags into
+// ServerOptions and calls Start; tests start it in-process on "127.0.0.1:0" and
+// read the chosen port back.
 //
 // Thread-safety: Shutdown may be called from any thread, more than once.
 #ifndef MLP_SERVER_SERVICE_SERVER_H_
@@ -17,7 +18,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/common/memory_trimmer.h"
+#include "server/http/http_server.h"
 #include "server/registry/registry.h"
+#include "server/service/inference_http.h"
 #include "server/service/inference_service.h"
 #include "server/service/model_service.h"
 #include "server/service/server_options.h"
@@ -37,8 +40,11 @@ class MlpServer {
 
   // The port actually bound (useful with port 0).
   int port() const { return port_; }
+  // The HTTP port bound, 0 without HTTP.
+  int http_port() const { return http_ ? http_->port() : 0; }
 
-  // Graceful stop: health reports NOT_SERVING, trainings are cancelled (their
+  // Graceful stop: health reports NOT_SERVING (HTTP: /v2/health/ready 503),
+  // trainings are cancelled (their
   // streams end with a CANCELLED `done` message), no new calls are accepted,
   // calls in flight get `grace` to finish and are cancelled after it.
   void Shutdown(absl::Duration grace = absl::Seconds(3));
@@ -59,6 +65,10 @@ class MlpServer {
   std::unique_ptr<InferenceServiceImpl> inference_;
   std::unique_ptr<grpc::Server> server_;
   const int port_;
+  // Set by Start when HTTP is on; the listener stops before its handler
+  // goes.
+  std::unique_ptr<InferenceHttp> http_handler_;
+  std::unique_ptr<http::HttpServer> http_;
   std::optional<MemoryTrimmer> trimmer_;
 
   absl::Mutex mu_;

@@ -47,6 +47,17 @@ struct ServerOptions {
   // "authorization: Bearer <token>" with a role that allows them.
   std::string auth_tokens;
   LogLevel log_level = LogLevel::kInfo;
+  // The Open Inference Protocol over HTTP/REST (inference_http.h), host:port;
+  // port 0 picks a free port; empty: no HTTP listener.
+  std::string http_address = "127.0.0.1:8000";
+  // Non-empty: the bound HTTP port is written there (atomically).
+  std::string http_port_file;
+  // HTTP threads, each serving its share of the connections; 0 = one per
+  // core.
+  int http_threads = 0;
+  int http_max_connections = 1000;
+  // An HTTP connection that sends nothing for this long is closed.
+  int http_idle_timeout_seconds = 60;
   // TLS. Both set: the port speaks TLS only, with this certificate chain and
   // private key (PEM), re-read when the files change (checked every
   // tls_reload_seconds) without a restart.

@@ -363,6 +363,19 @@ TEST_F(CliTest, DemoNeverReplacesAnotherModel) {
       1u);
 }
 
+TEST_F(CliTest, ShowPrintsWhereTheStandardProtocolServesTheModel) {
+  CreateXnorModel("served");
+  const Result show = Mlp({"show", "served", "--http-port", "8123"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_THAT(show.out,
+              ::testing::ContainsRegex(
+                  "v2 gRPC: +" + server_->address() +
+                  "  inference.GRPCInferenceService  model_name \"served\""));
+  EXPECT_THAT(show.out, HasSubstr("v2 HTTP:  http://127.0.0.1:8123/v2/models/"
+                                  "served/infer"));
+  EXPECT_EQ(Mlp({"show", "served", "--http-port", "0"}).exit_code, 2);
+}
+
 TEST_F(CliTest, DemoWithoutHiddenLayerNeverGetsAllFourRight) {
   const Result demo = Mlp({"demo", "--no-hidden"}, 120);
   ASSERT_EQ(demo.exit_code, 0) << demo.out << demo.err;

@@ -315,6 +315,17 @@ TEST(OutputTest, InitSaysWhatEachLayerWasDrawnWith) {
   EXPECT_THAT(FormatModel(model), Not(HasSubstr("unspecified")));
 }
 
+TEST(OutputTest, ServingUrlsUseTheServersHost) {
+  EXPECT_EQ(FormatServingUrls("m", "10.0.0.7:50051", 8000),
+            "v2 gRPC:  10.0.0.7:50051  inference.GRPCInferenceService  "
+            "model_name \"m\"\n"
+            "v2 HTTP:  http://10.0.0.7:8000/v2/models/m/infer\n");
+  EXPECT_THAT(FormatServingUrls("m", "[::1]:50051", 9000),
+              HasSubstr("http://[::1]:9000/v2/models/m/infer"));
+  EXPECT_THAT(FormatServingUrls("m", "dns:///mlp.example:50051", 8000),
+              HasSubstr("http://HOST:8000/v2/models/m/infer"));
+}
+
 mlp::v1::ModelInfo ListedModel(const std::string& name, uint32_t inputs,
                                uint32_t hidden, uint32_t outputs) {
   mlp::v1::ModelInfo model;

@@ -85,6 +85,9 @@ class Server:
         if http:
             command += ["--http_address=127.0.0.1:0",
                         "--http_port_file=" + self.http_port_file]
+        else:
+            # Off: the default port would be shared by tests run at once.
+            command += ["--http_address="]
         command += list(extra_args)
         self.process = subprocess.Popen(command, stdout=self._log,
                                         stderr=subprocess.STDOUT)

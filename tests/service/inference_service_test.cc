@@ -44,6 +44,7 @@ class InferenceServiceTest : public ::testing::Test {
     server_.reset();
     service::ServerOptions options;
     options.address = "127.0.0.1:0";
+    options.http_address = "";
     options.data_dir = dir_.path();
     options.max_message_bytes = max_message_bytes;
     // Small enough that any message limit down to 1 MiB is valid.

@@ -30,6 +30,12 @@ TEST(ServerOptionsTest, EachBadOptionNamesItsFlag) {
   const std::vector<Case> cases = {
       {[](ServerOptions& o) { o.address = ""; }, "--address"},
       {[](ServerOptions& o) { o.data_dir = ""; }, "--data_dir"},
+      {[](ServerOptions& o) { o.http_threads = -1; },
+       "--http_threads must be 0 (one per core) to 256, got -1"},
+      {[](ServerOptions& o) { o.http_max_connections = 0; },
+       "--http_max_connections must be >= 1, got 0"},
+      {[](ServerOptions& o) { o.http_idle_timeout_seconds = 0; },
+       "--http_idle_timeout_seconds must be >= 1, got 0"},
       {[](ServerOptions& o) { o.max_message_bytes = 1023; },
        "--max_message_bytes must be >= 1024, got 1023"},
       {[](ServerOptions& o) { o.max_batch_values = 0; },

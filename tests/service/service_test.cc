@@ -35,6 +35,7 @@ class ServiceTest : public ::testing::Test {
     server_.reset();
     service::ServerOptions options;
     options.address = "127.0.0.1:0";
+    options.http_address = "";
     options.data_dir = dir_.path();
     options.limits = limits;
     options.max_message_bytes = max_message_bytes;
@@ -107,6 +108,7 @@ TEST_F(ServiceTest, ASecondServerCannotTakeATakenPort) {
   testing::TempDir other;
   service::ServerOptions options;
   options.address = address_;  // the running server's port
+  options.http_address = "";
   options.data_dir = other.path();
   absl::StatusOr<std::unique_ptr<service::MlpServer>> second =
       service::MlpServer::Start(options);

@@ -35,6 +35,7 @@ class TlsTest : public ::testing::Test {
   void Start(bool mutual, int reload_seconds = 10) {
     ServerOptions options;
     options.address = "127.0.0.1:0";
+    options.http_address = "";
     options.data_dir = dir_.path() + "/data";
     options.tls_cert_file = pki_.server_cert;
     options.tls_key_file = pki_.server_key;
@@ -120,6 +121,7 @@ TEST_F(TlsTest, RenewedCertificateIsServedWithoutARestart) {
 TEST_F(TlsTest, BadTlsOptionsAreRefusedAtStart) {
   ServerOptions options;
   options.data_dir = dir_.path() + "/data";
+  options.http_address = "";
   options.tls_cert_file = pki_.server_cert;
   EXPECT_THAT(std::string(options.Validate().message()),
               ::testing::HasSubstr("go together"));
@@ -132,6 +134,13 @@ TEST_F(TlsTest, BadTlsOptionsAreRefusedAtStart) {
   EXPECT_THAT(std::string(options.Validate().message()),
               ::testing::HasSubstr("--tls_key_file"));
   options.tls_key_file = pki_.server_key;
+  EXPECT_TRUE(options.Validate().ok()) << options.Validate();
+  // The HTTP port serves TLS but does not verify client certificates:
+  // mutual TLS with HTTP on would leave a door open.
+  options.http_address = "127.0.0.1:8000";
+  EXPECT_THAT(std::string(options.Validate().message()),
+              ::testing::HasSubstr("HTTP port does not verify client"));
+  options.tls_client_ca_file.clear();
   EXPECT_TRUE(options.Validate().ok()) << options.Validate();
 }
 

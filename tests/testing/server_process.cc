@@ -40,7 +40,10 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   std::filesystem::remove(port_file);
   std::vector<std::string> args = {ServerBinary(), "--address=127.0.0.1:0",
                                    absl::StrCat("--data_dir=", data_dir),
-                                   absl::StrCat("--port_file=", port_file)};
+                                   absl::StrCat("--port_file=", port_file),
+                                   // No HTTP unless `flags` asks for it: the
+                                   // default port would be shared by tests.
+                                   "--http_address="};
   args.insert(args.end(), flags.begin(), flags.end());
   const pid_t pid = ::fork();
   if (pid < 0) return absl::InternalError("fork failed");
