@@ -12,7 +12,19 @@
 //   service_load --server=... --write_h2load_body=FILE --body_model=seed
 //                --body_batch=1 [--body_target=echo]
 //
-// The second form writes one gRPC-framed request (a 0 byte, the big-endian
+//   service_load --server=... --infer [--rounds=3]
+//   service_load --server=... --write_http_bodies=DIR --body_model=mnist
+//
+// --infer compares Predict with the Open Inference Protocol's ModelInfer
+// (raw little-endian FP32 in and out, as tritonclient sends it) on the same
+// model, batch and server, instead of with the echo: --rounds rounds of
+// Predict then ModelInfer per cell, each figure the median of its rounds.
+// --write_http_bodies writes DIR/infer.json (a JSON infer request) and
+// DIR/infer.bin with DIR/infer.bin.header_length (the binary tensor
+// extension, binary output asked for) for an HTTP load tool, after checking
+// ModelInfer over gRPC answers the same request.
+//
+// The h2load form writes one gRPC-framed request (a 0 byte, the big-endian
 // length, the serialized message) for h2load -d FILE, and prints the message
 // size. It asks the server for one Predict first, to size the echo's reply.
 //
@@ -43,6 +55,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "echo.grpc.pb.h"
+#include "inference/grpc_predict_v2.grpc.pb.h"
 #include "mlp/v1/mlp.grpc.pb.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "mlp-server address");
@@ -68,6 +81,11 @@ ABSL_FLAG(std::string, body_model, "seed", "Model of the h2load body");
 ABSL_FLAG(int, body_batch, 1, "Rows of the h2load body");
 ABSL_FLAG(std::string, body_target, "predict",
           "predict: a PredictRequest; echo: the matching EchoRequest");
+ABSL_FLAG(bool, infer, false,
+          "Compare Predict with ModelInfer (raw) instead of with the echo");
+ABSL_FLAG(int, rounds, 3, "With --infer: rounds per cell (medians)");
+ABSL_FLAG(std::string, write_http_bodies, "",
+          "Write infer.json and infer.bin (binary extension) here and exit");
 
 namespace {
 
@@ -188,6 +206,51 @@ mlp::v1::PredictRequest MakePredictRequest(const ModelDef& model, int batch) {
     inputs->add_values(uniform(rng));
   }
   return request;
+}
+
+// The same rows as `predict`, as a ModelInferRequest with raw input.
+inference::ModelInferRequest MakeInferRequest(
+    const mlp::v1::PredictRequest& predict) {
+  inference::ModelInferRequest request;
+  request.set_model_name(predict.model());
+  auto* input = request.add_inputs();
+  input->set_name("input");
+  input->set_datatype("FP32");
+  for (int64_t d : predict.inputs().shape()) input->add_shape(d);
+  const auto& values = predict.inputs().values();
+  request.add_raw_input_contents()->assign(
+      reinterpret_cast<const char*>(values.data()),
+      static_cast<size_t>(values.size()) * sizeof(float));
+  return request;
+}
+
+// One ModelInfer of `request`; false (with a message) unless it answers raw
+// output with exactly the bytes of Predict's `expected` values.
+bool CheckInfer(inference::GRPCInferenceService::Stub* v2,
+                const inference::ModelInferRequest& request,
+                const mlp::v1::PredictResponse& expected,
+                size_t* response_bytes) {
+  inference::ModelInferResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  grpc::Status status = v2->ModelInfer(&context, request, &response);
+  if (!status.ok()) {
+    std::fprintf(stderr, "ModelInfer on '%s' failed: %d: %s\n",
+                 request.model_name().c_str(), status.error_code(),
+                 status.error_message().c_str());
+    return false;
+  }
+  const auto& values = expected.outputs().values();
+  const std::string want(reinterpret_cast<const char*>(values.data()),
+                         static_cast<size_t>(values.size()) * sizeof(float));
+  if (response.raw_output_contents_size() != 1 ||
+      response.raw_output_contents(0) != want) {
+    std::fprintf(stderr, "ModelInfer on '%s' did not answer Predict's bytes\n",
+                 request.model_name().c_str());
+    return false;
+  }
+  *response_bytes = response.ByteSizeLong();
+  return true;
 }
 
 // An echo request whose serialized size equals `request_bytes` and which asks
@@ -412,9 +475,12 @@ void PrintRow(const std::string& model, int batch, int concurrency,
 bool PrepareCell(mlp::v1::ModelService::Stub* stub, const ModelDef& model,
                  int batch, mlp::v1::PredictRequest* predict,
                  mlp::bench::EchoRequest* echo,
-                 size_t* response_bytes = nullptr) {
+                 size_t* response_bytes = nullptr,
+                 mlp::v1::PredictResponse* predict_response = nullptr) {
   *predict = MakePredictRequest(model, batch);
-  mlp::v1::PredictResponse response;
+  mlp::v1::PredictResponse local;
+  mlp::v1::PredictResponse& response =
+      predict_response != nullptr ? *predict_response : local;
   grpc::ClientContext context;
   SetDeadline(&context);
   grpc::Status status = stub->Predict(&context, *predict, &response);
@@ -434,6 +500,174 @@ bool PrepareCell(mlp::v1::ModelService::Stub* stub, const ModelDef& model,
   *echo = MakeEchoRequest(predict->ByteSizeLong(), response.ByteSizeLong());
   if (response_bytes != nullptr) *response_bytes = response.ByteSizeLong();
   return true;
+}
+
+// Each field the median of its rounds.
+Result Median(std::vector<Result> rounds) {
+  auto median = [&rounds](auto field) {
+    std::vector<double> v;
+    for (const Result& r : rounds) v.push_back(field(r));
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::sort(rounds.begin(), rounds.end(), [](const Result& a, const Result& b) {
+    return a.calls_per_second() < b.calls_per_second();
+  });
+  Result out = rounds[rounds.size() / 2];  // calls, seconds, server CPU
+  out.mean_us = median([](const Result& r) { return r.mean_us; });
+  out.p50_us = median([](const Result& r) { return r.p50_us; });
+  out.p99_us = median([](const Result& r) { return r.p99_us; });
+  out.errors = 0;
+  for (const Result& r : rounds) {
+    out.errors += r.errors;
+    if (out.first_error.empty()) out.first_error = r.first_error;
+  }
+  return out;
+}
+
+// --infer: Predict vs ModelInfer (raw), same rows, same server.
+int RunInferComparison(mlp::v1::ModelService::Stub* stub,
+                       inference::GRPCInferenceService::Stub* v2,
+                       const std::vector<ModelDef>& models) {
+  const std::vector<int> batches =
+      ParseInts(absl::GetFlag(FLAGS_batches), "batches");
+  const std::vector<int> concurrencies =
+      ParseInts(absl::GetFlag(FLAGS_concurrency), "concurrency");
+  const double seconds = absl::GetFlag(FLAGS_seconds);
+  const double warmup = absl::GetFlag(FLAGS_warmup_seconds);
+  const int rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
+  const int pid = absl::GetFlag(FLAGS_server_pid);
+  std::printf(
+      "\nPredict vs ModelInfer (raw)%s%s: %.1f s measured per round after "
+      "%.1f s warm-up, %d rounds each, medians; latencies and server CPU "
+      "time per call in us; ratios ModelInfer / Predict\n\n",
+      absl::GetFlag(FLAGS_label).empty() ? "" : ", ",
+      absl::GetFlag(FLAGS_label).c_str(), seconds, warmup, rounds);
+  std::printf(
+      "| model (Predict / ModelInfer request bytes) | batch | in flight | "
+      "Predict p50 | Predict calls/s | Predict CPU/call | ModelInfer p50 | "
+      "ModelInfer calls/s | ModelInfer CPU/call | p50 ratio | calls/s ratio "
+      "|\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  auto predict_start = [stub](grpc::ClientContext* c,
+                              const mlp::v1::PredictRequest* req,
+                              mlp::v1::PredictResponse* resp,
+                              std::function<void(grpc::Status)> done) {
+    stub->async()->Predict(c, req, resp, std::move(done));
+  };
+  auto infer_start = [v2](grpc::ClientContext* c,
+                          const inference::ModelInferRequest* req,
+                          inference::ModelInferResponse* resp,
+                          std::function<void(grpc::Status)> done) {
+    v2->async()->ModelInfer(c, req, resp, std::move(done));
+  };
+  bool all_ok = true;
+  for (const ModelDef& model : models) {
+    for (int batch : batches) {
+      mlp::v1::PredictRequest predict;
+      mlp::bench::EchoRequest unused;
+      mlp::v1::PredictResponse expected;
+      size_t predict_bytes = 0;
+      if (!PrepareCell(stub, model, batch, &predict, &unused, &predict_bytes,
+                       &expected)) {
+        return 1;
+      }
+      const inference::ModelInferRequest infer = MakeInferRequest(predict);
+      size_t infer_bytes = 0;
+      if (!CheckInfer(v2, infer, expected, &infer_bytes)) return 1;
+      for (int concurrency : concurrencies) {
+        std::vector<Result> p_rounds, i_rounds;
+        for (int r = 0; r < rounds; ++r) {
+          p_rounds.push_back(
+              ClosedLoop<mlp::v1::PredictRequest, mlp::v1::PredictResponse>(
+                  predict_start, &predict, concurrency, warmup, seconds, pid)
+                  .Run());
+          i_rounds.push_back(
+              ClosedLoop<inference::ModelInferRequest,
+                         inference::ModelInferResponse>(
+                  infer_start, &infer, concurrency, warmup, seconds, pid)
+                  .Run());
+        }
+        const Result p = Median(p_rounds);
+        const Result i = Median(i_rounds);
+        std::printf(
+            "| %s (%zu / %zu B) | %d | %d | %s | %.0f | %s | %s | %.0f | %s | "
+            "%.2f | %.2f |\n",
+            model.key.c_str(), predict.ByteSizeLong(), infer.ByteSizeLong(),
+            batch, concurrency, Us(p.p50_us).c_str(), p.calls_per_second(),
+            Us(p.cpu_us_per_call()).c_str(), Us(i.p50_us).c_str(),
+            i.calls_per_second(), Us(i.cpu_us_per_call()).c_str(),
+            p.p50_us > 0 ? i.p50_us / p.p50_us : 0,
+            p.calls_per_second() > 0
+                ? i.calls_per_second() / p.calls_per_second()
+                : 0);
+        std::fflush(stdout);
+        for (const Result* r : {&p, &i}) {
+          if (r->errors > 0) {
+            all_ok = false;
+            std::fprintf(stderr, "  %lld failed calls, first: %s\n",
+                         static_cast<long long>(r->errors),
+                         r->first_error.c_str());
+          }
+        }
+      }
+    }
+  }
+  return all_ok ? 0 : 1;
+}
+
+// --write_http_bodies: the JSON and the binary-extension infer requests of
+// --body_model / --body_batch, the latter asking for binary output.
+int WriteHttpBodies(mlp::v1::ModelService::Stub* stub,
+                    inference::GRPCInferenceService::Stub* v2) {
+  ModelDef model;
+  if (!FindModel(absl::GetFlag(FLAGS_body_model), &model)) {
+    std::fprintf(stderr, "--body_model must be seed or mnist\n");
+    return 2;
+  }
+  mlp::v1::PredictRequest predict;
+  mlp::bench::EchoRequest unused;
+  mlp::v1::PredictResponse expected;
+  size_t bytes = 0;
+  if (!PrepareCell(stub, model, absl::GetFlag(FLAGS_body_batch), &predict,
+                   &unused, &bytes, &expected) ||
+      !CheckInfer(v2, MakeInferRequest(predict), expected, &bytes)) {
+    return 1;
+  }
+  const auto& shape = predict.inputs().shape();
+  const auto& values = predict.inputs().values();
+  std::string json = absl::StrFormat(
+      "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"shape\":[%d,%d]"
+      ","
+      "\"data\":[",
+      shape[0], shape[1]);
+  for (int i = 0; i < values.size(); ++i) {
+    absl::StrAppendFormat(&json, "%s%.9g", i > 0 ? "," : "", values[i]);
+  }
+  json += "]}]}";
+  const std::string header = absl::StrFormat(
+      "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"shape\":[%d,%d]"
+      ","
+      "\"parameters\":{\"binary_data_size\":%d}}],\"outputs\":[{\"name\":"
+      "\"output\",\"parameters\":{\"binary_data\":true}}]}",
+      shape[0], shape[1], values.size() * 4);
+  const std::string binary =
+      header + std::string(reinterpret_cast<const char*>(values.data()),
+                           static_cast<size_t>(values.size()) * 4);
+  const std::string dir = absl::GetFlag(FLAGS_write_http_bodies);
+  for (const auto& [name, text] :
+       {std::pair<std::string, std::string>{"infer.json", json},
+        {"infer.bin", binary},
+        {"infer.bin.header_length", absl::StrCat(header.size())}}) {
+    std::ofstream out(dir + "/" + name, std::ios::binary);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.close();
+    if (!out) {
+      std::fprintf(stderr, "cannot write %s/%s\n", dir.c_str(), name.c_str());
+      return 1;
+    }
+  }
+  std::printf("%zu %zu\n", json.size(), binary.size());
+  return 0;
 }
 
 int WriteH2loadBody(mlp::v1::ModelService::Stub* stub) {
@@ -481,7 +715,9 @@ int Run() {
   CheckLoopback(server, "server");
   if (!echo_address.empty()) CheckLoopback(echo_address, "echo");
 
-  auto stub = mlp::v1::ModelService::NewStub(MakeChannel(server));
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(server);
+  auto stub = mlp::v1::ModelService::NewStub(channel);
+  auto v2 = inference::GRPCInferenceService::NewStub(channel);
   std::unique_ptr<mlp::bench::Echo::Stub> echo_stub;
   if (!echo_address.empty()) {
     echo_stub = mlp::bench::Echo::NewStub(MakeChannel(echo_address));
@@ -511,6 +747,12 @@ int Run() {
   }
   if (!absl::GetFlag(FLAGS_write_h2load_body).empty()) {
     return WriteH2loadBody(stub.get());
+  }
+  if (!absl::GetFlag(FLAGS_write_http_bodies).empty()) {
+    return WriteHttpBodies(stub.get(), v2.get());
+  }
+  if (absl::GetFlag(FLAGS_infer)) {
+    return RunInferComparison(stub.get(), v2.get(), models);
   }
 
   const std::vector<int> batches =

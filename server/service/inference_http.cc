@@ -19,19 +19,9 @@
 #include "server/service/request_log.h"
 
 namespace mlp::service {
-namespace {
-
-using nlohmann::json;
-
-constexpr absl::string_view kHeaderLength = "Inference-Header-Content-Length";
-// Deeper "data" nesting than any shape the models take is refused.
-constexpr int kMaxDataDepth = 8;
-// The most text one FP32 value takes in a JSON answer
-// ("-1.2345678901234567e-38,").
-constexpr int64_t kMaxJsonBytesPerValue = 25;
 
 // What a path asks for.
-struct Route {
+struct HttpRoute {
   enum Kind {
     kUnknown,
     kLive,
@@ -63,16 +53,27 @@ struct Route {
   }
 };
 
-Route ParseRoute(absl::string_view path) {
-  Route route;
+namespace {
+
+using nlohmann::json;
+
+constexpr absl::string_view kHeaderLength = "Inference-Header-Content-Length";
+// Deeper "data" nesting than any shape the models take is refused.
+constexpr int kMaxDataDepth = 8;
+// The most text one FP32 value takes in a JSON answer
+// ("-1.2345678901234567e-38,").
+constexpr int64_t kMaxJsonBytesPerValue = 25;
+
+HttpRoute ParseRoute(absl::string_view path) {
+  HttpRoute route;
   if (path.empty() || path[0] != '/') return route;
   std::vector<absl::string_view> p = absl::StrSplit(path.substr(1), '/');
   if (p.empty() || p[0] != "v2") return route;
   if (p.size() == 1) {
-    route.kind = Route::kServerMetadata;
+    route.kind = HttpRoute::kServerMetadata;
   } else if (p.size() == 3 && p[1] == "health") {
-    if (p[2] == "live") route.kind = Route::kLive;
-    if (p[2] == "ready") route.kind = Route::kReady;
+    if (p[2] == "live") route.kind = HttpRoute::kLive;
+    if (p[2] == "ready") route.kind = HttpRoute::kReady;
   } else if (p.size() >= 3 && p[1] == "models" && !p[2].empty()) {
     route.model = std::string(p[2]);
     size_t next = 3;
@@ -81,11 +82,11 @@ Route ParseRoute(absl::string_view path) {
       next = 5;
     }
     if (p.size() == next) {
-      route.kind = Route::kModelMetadata;
+      route.kind = HttpRoute::kModelMetadata;
     } else if (p.size() == next + 1 && p[next] == "ready") {
-      route.kind = Route::kModelReady;
+      route.kind = HttpRoute::kModelReady;
     } else if (p.size() == next + 1 && p[next] == "infer") {
-      route.kind = Route::kInfer;
+      route.kind = HttpRoute::kInfer;
     }
   }
   return route;
@@ -223,8 +224,8 @@ InferenceHttp::InferenceHttp(registry::Registry* registry,
     : registry_(registry), limits_(limits), auth_(std::move(credentials)) {}
 
 http::Response InferenceHttp::Handle(http::Request& request) const {
-  const Route route = ParseRoute(request.path);
-  if (route.kind == Route::kUnknown) {
+  const HttpRoute route = ParseRoute(request.path);
+  if (route.kind == HttpRoute::kUnknown) {
     return Error(absl::NotFoundError(
         absl::StrCat("no endpoint ", common::Quote(request.path, 96),
                      "; the protocol's paths start with /v2 (README, "
@@ -238,85 +239,88 @@ http::Response InferenceHttp::Handle(http::Request& request) const {
     response.headers.emplace_back("Allow", route.method());
     return response;
   }
-  if (route.kind == Route::kLive) return Empty(200);
-  if (route.kind == Route::kReady) {
+  if (route.kind == HttpRoute::kLive) return Empty(200);
+  if (route.kind == HttpRoute::kReady) {
     return Empty(shutting_down_.load() ? 503 : 200);
   }
-
   RequestLog log(absl::StrCat("HTTP ", route.call()), route.model);
   http::Response response;
   absl::Status status = auth_.CheckAuthorization(
       request.header("Authorization"), route.call(), "header");
-  if (status.ok()) {
-    switch (route.kind) {
-      case Route::kServerMetadata:
-        response.body = Dump(json{{"name", std::string(oip::kServerName)},
-                                  {"version", MLP_VERSION},
-                                  {"extensions", {"binary_tensor_data"}}});
-        break;
-      case Route::kModelMetadata: {
-        absl::StatusOr<oip::ModelMetadata> meta = oip::GetModelMetadata(
-            registry_->models(), route.model, route.version);
-        status = meta.status();
-        if (status.ok()) {
-          response.body = Dump(json{
-              {"name", meta->name},
-              {"versions", meta->versions},
-              {"platform", std::string(oip::kPlatform)},
-              {"inputs", {TensorMetadata(oip::kInputName, meta->input_size)}},
-              {"outputs",
-               {TensorMetadata(oip::kOutputName, meta->output_size)}}});
-        }
-        break;
-      }
-      case Route::kModelReady:
-        if (shutting_down_.load()) {
-          status = absl::UnavailableError("the server is shutting down");
-        } else {
-          status =
-              oip::FindVersion(registry_->models(), route.model, route.version)
-                  .status();
-        }
-        if (status.ok()) response = Empty(200);
-        break;
-      case Route::kInfer:
-        status = Infer(request, route.model, route.version, &response);
-        break;
-      default:
-        break;
-    }
-  }
+  if (status.ok()) status = Answer(request, route, &response);
   log.Done(status);
   if (!status.ok()) return Error(status);
   return response;
 }
 
-absl::Status InferenceHttp::Infer(const http::Request& request,
-                                  const std::string& model,
-                                  const std::string& version,
-                                  http::Response* response) const {
-  if (shutting_down_.load()) {
-    return absl::UnavailableError("the server is shutting down");
-  }
-  // The binary tensor extension: JSON, then raw bytes.
-  absl::string_view body = request.body;
-  absl::string_view binary;
-  if (std::optional<absl::string_view> header =
-          request.header(kHeaderLength.data())) {
-    int64_t length = -1;
-    if (!absl::SimpleAtoi(*header, &length) || length < 1 ||
-        length > static_cast<int64_t>(body.size())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          kHeaderLength, " is ", common::Quote(*header, 32),
-          "; expected the length of the JSON that starts the body (1 to ",
-          body.size(), ")"));
+absl::Status InferenceHttp::Answer(const http::Request& request,
+                                   const HttpRoute& route,
+                                   http::Response* response) const {
+  switch (route.kind) {
+    case HttpRoute::kServerMetadata:
+      response->body = Dump(json{{"name", std::string(oip::kServerName)},
+                                 {"version", MLP_VERSION},
+                                 {"extensions", {"binary_tensor_data"}}});
+      return absl::OkStatus();
+    case HttpRoute::kModelMetadata: {
+      MLP_ASSIGN_OR_RETURN(oip::ModelMetadata meta,
+                           oip::GetModelMetadata(registry_->models(),
+                                                 route.model, route.version));
+      response->body = Dump(json{
+          {"name", meta.name},
+          {"versions", meta.versions},
+          {"platform", std::string(oip::kPlatform)},
+          {"inputs", {TensorMetadata(oip::kInputName, meta.input_size)}},
+          {"outputs", {TensorMetadata(oip::kOutputName, meta.output_size)}}});
+      return absl::OkStatus();
     }
-    binary = body.substr(length);
-    body = body.substr(0, length);
+    case HttpRoute::kModelReady:
+      if (shutting_down_.load()) {
+        return absl::UnavailableError("the server is shutting down");
+      }
+      MLP_RETURN_IF_ERROR(
+          oip::FindVersion(registry_->models(), route.model, route.version)
+              .status());
+      *response = Empty(200);
+      return absl::OkStatus();
+    case HttpRoute::kInfer:
+      return Infer(request, route.model, route.version, response);
+    default:
+      return absl::InternalError("unrouted path");
   }
+}
+
+namespace {
+
+// The body as the binary tensor extension splits it: the JSON, then raw
+// bytes (none without the Inference-Header-Content-Length header).
+struct Body {
+  absl::string_view json;
+  absl::string_view binary;
+};
+
+absl::StatusOr<Body> SplitBody(const http::Request& request) {
+  Body body{request.body, {}};
+  std::optional<absl::string_view> header =
+      request.header(kHeaderLength.data());
+  if (!header.has_value()) return body;
+  int64_t length = -1;
+  if (!absl::SimpleAtoi(*header, &length) || length < 1 ||
+      length > static_cast<int64_t>(request.body.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        kHeaderLength, " is ", common::Quote(*header, 32),
+        "; expected the length of the JSON that starts the body (1 to ",
+        request.body.size(), ")"));
+  }
+  body.binary = body.json.substr(length);
+  body.json = body.json.substr(0, length);
+  return body;
+}
+
+absl::StatusOr<json> ParseObject(absl::string_view text) {
   json doc;
   try {
-    doc = json::parse(body.begin(), body.end());
+    doc = json::parse(text.begin(), text.end());
   } catch (const json::parse_error& error) {
     // nlohmann reports the position only through its exception.
     return absl::InvalidArgumentError(
@@ -328,12 +332,88 @@ absl::Status InferenceHttp::Infer(const http::Request& request,
         absl::StrCat("the request body must be a JSON object (it is ",
                      doc.type_name(), ")"));
   }
-  MLP_ASSIGN_OR_RETURN(const json* id,
-                       Member(doc, "id", "", IsString, "a string"));
-  MLP_ASSIGN_OR_RETURN(bool binary_out,
-                       BoolParameter(doc, "binary_data_output", ""));
+  return doc;
+}
 
-  // The input.
+// The request's one input, as inference.h reads it. `tensor` points into
+// the other members and into the JSON document and body it was read from.
+struct HttpInput {
+  oip::InputTensor tensor;
+  std::vector<int64_t> shape;
+  std::vector<float> fp32;
+  std::vector<double> fp64;
+};
+
+// inputs[0]'s name, datatype and shape into `input`.
+absl::Status ReadInputHeader(const json& in, HttpInput* input) {
+  MLP_ASSIGN_OR_RETURN(const json* name,
+                       Member(in, "name", "inputs[0].", IsString, "a string"));
+  MLP_ASSIGN_OR_RETURN(
+      const json* datatype,
+      Member(in, "datatype", "inputs[0].", IsString, "a string"));
+  MLP_ASSIGN_OR_RETURN(const json* shape,
+                       Member(in, "shape", "inputs[0].", IsArray, "an array"));
+  if (name == nullptr || datatype == nullptr || shape == nullptr) {
+    return absl::InvalidArgumentError(
+        "inputs[0] needs \"name\", \"datatype\" and \"shape\"");
+  }
+  for (const json& d : *shape) {
+    if (!d.is_number_integer()) {
+      return absl::InvalidArgumentError(
+          "inputs[0].shape must be an array of integers");
+    }
+    input->shape.push_back(d.get<int64_t>());
+  }
+  input->tensor.name = name->get_ref<const std::string&>();
+  input->tensor.datatype = datatype->get_ref<const std::string&>();
+  input->tensor.shape = input->shape;
+  input->tensor.values_field = "data";
+  input->tensor.raw_field = "the binary data of inputs[0]";
+  return absl::OkStatus();
+}
+
+// inputs[0]'s values: "data", or the body's binary part.
+absl::Status ReadInputValues(const json& in, absl::string_view binary,
+                             HttpInput* input) {
+  auto data = in.find("data");
+  if (data != in.end()) {
+    if (input->tensor.datatype == oip::kFp64) {
+      MLP_RETURN_IF_ERROR(Flatten(*data, 0, &input->fp64));
+      input->tensor.fp64 = input->fp64.data();
+      input->tensor.count = static_cast<int64_t>(input->fp64.size());
+    } else {
+      MLP_RETURN_IF_ERROR(Flatten(*data, 0, &input->fp32));
+      input->tensor.fp32 = input->fp32.data();
+      input->tensor.count = static_cast<int64_t>(input->fp32.size());
+    }
+    return absl::OkStatus();
+  }
+  MLP_ASSIGN_OR_RETURN(
+      const json* parameters,
+      Member(in, "parameters", "inputs[0].", IsObject, "an object"));
+  const json* size = nullptr;
+  if (parameters != nullptr) {
+    MLP_ASSIGN_OR_RETURN(
+        size, Member(*parameters, "binary_data_size", "inputs[0].parameters.",
+                     IsCount, "a count of bytes"));
+  }
+  if (size == nullptr) {
+    return absl::InvalidArgumentError(
+        "inputs[0] has neither \"data\" nor "
+        "\"parameters\": {\"binary_data_size\": N}");
+  }
+  if (static_cast<int64_t>(binary.size()) != size->get<int64_t>()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("inputs[0].parameters.binary_data_size is ",
+                     size->get<int64_t>(), ", but the body has ", binary.size(),
+                     " bytes after its ", kHeaderLength, " bytes of JSON"));
+  }
+  input->tensor.raw = binary;
+  return absl::OkStatus();
+}
+
+absl::Status ReadInput(const json& doc, absl::string_view binary,
+                       HttpInput* input) {
   MLP_ASSIGN_OR_RETURN(const json* inputs,
                        Member(doc, "inputs", "", IsArray, "an array"));
   if (inputs == nullptr || inputs->size() != 1) {
@@ -345,113 +425,40 @@ absl::Status InferenceHttp::Infer(const http::Request& request,
   if (!in.is_object()) {
     return absl::InvalidArgumentError("inputs[0] must be an object");
   }
-  MLP_ASSIGN_OR_RETURN(const json* name,
-                       Member(in, "name", "inputs[0].", IsString, "a string"));
-  MLP_ASSIGN_OR_RETURN(
-      const json* datatype,
-      Member(in, "datatype", "inputs[0].", IsString, "a string"));
-  MLP_ASSIGN_OR_RETURN(const json* shape_json,
-                       Member(in, "shape", "inputs[0].", IsArray, "an array"));
-  if (name == nullptr || datatype == nullptr || shape_json == nullptr) {
-    return absl::InvalidArgumentError(
-        "inputs[0] needs \"name\", \"datatype\" and \"shape\"");
-  }
-  std::vector<int64_t> shape;
-  for (const json& d : *shape_json) {
-    if (!d.is_number_integer()) {
-      return absl::InvalidArgumentError(
-          "inputs[0].shape must be an array of integers");
-    }
-    shape.push_back(d.get<int64_t>());
-  }
-  const std::string& name_text = name->get_ref<const std::string&>();
-  const std::string& type_text = datatype->get_ref<const std::string&>();
-  oip::InputTensor input;
-  input.name = name_text;
-  input.datatype = type_text;
-  input.shape = shape;
-  input.values_field = "data";
-  input.raw_field = "the binary data of inputs[0]";
-  std::vector<float> fp32;
-  std::vector<double> fp64;
-  auto data = in.find("data");
-  if (data != in.end()) {
-    if (type_text == oip::kFp64) {
-      MLP_RETURN_IF_ERROR(Flatten(*data, 0, &fp64));
-      input.fp64 = fp64.data();
-      input.count = static_cast<int64_t>(fp64.size());
-    } else {
-      MLP_RETURN_IF_ERROR(Flatten(*data, 0, &fp32));
-      input.fp32 = fp32.data();
-      input.count = static_cast<int64_t>(fp32.size());
-    }
-  } else {
-    MLP_ASSIGN_OR_RETURN(
-        const json* parameters,
-        Member(in, "parameters", "inputs[0].", IsObject, "an object"));
-    const json* size = nullptr;
-    if (parameters != nullptr) {
-      MLP_ASSIGN_OR_RETURN(
-          size, Member(*parameters, "binary_data_size", "inputs[0].parameters.",
-                       IsCount, "a count of bytes"));
-    }
-    if (size == nullptr) {
-      return absl::InvalidArgumentError(
-          "inputs[0] has neither \"data\" nor "
-          "\"parameters\": {\"binary_data_size\": N}");
-    }
-    if (static_cast<int64_t>(binary.size()) != size->get<int64_t>()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "inputs[0].parameters.binary_data_size is ", size->get<int64_t>(),
-          ", but the body has ", binary.size(), " bytes after its ",
-          kHeaderLength, " bytes of JSON"));
-    }
-    input.raw = binary;
-  }
+  MLP_RETURN_IF_ERROR(ReadInputHeader(in, input));
+  return ReadInputValues(in, binary, input);
+}
 
-  // The outputs asked for.
-  MLP_ASSIGN_OR_RETURN(const json* outputs_json,
+// The names in "outputs"; *binary becomes true if one asks for binary data.
+absl::Status ReadOutputs(const json& doc, std::vector<absl::string_view>* names,
+                         bool* binary) {
+  MLP_ASSIGN_OR_RETURN(const json* outputs,
                        Member(doc, "outputs", "", IsArray, "an array"));
-  std::vector<absl::string_view> outputs;
-  if (outputs_json != nullptr) {
-    for (size_t i = 0; i < outputs_json->size(); ++i) {
-      const json& output = (*outputs_json)[i];
-      const std::string field = absl::StrCat("outputs[", i, "].");
-      if (!output.is_object()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("outputs[", i, "] must be an object"));
-      }
-      MLP_ASSIGN_OR_RETURN(const json* output_name,
-                           Member(output, "name", field, IsString, "a string"));
-      if (output_name == nullptr) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(field, "name is missing"));
-      }
-      outputs.push_back(output_name->get_ref<const std::string&>());
-      MLP_ASSIGN_OR_RETURN(bool binary_output,
-                           BoolParameter(output, "binary_data", field));
-      binary_out = binary_out || binary_output;
+  if (outputs == nullptr) return absl::OkStatus();
+  for (size_t i = 0; i < outputs->size(); ++i) {
+    const json& output = (*outputs)[i];
+    const std::string field = absl::StrCat("outputs[", i, "].");
+    if (!output.is_object()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("outputs[", i, "] must be an object"));
     }
+    MLP_ASSIGN_OR_RETURN(const json* name,
+                         Member(output, "name", field, IsString, "a string"));
+    if (name == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(field, "name is missing"));
+    }
+    names->push_back(name->get_ref<const std::string&>());
+    MLP_ASSIGN_OR_RETURN(bool wants_binary,
+                         BoolParameter(output, "binary_data", field));
+    *binary = *binary || wants_binary;
   }
+  return absl::OkStatus();
+}
 
-  engine::Matrix storage;
-  MLP_ASSIGN_OR_RETURN(
-      oip::InferencePlan plan,
-      oip::PlanInference(registry_->models(), model, version, outputs, input,
-                         limits_.max_message_bytes, &storage));
-  if (!binary_out &&
-      plan.output_values > limits_.max_message_bytes / kMaxJsonBytesPerValue) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "outputs: ", plan.output_values,
-        " values as JSON text may exceed the server's limit of ",
-        limits_.max_message_bytes,
-        " bytes; ask for binary output (\"binary_data\": true) or send "
-        "fewer rows"));
-  }
-  std::vector<float> values(static_cast<size_t>(plan.output_values));
-  MLP_RETURN_IF_ERROR(
-      PredictRows(*plan.version->network, plan.input.view(), values.data()));
-
+// The answer: JSON with "data", or the JSON header and the raw values.
+void WriteAnswer(const std::string& model, const oip::InferencePlan& plan,
+                 const json* id, const std::vector<float>& values, bool binary,
+                 http::Response* response) {
   json head = {{"model_name", model},
                {"model_version", absl::StrCat(plan.version->version)}};
   if (id != nullptr) head["id"] = *id;
@@ -459,7 +466,7 @@ absl::Status InferenceHttp::Infer(const http::Request& request,
                  {"datatype", std::string(oip::kFp32)},
                  {"shape", plan.input.output_shape}};
   const size_t bytes = values.size() * sizeof(float);
-  if (binary_out) {
+  if (binary) {
     output["parameters"] = {{"binary_data_size", bytes}};
     head["outputs"] = {output};
     std::string text = Dump(head);
@@ -469,10 +476,9 @@ absl::Status InferenceHttp::Infer(const http::Request& request,
     response->body = std::move(text);
     // Little-endian FP32, as on every machine this builds for.
     response->body.append(reinterpret_cast<const char*>(values.data()), bytes);
-    return absl::OkStatus();
+    return;
   }
-  // The data array is written here, not by nlohmann: its floats would be
-  // widened and printed digit by digit anyway, and this is the hot path.
+  // The data array is written here, not by nlohmann: this is the hot path.
   output["data"] = json::array();
   head["outputs"] = {output};
   std::string text = Dump(head);
@@ -487,6 +493,46 @@ absl::Status InferenceHttp::Infer(const http::Request& request,
   }
   text.insert(insert_at, numbers);
   response->body = std::move(text);
+}
+
+}  // namespace
+
+absl::Status InferenceHttp::Infer(const http::Request& request,
+                                  const std::string& model,
+                                  const std::string& version,
+                                  http::Response* response) const {
+  if (shutting_down_.load()) {
+    return absl::UnavailableError("the server is shutting down");
+  }
+  MLP_ASSIGN_OR_RETURN(Body body, SplitBody(request));
+  MLP_ASSIGN_OR_RETURN(json doc, ParseObject(body.json));
+  MLP_ASSIGN_OR_RETURN(const json* id,
+                       Member(doc, "id", "", IsString, "a string"));
+  MLP_ASSIGN_OR_RETURN(bool binary_out,
+                       BoolParameter(doc, "binary_data_output", ""));
+  HttpInput input;
+  MLP_RETURN_IF_ERROR(ReadInput(doc, body.binary, &input));
+  std::vector<absl::string_view> outputs;
+  MLP_RETURN_IF_ERROR(ReadOutputs(doc, &outputs, &binary_out));
+
+  engine::Matrix storage;
+  MLP_ASSIGN_OR_RETURN(
+      oip::InferencePlan plan,
+      oip::PlanInference(registry_->models(), model, version, outputs,
+                         input.tensor, limits_.max_message_bytes, &storage));
+  if (!binary_out &&
+      plan.output_values > limits_.max_message_bytes / kMaxJsonBytesPerValue) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "outputs: ", plan.output_values,
+        " values as JSON text may exceed the server's limit of ",
+        limits_.max_message_bytes,
+        " bytes; ask for binary output (\"binary_data\": true) or send "
+        "fewer rows"));
+  }
+  std::vector<float> values(static_cast<size_t>(plan.output_values));
+  MLP_RETURN_IF_ERROR(
+      PredictRows(*plan.version->network, plan.input.view(), values.data()));
+  WriteAnswer(model, plan, id, values, binary_out, response);
   return absl::OkStatus();
 }
 

@@ -40,6 +40,9 @@
 
 namespace mlp::service {
 
+// A /v2 path, parsed (inference_http.cc).
+struct HttpRoute;
+
 class InferenceHttp {
  public:
   // `registry` must outlive this.
@@ -52,6 +55,9 @@ class InferenceHttp {
   http::Response Handle(http::Request& request) const;
 
  private:
+  // The answer of an authorised call to `route`.
+  absl::Status Answer(const http::Request& request, const HttpRoute& route,
+                      http::Response* response) const;
   absl::Status Infer(const http::Request& request, const std::string& model,
                      const std::string& version,
                      http::Response* response) const;
