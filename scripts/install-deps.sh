@@ -9,13 +9,13 @@ build_packages=(
   cmake g++ make pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libeigen3-dev libabsl-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
-  libopenblas-dev libmicrohttpd-dev
+  libopenblas-dev libmicrohttpd-dev prometheus-cpp-dev
 )
 test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-grpcio python3-protobuf
   clang libclang-rt-14-dev clang-format
-  dataset-fashion-mnist openssl
+  dataset-fashion-mnist openssl prometheus
 )
 
 packages=("${build_packages[@]}")

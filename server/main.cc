@@ -41,6 +41,8 @@ ABSL_FLAG(std::string, port_file, kDefaults.port_file,
 ABSL_FLAG(std::string, http_address, kDefaults.http_address,
           "Open Inference Protocol over HTTP/REST (/v2/...), host:port (port 0 "
           "picks a free port); empty turns HTTP off");
+ABSL_FLAG(bool, metrics, kDefaults.metrics,
+          "Serve Prometheus metrics at GET /metrics on the HTTP port");
 ABSL_FLAG(std::string, http_port_file, kDefaults.http_port_file,
           "If set, write the bound HTTP port here once serving");
 ABSL_FLAG(int, http_threads, kDefaults.http_threads,
@@ -141,6 +143,7 @@ absl::StatusOr<mlp::service::ServerOptions> OptionsFromFlags() {
   o.port_file = absl::GetFlag(FLAGS_port_file);
   o.http_address = absl::GetFlag(FLAGS_http_address);
   o.http_port_file = absl::GetFlag(FLAGS_http_port_file);
+  o.metrics = absl::GetFlag(FLAGS_metrics);
   o.http_threads = absl::GetFlag(FLAGS_http_threads);
   o.http_max_connections = absl::GetFlag(FLAGS_http_max_connections);
   o.http_idle_timeout_seconds = absl::GetFlag(FLAGS_http_idle_timeout_seconds);

@@ -129,7 +129,7 @@ void BM_RequestLogLine(benchmark::State& state) {
     return;
   }
   for (auto _ : state) {
-    mlp::service::RequestLog("Predict", "784-256-128-10")
+    mlp::service::RequestLog("Predict", "784-256-128-10", nullptr)
         .Done(absl::OkStatus());
   }
   dup2(saved, STDERR_FILENO);

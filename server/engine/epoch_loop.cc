@@ -297,6 +297,7 @@ EpochStats EpochLoop::Figures(int epoch, const PassSums& sums,
   if (!rows_.validation.empty()) Validate(stats);
   const double train_seconds =
       std::chrono::duration<double>(train_end - epoch_start).count();
+  stats.samples = n_train;
   stats.samples_per_second =
       train_seconds > 0.0 ? double(n_train) / train_seconds : 0.0;
   stats.elapsed_seconds =

@@ -60,6 +60,7 @@ struct EpochStats {
   double validation_loss = 0.0;
   double validation_accuracy = 0.0;
   bool has_validation = false;
+  int64_t samples = 0;              // training samples of this epoch
   double samples_per_second = 0.0;  // training samples of this epoch
   double elapsed_seconds = 0.0;     // since RunEpochs started
   // True when no epoch follows this one (max_epochs, target loss, early

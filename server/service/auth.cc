@@ -35,6 +35,7 @@ constexpr Permission kPermissions[] = {
     {"ModelMetadata", Role::kReader},
     {"ModelReady", Role::kReader},
     {"ServerMetadata", Role::kReader},
+    {"Metrics", Role::kReader},
 };
 
 // Compares in time independent of where the strings differ.

@@ -7,7 +7,7 @@
 // auth.cc):
 //   reader   Predict, GetModel, ListModels, GetWeights, ListDatasets, and
 //            the Open Inference Protocol's ModelInfer, ModelMetadata,
-//            ModelReady and ServerMetadata
+//            ModelReady and ServerMetadata, and GET /metrics
 //   trainer  the reader's, and CreateModel, Train, UploadDataset
 //   admin    everything, DeleteModel and DeleteDataset included
 // Health, reflection and the protocol's ServerLive and ServerReady stay open,

@@ -220,8 +220,12 @@ void AppendFloat(float value, std::string* out) {
 
 InferenceHttp::InferenceHttp(registry::Registry* registry,
                              const ServiceLimits& limits,
-                             std::vector<Credential> credentials)
-    : registry_(registry), limits_(limits), auth_(std::move(credentials)) {}
+                             std::vector<Credential> credentials,
+                             Metrics* metrics)
+    : registry_(registry),
+      limits_(limits),
+      auth_(std::move(credentials)),
+      metrics_(metrics) {}
 
 http::Response InferenceHttp::Handle(http::Request& request) const {
   const HttpRoute route = ParseRoute(request.path);
@@ -243,7 +247,7 @@ http::Response InferenceHttp::Handle(http::Request& request) const {
   if (route.kind == HttpRoute::kReady) {
     return Empty(shutting_down_.load() ? 503 : 200);
   }
-  RequestLog log(absl::StrCat("HTTP ", route.call()), route.model);
+  RequestLog log(absl::StrCat("HTTP ", route.call()), route.model, metrics_);
   http::Response response;
   absl::Status status = auth_.CheckAuthorization(
       request.header("Authorization"), route.call(), "header");

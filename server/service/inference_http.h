@@ -36,6 +36,7 @@
 #include "server/http/http_server.h"
 #include "server/registry/registry.h"
 #include "server/service/auth.h"
+#include "server/service/metrics.h"
 #include "server/service/model_service.h"
 
 namespace mlp::service {
@@ -47,7 +48,8 @@ class InferenceHttp {
  public:
   // `registry` must outlive this.
   InferenceHttp(registry::Registry* registry, const ServiceLimits& limits,
-                std::vector<Credential> credentials = {});
+                std::vector<Credential> credentials = {},
+                Metrics* metrics = nullptr);
 
   // From now on /v2/health/ready is 503 and infer is 503.
   void SetShuttingDown() { shutting_down_.store(true); }
@@ -65,6 +67,7 @@ class InferenceHttp {
   registry::Registry* const registry_;
   const ServiceLimits limits_;
   const Authorizer auth_;
+  Metrics* const metrics_;  // may be null
   std::atomic<bool> shutting_down_{false};
 };
 

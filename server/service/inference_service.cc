@@ -58,28 +58,35 @@ absl::StatusOr<oip::InputTensor> InputOf(const ModelInferRequest& request) {
 
 InferenceServiceImpl::InferenceServiceImpl(registry::Registry* registry,
                                            const ServiceLimits& limits,
-                                           std::vector<Credential> credentials)
-    : registry_(registry), limits_(limits), auth_(std::move(credentials)) {}
+                                           std::vector<Credential> credentials,
+                                           Metrics* metrics)
+    : registry_(registry),
+      limits_(limits),
+      auth_(std::move(credentials)),
+      metrics_(metrics) {}
 
 grpc::ServerUnaryReactor* InferenceServiceImpl::ServerLive(
     grpc::CallbackServerContext* context, const inference::ServerLiveRequest*,
     inference::ServerLiveResponse* response) {
   response->set_live(true);
-  return FinishUnary(context, RequestLog("ServerLive", ""), absl::OkStatus());
+  return FinishUnary(context, RequestLog("ServerLive", "", metrics_),
+                     absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* InferenceServiceImpl::ServerReady(
     grpc::CallbackServerContext* context, const inference::ServerReadyRequest*,
     inference::ServerReadyResponse* response) {
   response->set_ready(!shutting_down_.load());
-  return FinishUnary(context, RequestLog("ServerReady", ""), absl::OkStatus());
+  return FinishUnary(context, RequestLog("ServerReady", "", metrics_),
+                     absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* InferenceServiceImpl::ModelReady(
     grpc::CallbackServerContext* context,
     const inference::ModelReadyRequest* request,
     inference::ModelReadyResponse* response) {
-  return RunUnary(context, auth_, RequestLog("ModelReady", request->name()),
+  return RunUnary(context, auth_,
+                  RequestLog("ModelReady", request->name(), metrics_),
                   [&]() -> absl::Status {
                     response->set_ready(!shutting_down_.load() &&
                                         oip::FindVersion(registry_->models(),
@@ -94,7 +101,7 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::ServerMetadata(
     grpc::CallbackServerContext* context,
     const inference::ServerMetadataRequest*,
     inference::ServerMetadataResponse* response) {
-  return RunUnary(context, auth_, RequestLog("ServerMetadata", ""),
+  return RunUnary(context, auth_, RequestLog("ServerMetadata", "", metrics_),
                   [&]() -> absl::Status {
                     response->set_name(std::string(oip::kServerName));
                     response->set_version(MLP_VERSION);
@@ -107,7 +114,7 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::ModelMetadata(
     const inference::ModelMetadataRequest* request,
     inference::ModelMetadataResponse* response) {
   return RunUnary(
-      context, auth_, RequestLog("ModelMetadata", request->name()),
+      context, auth_, RequestLog("ModelMetadata", request->name(), metrics_),
       [&]() -> absl::Status {
         MLP_ASSIGN_OR_RETURN(
             oip::ModelMetadata meta,
@@ -136,7 +143,7 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::ModelInfer(
     grpc::CallbackServerContext* context, const ModelInferRequest* request,
     ModelInferResponse* response) {
   return RunUnary(context, auth_,
-                  RequestLog("ModelInfer", request->model_name()),
+                  RequestLog("ModelInfer", request->model_name(), metrics_),
                   [&] { return Infer(context, *request, response); });
 }
 

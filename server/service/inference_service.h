@@ -21,6 +21,7 @@
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "server/registry/registry.h"
 #include "server/service/auth.h"
+#include "server/service/metrics.h"
 #include "server/service/model_service.h"
 
 namespace mlp::service {
@@ -31,7 +32,8 @@ class InferenceServiceImpl final
   // `registry` must outlive the service.
   InferenceServiceImpl(registry::Registry* registry,
                        const ServiceLimits& limits,
-                       std::vector<Credential> credentials = {});
+                       std::vector<Credential> credentials = {},
+                       Metrics* metrics = nullptr);
 
   // From now on ServerReady says false and ModelInfer is UNAVAILABLE.
   void SetShuttingDown() { shutting_down_.store(true); }
@@ -69,6 +71,7 @@ class InferenceServiceImpl final
   registry::Registry* const registry_;
   const ServiceLimits limits_;
   const Authorizer auth_;
+  Metrics* const metrics_;  // may be null
   std::atomic<bool> shutting_down_{false};
 };
 

@@ -26,11 +26,11 @@ class UploadReactor final
  public:
   UploadReactor(registry::Registry* registry,
                 grpc::CallbackServerContext* context, v1::DatasetInfo* response,
-                const absl::Status& auth)
+                const absl::Status& auth, Metrics* metrics)
       : registry_(registry),
         context_(context),
         response_(response),
-        log_("UploadDataset", "") {
+        log_("UploadDataset", "", metrics) {
     if (!auth.ok()) {
       End(auth);
       return;
@@ -134,10 +134,12 @@ class UploadReactor final
 ModelServiceImpl::ModelServiceImpl(registry::Registry* registry,
                                    int training_threads,
                                    const ServiceLimits& limits,
-                                   std::vector<Credential> credentials)
+                                   std::vector<Credential> credentials,
+                                   Metrics* metrics)
     : registry_(registry),
       limits_(limits),
       auth_(std::move(credentials)),
+      metrics_(metrics),
       training_pool_(training_threads) {}
 
 ModelServiceImpl::~ModelServiceImpl() = default;
@@ -153,7 +155,7 @@ grpc::ServerUnaryReactor* ModelServiceImpl::CreateModel(
     grpc::CallbackServerContext* context, const v1::CreateModelRequest* request,
     v1::ModelInfo* response) {
   return Unary(
-      context, RequestLog("CreateModel", request->name()),
+      context, RequestLog("CreateModel", request->name(), metrics_),
       [&]() -> absl::Status {
         MLP_RETURN_IF_ERROR(registry::ValidateName(request->name(), "name"));
         MLP_ASSIGN_OR_RETURN(engine::NetworkSpec spec,
@@ -169,69 +171,71 @@ grpc::ServerUnaryReactor* ModelServiceImpl::CreateModel(
 grpc::ServerUnaryReactor* ModelServiceImpl::GetModel(
     grpc::CallbackServerContext* context, const v1::GetModelRequest* request,
     v1::ModelInfo* response) {
-  return Unary(
-      context, RequestLog("GetModel", request->name()), [&]() -> absl::Status {
-        MLP_ASSIGN_OR_RETURN(registry::ModelSnapshot snapshot,
-                             registry_->models().GetModel(request->name()));
-        SnapshotToProto(snapshot, response);
-        return absl::OkStatus();
-      });
+  return Unary(context, RequestLog("GetModel", request->name(), metrics_),
+               [&]() -> absl::Status {
+                 MLP_ASSIGN_OR_RETURN(
+                     registry::ModelSnapshot snapshot,
+                     registry_->models().GetModel(request->name()));
+                 SnapshotToProto(snapshot, response);
+                 return absl::OkStatus();
+               });
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::ListModels(
     grpc::CallbackServerContext* context, const v1::ListModelsRequest* request,
     v1::ListModelsResponse* response) {
-  return Unary(context, RequestLog("ListModels", ""), [&]() -> absl::Status {
-    for (const registry::ModelSnapshot& snapshot :
-         registry_->models().ListModels()) {
-      SnapshotToProto(snapshot, response->add_models());
-    }
-    return absl::OkStatus();
-  });
+  return Unary(context, RequestLog("ListModels", "", metrics_),
+               [&]() -> absl::Status {
+                 for (const registry::ModelSnapshot& snapshot :
+                      registry_->models().ListModels()) {
+                   SnapshotToProto(snapshot, response->add_models());
+                 }
+                 return absl::OkStatus();
+               });
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::DeleteModel(
     grpc::CallbackServerContext* context, const v1::DeleteModelRequest* request,
     v1::DeleteModelResponse* response) {
-  return Unary(context, RequestLog("DeleteModel", request->name()), [&] {
-    return registry_->models().DeleteModel(request->name());
-  });
+  return Unary(
+      context, RequestLog("DeleteModel", request->name(), metrics_),
+      [&] { return registry_->models().DeleteModel(request->name()); });
 }
 
 grpc::ServerWriteReactor<v1::TrainProgress>* ModelServiceImpl::Train(
     grpc::CallbackServerContext* context, const v1::TrainRequest* request) {
-  return StartTrainStream(registry_, &training_pool_, limits_, context, request,
-                          auth_.Check(*context, "Train"));
+  return StartTrainStream(registry_, &training_pool_, limits_, metrics_,
+                          context, request, auth_.Check(*context, "Train"));
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::Predict(
     grpc::CallbackServerContext* context, const v1::PredictRequest* request,
     v1::PredictResponse* response) {
-  return Unary(
-      context, RequestLog("Predict", request->model()), [&]() -> absl::Status {
-        MLP_ASSIGN_OR_RETURN(
-            std::shared_ptr<const registry::ModelVersion> version,
-            registry_->models().GetVersion(request->model(),
-                                           request->version()));
-        const engine::Network& network = *version->network;
-        MLP_ASSIGN_OR_RETURN(
-            MatrixView inputs,
-            InputsView(request->inputs(), "inputs", network.input_size()));
-        MLP_RETURN_IF_ERROR(CheckResponseFits(
-            "outputs", inputs.cols() * int64_t{network.output_size()},
-            limits_.max_message_bytes));
-        MLP_RETURN_IF_ERROR(PredictInto(network, inputs,
-                                        response->mutable_outputs(),
-                                        WhileTheCallerWaits(context)));
-        response->set_version(version->version);
-        return absl::OkStatus();
-      });
+  return Unary(context, RequestLog("Predict", request->model(), metrics_),
+               [&]() -> absl::Status {
+                 MLP_ASSIGN_OR_RETURN(
+                     std::shared_ptr<const registry::ModelVersion> version,
+                     registry_->models().GetVersion(request->model(),
+                                                    request->version()));
+                 const engine::Network& network = *version->network;
+                 MLP_ASSIGN_OR_RETURN(MatrixView inputs,
+                                      InputsView(request->inputs(), "inputs",
+                                                 network.input_size()));
+                 MLP_RETURN_IF_ERROR(CheckResponseFits(
+                     "outputs", inputs.cols() * int64_t{network.output_size()},
+                     limits_.max_message_bytes));
+                 MLP_RETURN_IF_ERROR(PredictInto(network, inputs,
+                                                 response->mutable_outputs(),
+                                                 WhileTheCallerWaits(context)));
+                 response->set_version(version->version);
+                 return absl::OkStatus();
+               });
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::GetWeights(
     grpc::CallbackServerContext* context, const v1::GetWeightsRequest* request,
     v1::GetWeightsResponse* response) {
-  return Unary(context, RequestLog("GetWeights", request->model()),
+  return Unary(context, RequestLog("GetWeights", request->model(), metrics_),
                [&]() -> absl::Status {
                  MLP_ASSIGN_OR_RETURN(
                      std::shared_ptr<const registry::ModelVersion> version,
@@ -250,29 +254,30 @@ grpc::ServerReadReactor<v1::UploadDatasetRequest>*
 ModelServiceImpl::UploadDataset(grpc::CallbackServerContext* context,
                                 v1::DatasetInfo* response) {
   return new UploadReactor(registry_, context, response,
-                           auth_.Check(*context, "UploadDataset"));
+                           auth_.Check(*context, "UploadDataset"), metrics_);
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::ListDatasets(
     grpc::CallbackServerContext* context,
     const v1::ListDatasetsRequest* request,
     v1::ListDatasetsResponse* response) {
-  return Unary(context, RequestLog("ListDatasets", ""), [&]() -> absl::Status {
-    for (const registry::DatasetInfo& meta :
-         registry_->datasets().ListDatasets()) {
-      DatasetToProto(meta, response->add_datasets());
-    }
-    return absl::OkStatus();
-  });
+  return Unary(context, RequestLog("ListDatasets", "", metrics_),
+               [&]() -> absl::Status {
+                 for (const registry::DatasetInfo& meta :
+                      registry_->datasets().ListDatasets()) {
+                   DatasetToProto(meta, response->add_datasets());
+                 }
+                 return absl::OkStatus();
+               });
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::DeleteDataset(
     grpc::CallbackServerContext* context,
     const v1::DeleteDatasetRequest* request,
     v1::DeleteDatasetResponse* response) {
-  return Unary(context, RequestLog("DeleteDataset", request->name()), [&] {
-    return registry_->datasets().DeleteDataset(request->name());
-  });
+  return Unary(
+      context, RequestLog("DeleteDataset", request->name(), metrics_),
+      [&] { return registry_->datasets().DeleteDataset(request->name()); });
 }
 
 }  // namespace mlp::service

@@ -15,6 +15,7 @@
 #include "server/common/thread_pool.h"
 #include "server/registry/registry.h"
 #include "server/service/auth.h"
+#include "server/service/metrics.h"
 
 namespace mlp::service {
 
@@ -43,7 +44,8 @@ class ModelServiceImpl final : public v1::ModelService::CallbackService {
   // it (see auth.h).
   ModelServiceImpl(registry::Registry* registry, int training_threads,
                    const ServiceLimits& limits,
-                   std::vector<Credential> credentials = {});
+                   std::vector<Credential> credentials = {},
+                   Metrics* metrics = nullptr);
   // Joins the training pool: call after the gRPC server has shut down.
   ~ModelServiceImpl() override;
 
@@ -92,6 +94,7 @@ class ModelServiceImpl final : public v1::ModelService::CallbackService {
   registry::Registry* const registry_;
   const ServiceLimits limits_;
   const Authorizer auth_;
+  Metrics* const metrics_;  // may be null
   ThreadPool training_pool_;
 };
 

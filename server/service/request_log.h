@@ -8,11 +8,15 @@
 // or without credentials. Its cost is in docs/performance.md
 // (BM_RequestLogLine).
 //
+// A CallObserver (metrics.h) is told when the call starts, when it ends and
+// when the last copy of its RequestLog goes (the call has left the server).
+//
 // Thread-safety: Done is const and may be called from any thread.
 #ifndef MLP_SERVER_SERVICE_REQUEST_LOG_H_
 #define MLP_SERVER_SERVICE_REQUEST_LOG_H_
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -23,10 +27,23 @@ namespace mlp::service {
 // Longest status message a request line carries.
 inline constexpr size_t kMaxLoggedMessageBytes = 512;
 
+// Told of every call; methods may be called from any thread.
+class CallObserver {
+ public:
+  virtual ~CallObserver() = default;
+  // `http`: the call came over HTTP (its method starts with "HTTP ").
+  virtual void CallStarted(bool http) = 0;
+  virtual void CallLeft(bool http) = 0;
+  // `subject` as the caller sent it (unescaped).
+  virtual void CallEnded(absl::string_view method, absl::string_view subject,
+                         absl::StatusCode code, double seconds) = 0;
+};
+
 class RequestLog {
  public:
-  // Starts the clock.
-  RequestLog(absl::string_view method, absl::string_view subject);
+  // Starts the clock. `observer` (may be null) must outlive the call.
+  RequestLog(absl::string_view method, absl::string_view subject,
+             CallObserver* observer);
   void set_subject(absl::string_view subject);
   const std::string& method() const { return method_; }
   // Writes the line for a call that ended with `status`.
@@ -34,8 +51,11 @@ class RequestLog {
 
  private:
   const std::string method_;
-  std::string subject_;
+  std::string subject_;  // as sent; quoted when written
   const std::chrono::steady_clock::time_point start_;
+  CallObserver* const observer_;
+  // Shared by the copies; the last one tells the observer the call left.
+  std::shared_ptr<void> in_flight_;
 };
 
 }  // namespace mlp::service

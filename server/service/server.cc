@@ -26,7 +26,7 @@ constexpr size_t kMemoryTrimMinFreeBytes = size_t{16} << 20;
 // The HTTP listener for `handler`, with the gRPC port's certificate when
 // TLS is on (read once: unlike gRPC's, it is not re-read when renewed).
 absl::StatusOr<std::unique_ptr<http::HttpServer>> ListenHttp(
-    const ServerOptions& options, InferenceHttp* handler) {
+    const ServerOptions& options, const HttpEndpoints* handler) {
   http::HttpOptions http;
   http.address = options.http_address;
   http.threads =
@@ -62,6 +62,7 @@ MlpServer::MlpServer(std::unique_ptr<registry::Registry> registry,
 MlpServer::~MlpServer() {
   Shutdown();
   http_.reset();
+  http_endpoints_.reset();
   http_handler_.reset();
   server_.reset();
   inference_.reset();
@@ -87,18 +88,13 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
   service_limits.max_message_bytes = options.max_message_bytes;
   service_limits.max_batch_values = options.max_batch_values;
   service_limits.stalled_stream = absl::Seconds(options.stalled_stream_seconds);
+  std::unique_ptr<Metrics> metrics;
+  if (options.metrics) metrics = std::make_unique<Metrics>(registry.get());
   auto service = std::make_unique<ModelServiceImpl>(
       registry.get(), options.limits.max_concurrent_trainings, service_limits,
-      credentials);
+      credentials, metrics.get());
   auto inference = std::make_unique<InferenceServiceImpl>(
-      registry.get(), service_limits, credentials);
-  std::unique_ptr<InferenceHttp> http_handler;
-  std::unique_ptr<http::HttpServer> http_server;
-  if (!options.http_address.empty()) {
-    http_handler = std::make_unique<InferenceHttp>(
-        registry.get(), service_limits, std::move(credentials));
-    MLP_ASSIGN_OR_RETURN(http_server, ListenHttp(options, http_handler.get()));
-  }
+      registry.get(), service_limits, credentials, metrics.get());
   int port = 0;
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
                        Listen(options, service.get(), inference.get(), &port));
@@ -111,20 +107,10 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
   auto out = std::unique_ptr<MlpServer>(
       new MlpServer(std::move(registry), std::move(service),
                     std::move(inference), std::move(server), port));
-  out->http_handler_ = std::move(http_handler);
-  out->http_ = std::move(http_server);
-  if (out->http_ != nullptr) {
-    MLP_LOG(INFO) << "HTTP/REST (/v2) on " << options.http_address << " (port "
-                  << out->http_port() << ", "
-                  << (out->http_->tls() ? "TLS" : "plaintext") << ")";
-    if (!options.http_port_file.empty()) {
-      absl::Status written = common::WriteFileAtomically(
-          options.http_port_file, absl::StrCat(out->http_port(), "\n"));
-      if (!written.ok()) {
-        return absl::Status(written.code(), absl::StrCat("--http_port_file: ",
-                                                         written.message()));
-      }
-    }
+  out->metrics_ = std::move(metrics);
+  if (!options.http_address.empty()) {
+    MLP_RETURN_IF_ERROR(
+        out->StartHttp(options, service_limits, std::move(credentials)));
   }
   if (!options.port_file.empty()) {
     absl::Status written = common::WriteFileAtomically(
@@ -139,6 +125,28 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
                           kMemoryTrimMinFreeBytes);
   }
   return out;
+}
+
+absl::Status MlpServer::StartHttp(const ServerOptions& options,
+                                  const ServiceLimits& limits,
+                                  std::vector<Credential> credentials) {
+  http_handler_ = std::make_unique<InferenceHttp>(registry_.get(), limits,
+                                                  credentials, metrics_.get());
+  http_endpoints_ = std::make_unique<HttpEndpoints>(
+      http_handler_.get(), metrics_.get(), std::move(credentials));
+  MLP_ASSIGN_OR_RETURN(http_, ListenHttp(options, http_endpoints_.get()));
+  MLP_LOG(INFO) << "HTTP/REST (/v2" << (metrics_ ? ", /metrics" : "") << ") on "
+                << options.http_address << " (port " << http_port() << ", "
+                << (http_->tls() ? "TLS" : "plaintext") << ")";
+  if (!options.http_port_file.empty()) {
+    absl::Status written = common::WriteFileAtomically(
+        options.http_port_file, absl::StrCat(http_port(), "\n"));
+    if (!written.ok()) {
+      return absl::Status(written.code(), absl::StrCat("--http_port_file: ",
+                                                       written.message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 namespace {

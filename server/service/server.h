@@ -20,8 +20,10 @@
 #include "server/common/memory_trimmer.h"
 #include "server/http/http_server.h"
 #include "server/registry/registry.h"
+#include "server/service/http_endpoints.h"
 #include "server/service/inference_http.h"
 #include "server/service/inference_service.h"
+#include "server/service/metrics.h"
 #include "server/service/model_service.h"
 #include "server/service/server_options.h"
 
@@ -54,6 +56,10 @@ class MlpServer {
             std::unique_ptr<ModelServiceImpl> service,
             std::unique_ptr<InferenceServiceImpl> inference,
             std::unique_ptr<grpc::Server> server, int port);
+  // The HTTP endpoints and their listener (Start, when HTTP is on).
+  absl::Status StartHttp(const ServerOptions& options,
+                         const ServiceLimits& limits,
+                         std::vector<Credential> credentials);
   static absl::StatusOr<std::unique_ptr<grpc::Server>> Listen(
       const ServerOptions& options, ModelServiceImpl* service,
       InferenceServiceImpl* inference, int* port);
@@ -61,6 +67,8 @@ class MlpServer {
   // Constant after construction; destroyed in reverse order: the gRPC server
   // first, then the services (mlp.v1's joins trainings), then the registry.
   std::unique_ptr<registry::Registry> registry_;
+  // Set by Start (null with --metrics=false); outlives every user.
+  std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<ModelServiceImpl> service_;
   std::unique_ptr<InferenceServiceImpl> inference_;
   std::unique_ptr<grpc::Server> server_;
@@ -68,6 +76,7 @@ class MlpServer {
   // Set by Start when HTTP is on; the listener stops before its handler
   // goes.
   std::unique_ptr<InferenceHttp> http_handler_;
+  std::unique_ptr<HttpEndpoints> http_endpoints_;
   std::unique_ptr<http::HttpServer> http_;
   std::optional<MemoryTrimmer> trimmer_;
 

@@ -50,6 +50,8 @@ struct ServerOptions {
   // The Open Inference Protocol over HTTP/REST (inference_http.h), host:port;
   // port 0 picks a free port; empty: no HTTP listener.
   std::string http_address = "127.0.0.1:8000";
+  // Prometheus figures (metrics.h) at GET /metrics on the HTTP port.
+  bool metrics = true;
   // Non-empty: the bound HTTP port is written there (atomically).
   std::string http_port_file;
   // HTTP threads, each serving its share of the connections; 0 = one per

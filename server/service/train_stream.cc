@@ -45,15 +45,16 @@ void StatsToProto(const engine::EpochStats& stats, v1::TrainProgress* p) {
 class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
  public:
   TrainReactor(registry::Registry* registry, ThreadPool* pool,
-               const ServiceLimits& limits,
+               const ServiceLimits& limits, Metrics* metrics,
                grpc::CallbackServerContext* context,
                const v1::TrainRequest* request)
       : registry_(registry),
         pool_(pool),
         limits_(limits),
+        metrics_(metrics),
         context_(context),
         request_(request),
-        log_("Train", request->model()) {}
+        log_("Train", request->model(), metrics) {}
 
   // Validates and schedules the training, or finishes with the error
   // (`auth`, the caller's authorization, first).
@@ -145,6 +146,9 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
             [this] { absl::MutexLock lock(&mu_); });
     absl::StatusOr<registry::TrainingOutcome> outcome = job_->Run(
         [this](const engine::EpochStats& stats) {
+          if (metrics_ != nullptr) {
+            metrics_->EpochTrained(request_->model(), stats);
+          }
           v1::TrainProgress progress;
           StatsToProto(stats, &progress);
           Send(std::move(progress));
@@ -154,6 +158,9 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
     if (!outcome.ok()) {
       Complete(outcome.status(), std::nullopt);
       return;
+    }
+    if (metrics_ != nullptr && !outcome->cancelled) {
+      metrics_->EpochTrained(request_->model(), outcome->final_stats);
     }
     v1::TrainProgress done;
     StatsToProto(outcome->final_stats, &done);
@@ -262,6 +269,7 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
   registry::Registry* const registry_;
   ThreadPool* const pool_;
   const ServiceLimits limits_;
+  Metrics* const metrics_;  // may be null
   grpc::CallbackServerContext* const context_;
   const v1::TrainRequest* const request_;
   const RequestLog log_;
@@ -286,9 +294,10 @@ class TrainReactor final : public grpc::ServerWriteReactor<v1::TrainProgress> {
 
 grpc::ServerWriteReactor<v1::TrainProgress>* StartTrainStream(
     registry::Registry* registry, ThreadPool* pool, const ServiceLimits& limits,
-    grpc::CallbackServerContext* context, const v1::TrainRequest* request,
-    const absl::Status& auth) {
-  auto* reactor = new TrainReactor(registry, pool, limits, context, request);
+    Metrics* metrics, grpc::CallbackServerContext* context,
+    const v1::TrainRequest* request, const absl::Status& auth) {
+  auto* reactor =
+      new TrainReactor(registry, pool, limits, metrics, context, request);
   reactor->Start(auth);
   return reactor;
 }

@@ -24,8 +24,8 @@ namespace mlp::service {
 // training waits for room gets the call cancelled (as if it had cancelled).
 grpc::ServerWriteReactor<v1::TrainProgress>* StartTrainStream(
     registry::Registry* registry, ThreadPool* pool, const ServiceLimits& limits,
-    grpc::CallbackServerContext* context, const v1::TrainRequest* request,
-    const absl::Status& auth);
+    Metrics* metrics, grpc::CallbackServerContext* context,
+    const v1::TrainRequest* request, const absl::Status& auth);
 
 }  // namespace mlp::service
 

@@ -6,7 +6,8 @@ created and trained through mlp.v1 (gRPC), then every /v2 endpoint is called
 as curl or KServe's and Triton's HTTP clients would: JSON with flat and
 nested data, FP64, the binary tensor extension both ways, a version
 selection, and the errors (bad JSON, wrong shape, unknown model, wrong
-method, too large a body, tokens) with the server still answering after each.
+method, too large a body, tokens) with the server still answering after each,
+and GET /metrics (counts, bounded labels, promtool, the Grafana dashboard).
 Every prediction is compared with mlp.v1 Predict's to the last bit.
 
 Usage: oip_http_test.py --server PATH --proto_dir DIR
@@ -16,6 +17,7 @@ Usage: oip_http_test.py --server PATH --proto_dir DIR
 import http.client
 import json
 import os
+import re
 import select
 import shutil
 import socket
@@ -348,6 +350,100 @@ class OipHttpTest(HttpTestBase):
         self.assertEqual(self.request("GET", "/v2/health/live")[0], 200)
 
 
+def samples(text):
+    """{(name, frozenset(labels)): value} of a Prometheus text scrape."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_labels, value = line.rsplit(" ", 1)
+        labels = frozenset()
+        if "{" in name_labels:
+            name, rest = name_labels.split("{", 1)
+            labels = frozenset(
+                tuple(part.split("=", 1)) for part in
+                rest.rstrip("}").replace('"', "").split(",") if part)
+        else:
+            name = name_labels
+        out[(name, labels)] = float(value)
+    return out
+
+
+class MetricsTest(HttpTestBase):
+    """GET /metrics: the Prometheus text format, counting what happened."""
+
+    def scrape(self, headers=None):
+        status, response, body = self.request("GET", "/metrics",
+                                              headers=headers)
+        self.assertEqual(status, 200, body)
+        self.assertTrue(response.getheader("Content-Type").startswith(
+            "text/plain; version=0.0.4"))
+        return body.decode()
+
+    def test_scrape_counts_calls_by_protocol_method_and_code(self):
+        before = samples(self.scrape())
+        ok = frozenset({("protocol", "http"), ("method", "ModelInfer"),
+                        ("code", "OK")})
+        missing = frozenset({("protocol", "http"), ("method", "ModelInfer"),
+                             ("code", "NOT_FOUND")})
+        predict = frozenset({("protocol", "grpc"), ("method", "Predict"),
+                             ("code", "OK")})
+        for _ in range(3):
+            self.assertEqual(self.infer(typed(ROWS))[0], 200)
+        for name in ("nope-1", "nope-2"):
+            self.assertEqual(self.infer(
+                typed(ROWS), path="/v2/models/%s/infer" % name)[0], 404)
+        self.mlp_predict(ROWS)
+        text = self.scrape()
+        after = samples(text)
+        key = lambda labels: ("mlp_requests_total", labels)
+        self.assertEqual(after[key(ok)] - before.get(key(ok), 0), 3)
+        self.assertEqual(after[key(missing)] - before.get(key(missing), 0), 2)
+        self.assertEqual(after[key(predict)] - before.get(key(predict), 0), 1)
+        histogram = ("mlp_inference_duration_seconds_count",
+                     frozenset({("protocol", "http"), ("method", "ModelInfer"),
+                                ("model", "xnor")}))
+        self.assertEqual(after[histogram] - before.get(histogram, 0), 3)
+        # Unknown names never become labels.
+        self.assertNotIn("nope-1", text)
+        # The training in setUpClass: one epoch per message, 4 rows each.
+        epochs = after[("mlp_training_epochs_total", frozenset())]
+        self.assertGreater(epochs, 1)
+        self.assertEqual(after[("mlp_training_samples_total", frozenset())],
+                         4 * epochs)
+        self.assertLess(after[("mlp_training_last_loss",
+                               frozenset({("model", "xnor")}))], 0.001)
+        self.assertEqual(after[("mlp_models", frozenset())], 1)
+        self.assertEqual(after[("mlp_model_versions", frozenset())], 2)
+        self.assertGreater(after[("process_resident_memory_bytes",
+                                  frozenset())], 1 << 20)
+
+    def test_the_grafana_dashboard_asks_only_for_metrics_that_exist(self):
+        self.assertEqual(self.infer(typed(ROWS))[0], 200)  # a histogram
+        names = {name for name, _ in samples(self.scrape())}
+        path = os.path.join(os.path.dirname(os.path.abspath(ARGS.proto_dir)),
+                            "docs", "grafana-dashboard.json")
+        with open(path) as f:
+            dashboard = json.load(f)
+        asked = set()
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                asked.update(re.findall(r"\b(?:mlp|process)_[a-z_]+",
+                                        target["expr"]))
+        self.assertTrue(asked)
+        self.assertEqual(sorted(asked - names), [],
+                         "the dashboard asks for metrics the server lacks")
+
+    def test_promtool_accepts_the_scrape(self):
+        promtool = shutil.which("promtool")
+        if promtool is None:
+            self.fail("promtool not found (Debian package prometheus)")
+        result = subprocess.run([promtool, "check", "metrics"],
+                                input=self.scrape(), capture_output=True,
+                                text=True)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+
 class OipHttpTokenTest(HttpTestBase):
     """With --auth_token_file: health open, the rest needs a reader."""
 
@@ -372,6 +468,10 @@ class OipHttpTokenTest(HttpTestBase):
         self.assertError(self.infer(typed(ROWS),
                                     headers={"Authorization": "Bearer nope"}),
                          403, "wrong token")
+        self.assertEqual(self.request("GET", "/metrics")[0], 401)
+        self.assertEqual(self.request(
+            "GET", "/metrics",
+            headers={"Authorization": "Bearer reader-token"})[0], 200)
         status, _, body = self.infer(
             typed(ROWS), headers={"Authorization": "Bearer reader-token"})
         self.assertEqual(status, 200, body)

@@ -1,0 +1,306 @@
+#include "server/service/metrics.h"
+
+#include <dirent.h>
+#include <prometheus/text_serializer.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "mlp_version.h"
+
+namespace mlp::service {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+constexpr absl::string_view kHttpPrefix = "HTTP ";
+
+// From 50 us (a small Predict on loopback) to 10 s.
+const prometheus::Histogram::BucketBoundaries& InferenceBuckets() {
+  static const auto* buckets = new prometheus::Histogram::BucketBoundaries{
+      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,    0.1,    0.25,    0.5,    1,     2.5,    5,     10};
+  return *buckets;
+}
+
+// The canonical name of a status code, as gRPC spells it ("NOT_FOUND").
+const char* CodeName(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return "OK";
+    case absl::StatusCode::kCancelled:
+      return "CANCELLED";
+    case absl::StatusCode::kUnknown:
+      return "UNKNOWN";
+    case absl::StatusCode::kInvalidArgument:
+      return "INVALID_ARGUMENT";
+    case absl::StatusCode::kDeadlineExceeded:
+      return "DEADLINE_EXCEEDED";
+    case absl::StatusCode::kNotFound:
+      return "NOT_FOUND";
+    case absl::StatusCode::kAlreadyExists:
+      return "ALREADY_EXISTS";
+    case absl::StatusCode::kPermissionDenied:
+      return "PERMISSION_DENIED";
+    case absl::StatusCode::kResourceExhausted:
+      return "RESOURCE_EXHAUSTED";
+    case absl::StatusCode::kFailedPrecondition:
+      return "FAILED_PRECONDITION";
+    case absl::StatusCode::kAborted:
+      return "ABORTED";
+    case absl::StatusCode::kOutOfRange:
+      return "OUT_OF_RANGE";
+    case absl::StatusCode::kUnimplemented:
+      return "UNIMPLEMENTED";
+    case absl::StatusCode::kInternal:
+      return "INTERNAL";
+    case absl::StatusCode::kUnavailable:
+      return "UNAVAILABLE";
+    case absl::StatusCode::kDataLoss:
+      return "DATA_LOSS";
+    case absl::StatusCode::kUnauthenticated:
+      return "UNAUTHENTICATED";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+// RequestLog's method names carry the protocol: "HTTP ModelInfer".
+bool SplitMethod(absl::string_view* method) {
+  if (absl::ConsumePrefix(method, kHttpPrefix)) return true;
+  return false;
+}
+
+bool IsInference(absl::string_view method) {
+  return method == "Predict" || method == "ModelInfer";
+}
+
+// Resident set size in bytes, from /proc/self/statm (pages).
+double ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  long long size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return static_cast<double>(resident) *
+         static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+double OpenFds() {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return 0;
+  int n = 0;
+  while (readdir(dir) != nullptr) ++n;
+  closedir(dir);
+  return n - 3;  // ".", ".." and the directory's own descriptor
+}
+
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+}  // namespace
+
+Metrics::Metrics(const registry::Registry* registry)
+    : registry_(registry),
+      prom_(std::make_shared<prometheus::Registry>()),
+      requests_(BuildCounter()
+                    .Name("mlp_requests_total")
+                    .Help("Calls that ended, by protocol, method and status "
+                          "code (gRPC's names; HTTP calls too)")
+                    .Register(*prom_)),
+      inference_seconds_(
+          BuildHistogram()
+              .Name("mlp_inference_duration_seconds")
+              .Help("Time to answer a Predict or ModelInfer that succeeded, "
+                    "from the request to the response, by model")
+              .Register(*prom_)),
+      in_flight_grpc_(BuildGauge()
+                          .Name("mlp_requests_in_flight")
+                          .Help("Calls running now")
+                          .Register(*prom_)
+                          .Add({{"protocol", "grpc"}})),
+      // The same family as the line above (the registry merges them).
+      in_flight_http_(BuildGauge()
+                          .Name("mlp_requests_in_flight")
+                          .Help("Calls running now")
+                          .Register(*prom_)
+                          .Add({{"protocol", "http"}})),
+      epochs_(BuildCounter()
+                  .Name("mlp_training_epochs_total")
+                  .Help("Training epochs completed")
+                  .Register(*prom_)
+                  .Add({})),
+      samples_(BuildCounter()
+                   .Name("mlp_training_samples_total")
+                   .Help("Training samples processed (one per row per epoch)")
+                   .Register(*prom_)
+                   .Add({})),
+      last_loss_(BuildGauge()
+                     .Name("mlp_training_last_loss")
+                     .Help("Training loss of the model's last epoch")
+                     .Register(*prom_)),
+      samples_per_second_(BuildGauge()
+                              .Name("mlp_training_samples_per_second")
+                              .Help("Training speed of the model's last epoch")
+                              .Register(*prom_)),
+      trainings_running_(BuildGauge()
+                             .Name("mlp_trainings_running")
+                             .Help("Trainings running now")
+                             .Register(*prom_)
+                             .Add({})),
+      models_(BuildGauge()
+                  .Name("mlp_models")
+                  .Help("Models loaded")
+                  .Register(*prom_)
+                  .Add({})),
+      versions_(BuildGauge()
+                    .Name("mlp_model_versions")
+                    .Help("Committed versions kept, over all models")
+                    .Register(*prom_)
+                    .Add({})),
+      datasets_(BuildGauge()
+                    .Name("mlp_datasets")
+                    .Help("Datasets stored")
+                    .Register(*prom_)
+                    .Add({})),
+      dataset_bytes_(BuildGauge()
+                         .Name("mlp_dataset_bytes")
+                         .Help("Bytes of the stored datasets, on disk")
+                         .Register(*prom_)
+                         .Add({})),
+      resident_bytes_(BuildGauge()
+                          .Name("process_resident_memory_bytes")
+                          .Help("Resident memory size in bytes")
+                          .Register(*prom_)
+                          .Add({})),
+      cpu_seconds_(BuildCounter()
+                       .Name("process_cpu_seconds_total")
+                       .Help("User and system CPU time spent, in seconds")
+                       .Register(*prom_)
+                       .Add({})),
+      open_fds_(BuildGauge()
+                    .Name("process_open_fds")
+                    .Help("Open file descriptors")
+                    .Register(*prom_)
+                    .Add({})) {
+  BuildGauge()
+      .Name("mlp_build_info")
+      .Help("The version and git revision this server was built from")
+      .Register(*prom_)
+      .Add({{"version", MLP_VERSION}, {"revision", MLP_GIT_REVISION}})
+      .Set(1);
+  BuildGauge()
+      .Name("process_start_time_seconds")
+      .Help("Start time of the process since the Unix epoch, in seconds")
+      .Register(*prom_)
+      .Add({})
+      .SetToCurrentTime();
+}
+
+void Metrics::CallStarted(bool http) {
+  (http ? in_flight_http_ : in_flight_grpc_).Increment();
+}
+
+void Metrics::CallLeft(bool http) {
+  (http ? in_flight_http_ : in_flight_grpc_).Decrement();
+}
+
+void Metrics::CallEnded(absl::string_view method, absl::string_view subject,
+                        absl::StatusCode code, double seconds) {
+  const bool http = SplitMethod(&method);
+  RequestCounter(http, method, code).Increment();
+  // Only a call that succeeded names a model that exists: the label stays
+  // bounded by the models, whatever names callers send.
+  if (code == absl::StatusCode::kOk && IsInference(method)) {
+    InferenceHistogram(http, method, subject).Observe(seconds);
+  }
+}
+
+void Metrics::EpochTrained(const std::string& model,
+                           const engine::EpochStats& stats) {
+  epochs_.Increment();
+  samples_.Increment(static_cast<double>(stats.samples));
+  last_loss_.Add({{"model", model}}).Set(stats.loss);
+  samples_per_second_.Add({{"model", model}}).Set(stats.samples_per_second);
+}
+
+prometheus::Counter& Metrics::RequestCounter(bool http,
+                                             absl::string_view method,
+                                             absl::StatusCode code) {
+  const std::string key = absl::StrCat(http, method, "/", code);
+  absl::MutexLock lock(&mu_);
+  prometheus::Counter*& series = request_series_[key];
+  if (series == nullptr) {
+    series = &requests_.Add({{"protocol", http ? "http" : "grpc"},
+                             {"method", std::string(method)},
+                             {"code", CodeName(code)}});
+  }
+  return *series;
+}
+
+prometheus::Histogram& Metrics::InferenceHistogram(bool http,
+                                                   absl::string_view method,
+                                                   absl::string_view model) {
+  const std::string key = absl::StrCat(http, method, "/", model);
+  absl::MutexLock lock(&mu_);
+  prometheus::Histogram*& series = inference_series_[key];
+  if (series == nullptr) {
+    series = &inference_seconds_.Add({{"protocol", http ? "http" : "grpc"},
+                                      {"method", std::string(method)},
+                                      {"model", std::string(model)}},
+                                     InferenceBuckets());
+  }
+  return *series;
+}
+
+void Metrics::ReadRegistry() {
+  int running = 0;
+  size_t versions = 0;
+  const std::vector<registry::ModelSnapshot> models =
+      registry_->models().ListModels();
+  for (const registry::ModelSnapshot& m : models) {
+    running += m.training ? 1 : 0;
+    versions += m.available_versions.size();
+  }
+  trainings_running_.Set(running);
+  models_.Set(static_cast<double>(models.size()));
+  versions_.Set(static_cast<double>(versions));
+  const std::vector<registry::DatasetInfo> datasets =
+      registry_->datasets().ListDatasets();
+  double bytes = 0;
+  for (const registry::DatasetInfo& d : datasets) {
+    bytes += static_cast<double>(d.size_bytes);
+  }
+  datasets_.Set(static_cast<double>(datasets.size()));
+  dataset_bytes_.Set(bytes);
+}
+
+void Metrics::ReadProcess() {
+  resident_bytes_.Set(ResidentBytes());
+  open_fds_.Set(OpenFds());
+  const double cpu = CpuSeconds();
+  if (cpu > cpu_seconds_seen_) {
+    cpu_seconds_.Increment(cpu - cpu_seconds_seen_);
+    cpu_seconds_seen_ = cpu;
+  }
+}
+
+std::string Metrics::Scrape() {
+  absl::MutexLock lock(&scrape_mu_);
+  ReadRegistry();
+  ReadProcess();
+  return prometheus::TextSerializer().Serialize(prom_->Collect());
+}
+
+}  // namespace mlp::service
