@@ -40,6 +40,10 @@ inline constexpr absl::string_view kInputName = "input";
 inline constexpr absl::string_view kOutputName = "output";
 inline constexpr absl::string_view kFp32 = "FP32";
 inline constexpr absl::string_view kFp64 = "FP64";
+// The protocol's extensions this server implements (Triton's names), the
+// same list over gRPC and HTTP: the binary tensor extension (HTTP; gRPC's
+// raw contents are part of the core protocol).
+inline constexpr absl::string_view kExtensions[] = {"binary_tensor_data"};
 
 // A version field: "" is 0 (the latest), "3" is 3. NOT_FOUND naming `field`
 // for anything else (as for a version the model does not have).

@@ -262,9 +262,12 @@ absl::Status InferenceHttp::Answer(const http::Request& request,
                                    http::Response* response) const {
   switch (route.kind) {
     case HttpRoute::kServerMetadata:
-      response->body = Dump(json{{"name", std::string(oip::kServerName)},
-                                 {"version", MLP_VERSION},
-                                 {"extensions", {"binary_tensor_data"}}});
+      response->body =
+          Dump(json{{"name", std::string(oip::kServerName)},
+                    {"version", MLP_VERSION},
+                    {"extensions",
+                     std::vector<std::string>(std::begin(oip::kExtensions),
+                                              std::end(oip::kExtensions))}});
       return absl::OkStatus();
     case HttpRoute::kModelMetadata: {
       MLP_ASSIGN_OR_RETURN(oip::ModelMetadata meta,

@@ -105,6 +105,9 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::ServerMetadata(
                   [&]() -> absl::Status {
                     response->set_name(std::string(oip::kServerName));
                     response->set_version(MLP_VERSION);
+                    for (absl::string_view e : oip::kExtensions) {
+                      response->add_extensions(std::string(e));
+                    }
                     return absl::OkStatus();
                   });
 }

@@ -117,6 +117,7 @@ class OipGrpcTest(unittest.TestCase):
         meta = self.stub.ServerMetadata(v2.ServerMetadataRequest(), timeout=10)
         self.assertEqual(meta.name, "mlp-serve")
         self.assertRegex(meta.version, r"^\d+\.\d+\.\d+")
+        self.assertEqual(list(meta.extensions), ["binary_tensor_data"])
 
     def test_model_ready_for_kept_versions_only(self):
         v2 = self.v2

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import select
+import signal
 import shutil
 import socket
 import ssl
@@ -26,6 +27,8 @@ import subprocess
 import struct
 import sys
 import tempfile
+import threading
+import time
 import unittest
 
 try:
@@ -442,6 +445,66 @@ class MetricsTest(HttpTestBase):
                                 input=self.scrape(), capture_output=True,
                                 text=True)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+
+class ReadinessTest(HttpTestBase):
+    """Ready while a model trains; not ready, and no inference, while the
+    server stops (what a Kubernetes readiness probe relies on)."""
+
+    @classmethod
+    def extra_args(cls, work_dir):
+        return ("--shutdown_grace_seconds=20",)
+
+    def wait_for_grpc_calls(self, n):
+        key = ("mlp_requests_in_flight", frozenset({("protocol", "grpc")}))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            text = self.request("GET", "/metrics")[2].decode()
+            if samples(text).get(key) == n:
+                return
+            time.sleep(0.01)
+        self.fail("the server never had %d gRPC calls in flight" % n)
+
+    def test_ready_while_training_then_not_ready_while_stopping(self):
+        pb = self.pb
+        # A training that runs until cancelled: the model keeps serving.
+        request = seed_train_request(pb, "xnor")
+        request.options.max_epochs = 10000000
+        request.options.target_loss = 0
+        training = self.mlp.Train(request, timeout=120)
+        next(training)  # the first epoch ran: it is training now
+        self.assertEqual(self.request("GET", "/v2/models/xnor/ready")[0], 200)
+        status, _, body = self.infer(typed(ROWS))
+        self.assertEqual(status, 200, body)
+        training.cancel()
+
+        # An upload left open holds the stop in its grace period, while HTTP
+        # still answers. /metrics says when the server has the call.
+        self.wait_for_grpc_calls(0)  # the cancelled training has left
+        release = threading.Event()
+
+        def chunks():
+            yield pb.UploadDatasetRequest(header=pb.DatasetHeader(
+                name="held", input_size=3, target_size=1))
+            release.wait(30)
+
+        upload = self.mlp.UploadDataset.future(chunks(), timeout=60)
+        self.wait_for_grpc_calls(1)
+        self.server.process.send_signal(signal.SIGTERM)
+        try:
+            deadline = time.monotonic() + 10
+            status = 200
+            while status == 200 and time.monotonic() < deadline:
+                status = self.request("GET", "/v2/health/ready")[0]
+            self.assertEqual(status, 503, "readiness never turned to 503")
+            self.assertEqual(self.request("GET", "/v2/health/live")[0], 200)
+            self.assertError(self.infer(typed(ROWS)), 503, "shutting down")
+            self.assertError(self.request("GET", "/v2/models/xnor/ready"),
+                             503, "shutting down")
+        finally:
+            release.set()
+        with self.assertRaises(grpc.RpcError):
+            upload.result()
 
 
 class OipHttpTokenTest(HttpTestBase):
