@@ -2,8 +2,11 @@
 # Installs the Debian 12 packages mlp-serve needs to build, run and test.
 #   scripts/install-deps.sh          build + run + test dependencies
 #   scripts/install-deps.sh --build  build + run dependencies only
-# Runs apt-get only when something is missing. Needs root (or sudo).
+# Runs apt-get only when something is missing. Needs root (or sudo). With
+# the test dependencies it also installs the Node.js example's libraries
+# (npm ci in examples/node, from the npm registry).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 build_packages=(
   cmake g++ make pkg-config ccache
@@ -29,16 +32,28 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+# The Node.js example (examples/node) needs node and npm; a machine may have
+# them from elsewhere than Debian's packages, so only their absence counts.
+if [[ "${1:-}" != "--build" ]] && ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
 fi
 
-sudo=()
-if [[ $(id -u) -ne 0 ]]; then
-  command -v sudo >/dev/null || { echo "install-deps: run as root" >&2; exit 1; }
-  sudo=(sudo)
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+else
+  sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "install-deps: run as root" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-echo "install-deps: installing ${missing[*]}"
-"${sudo[@]}" apt-get update -q
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+# The Node.js example's libraries, from the npm registry, at the versions
+# examples/node/package-lock.json pins.
+if [[ "${1:-}" != "--build" && ! -d examples/node/node_modules ]]; then
+  echo "install-deps: npm ci in examples/node"
+  (cd examples/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
