@@ -1,10 +1,22 @@
 #include "server/common/thread_pool.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace mlp {
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads, int nice) {
   workers_.reserve(threads);
-  for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
+  for (int i = 0; i < threads; ++i) {
+    workers_.emplace_back([this, nice] {
+      // On Linux a nice value belongs to a thread, named by its thread id.
+      if (nice > 0) {
+        setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
+      }
+      Work();
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {

@@ -20,7 +20,10 @@ namespace mlp {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads);
+  // `nice` > 0 lowers the workers' scheduling priority (the nice value of
+  // each worker thread, as nice(1) does for a process): under contention
+  // for the cores they yield to every normal thread of the process.
+  explicit ThreadPool(int threads, int nice = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;

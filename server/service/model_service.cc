@@ -140,7 +140,7 @@ ModelServiceImpl::ModelServiceImpl(registry::Registry* registry,
       limits_(limits),
       auth_(std::move(credentials)),
       metrics_(metrics),
-      training_pool_(training_threads) {}
+      training_pool_(training_threads, kTrainingNice) {}
 
 ModelServiceImpl::~ModelServiceImpl() = default;
 

@@ -36,10 +36,17 @@ struct ServiceLimits {
   absl::Duration stalled_stream = absl::Minutes(1);
 };
 
+// Serving first: training threads run at this nice value, so that under
+// contention for the cores gRPC's threads (Predict, new connections) come
+// before trainings, however many run (docs/performance.md has the test's
+// figures). An idle server trains at full speed.
+inline constexpr int kTrainingNice = 19;
+
 class ModelServiceImpl final : public v1::ModelService::CallbackService {
  public:
   // `registry` must outlive the service. `training_threads` >= 1 workers run
-  // trainings (the registry's limit decides how many may be admitted).
+  // trainings, at kTrainingNice (the registry's limit decides how many may
+  // be admitted).
   // Non-empty `credentials` make every call need a token whose role allows
   // it (see auth.h).
   ModelServiceImpl(registry::Registry* registry, int training_threads,

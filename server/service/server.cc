@@ -98,6 +98,14 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
   int port = 0;
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
                        Listen(options, service.get(), inference.get(), &port));
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  if (cores > 0 && options.limits.max_concurrent_trainings > cores) {
+    MLP_LOG(WARNING) << "--max_concurrent_trainings="
+                     << options.limits.max_concurrent_trainings
+                     << " is more than the " << cores
+                     << " cores: trainings will share them (at low priority, "
+                        "so serving still comes first) and each runs slower";
+  }
   MLP_LOG(INFO) << "listening on " << options.address << " (port " << port
                 << ", "
                 << (options.tls_cert_file.empty()        ? "plaintext"
