@@ -277,8 +277,10 @@ absl::Status InferenceHttp::Answer(const http::Request& request,
           {"name", meta.name},
           {"versions", meta.versions},
           {"platform", std::string(oip::kPlatform)},
-          {"inputs", {TensorMetadata(oip::kInputName, meta.input_size)}},
-          {"outputs", {TensorMetadata(oip::kOutputName, meta.output_size)}}});
+          {"inputs",
+           json::array({TensorMetadata(oip::kInputName, meta.input_size)})},
+          {"outputs",
+           json::array({TensorMetadata(oip::kOutputName, meta.output_size)})}});
       return absl::OkStatus();
     }
     case HttpRoute::kModelReady:
@@ -463,6 +465,8 @@ absl::Status ReadOutputs(const json& doc, std::vector<absl::string_view>* names,
 }
 
 // The answer: JSON with "data", or the JSON header and the raw values.
+// (Arrays of one element are spelled json::array({...}): a bare {x} is a
+// copy of x for some compilers, an array for others.)
 void WriteAnswer(const std::string& model, const oip::InferencePlan& plan,
                  const json* id, const std::vector<float>& values, bool binary,
                  http::Response* response) {
@@ -474,8 +478,8 @@ void WriteAnswer(const std::string& model, const oip::InferencePlan& plan,
                  {"shape", plan.input.output_shape}};
   const size_t bytes = values.size() * sizeof(float);
   if (binary) {
-    output["parameters"] = {{"binary_data_size", bytes}};
-    head["outputs"] = {output};
+    output["parameters"] = json::object({{"binary_data_size", bytes}});
+    head["outputs"] = json::array({output});
     std::string text = Dump(head);
     response->headers.emplace_back(std::string(kHeaderLength),
                                    absl::StrCat(text.size()));
@@ -487,7 +491,7 @@ void WriteAnswer(const std::string& model, const oip::InferencePlan& plan,
   }
   // The data array is written here, not by nlohmann: this is the hot path.
   output["data"] = json::array();
-  head["outputs"] = {output};
+  head["outputs"] = json::array({output});
   std::string text = Dump(head);
   // The values go inside the output's "data":[] (the last such text: JSON
   // strings before it cannot hold an unescaped quote).
