@@ -133,6 +133,46 @@ class Server:
         return self.process.returncode
 
 
+class ServerTestCase(unittest.TestCase):
+    """A real mlp-server for the tests of a class, and a channel to it.
+
+    Subclasses set HTTP (start the HTTP listener too), override extra_args
+    for more server flags, and extend setUpClass (calling this one first).
+    The server must stop with status 0 on SIGTERM, or the class fails.
+    """
+
+    HTTP = False
+    # False where the gRPC port needs credentials the plain channel lacks.
+    WAIT_FOR_CHANNEL = True
+
+    @classmethod
+    def extra_args(cls, work_dir):
+        return ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work_dir = tempfile.mkdtemp(prefix="mlp-python-test-")
+        try:
+            cls.server = Server(ARGS.server, cls.work_dir, http=cls.HTTP,
+                                extra_args=cls.extra_args(cls.work_dir))
+        except Exception:
+            shutil.rmtree(cls.work_dir, ignore_errors=True)
+            raise
+        import grpc  # Debian's python3-grpcio; the tests check it is there
+        cls.channel = grpc.insecure_channel(cls.server.address)
+        if cls.WAIT_FOR_CHANNEL:
+            grpc.channel_ready_future(cls.channel).result(timeout=10)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+        status = cls.server.stop()
+        shutil.rmtree(cls.work_dir, ignore_errors=True)
+        if status != 0:
+            raise AssertionError("mlp-server exited with %r after SIGTERM "
+                                 "(expected 0 within 5 s)" % status)
+
+
 def tensor(pb, rows):
     return pb.Tensor(shape=[len(rows), len(rows[0])],
                      values=[float(v) for row in rows for v in row])

@@ -14,11 +14,8 @@ Usage: oip_grpc_test.py --server PATH --proto_dir DIR
            [--protoc PATH] [--grpc_python_plugin PATH] [unittest args]
 """
 
-import shutil
 import struct
 import sys
-import tempfile
-import unittest
 
 try:
     import grpc
@@ -26,7 +23,7 @@ except ImportError as error:  # pragma: no cover - environment problem
     sys.exit("FAILED: cannot import grpc (%s); install python3-grpcio and run "
              "with /usr/bin/python3" % error)
 
-from mlp_test_support import (ARGS, SEED_INPUTS, Server, seed_spec,
+from mlp_test_support import (SEED_INPUTS, ServerTestCase, seed_spec,
                               seed_train_request, tensor)
 import mlp_test_support
 
@@ -44,20 +41,13 @@ def flat(rows):
     return [float(v) for row in rows for v in row]
 
 
-class OipGrpcTest(unittest.TestCase):
+class OipGrpcTest(ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.work_dir = tempfile.mkdtemp(prefix="mlp-oip-grpc-test-")
+        super().setUpClass()
         cls.pb = STUBS["pb"]
         cls.v2 = STUBS["v2"]
-        try:
-            cls.server = Server(ARGS.server, cls.work_dir)
-        except Exception:
-            shutil.rmtree(cls.work_dir, ignore_errors=True)
-            raise
-        cls.channel = grpc.insecure_channel(cls.server.address)
-        grpc.channel_ready_future(cls.channel).result(timeout=10)
         cls.mlp = STUBS["pb_grpc"].ModelServiceStub(cls.channel)
         cls.stub = STUBS["v2_grpc"].GRPCInferenceServiceStub(cls.channel)
         # "xnor": version 1 (initial weights) and version 2 (trained).
@@ -68,15 +58,6 @@ class OipGrpcTest(unittest.TestCase):
         messages = list(cls.mlp.Train(seed_train_request(pb, "xnor"),
                                       timeout=60))
         assert messages[-1].version == 2, messages[-1]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.channel.close()
-        status = cls.server.stop()
-        shutil.rmtree(cls.work_dir, ignore_errors=True)
-        if status != 0:
-            raise AssertionError("mlp-server exited with %r after SIGTERM "
-                                 "(expected 0 within 5 s)" % status)
 
     def mlp_predict(self, rows, version=0):
         response = self.mlp.Predict(

@@ -26,10 +26,8 @@ import ssl
 import subprocess
 import struct
 import sys
-import tempfile
 import threading
 import time
-import unittest
 
 try:
     import grpc
@@ -37,8 +35,8 @@ except ImportError as error:  # pragma: no cover - environment problem
     sys.exit("FAILED: cannot import grpc (%s); install python3-grpcio and run "
              "with /usr/bin/python3" % error)
 
-from mlp_test_support import (ARGS, Server, seed_spec, seed_train_request,
-                              tensor)
+from mlp_test_support import (ARGS, ServerTestCase, seed_spec,
+                              seed_train_request, tensor)
 import mlp_test_support
 
 STUBS = {}
@@ -56,23 +54,15 @@ def flat(rows):
     return [float(v) for row in rows for v in row]
 
 
-class HttpTestBase(unittest.TestCase):
+class HttpTestBase(ServerTestCase):
     """A server with HTTP on; "xnor" at versions 1 and 2."""
 
-    SERVER_ARGS = ()
+    HTTP = True
 
     @classmethod
     def setUpClass(cls):
-        cls.work_dir = tempfile.mkdtemp(prefix="mlp-oip-http-test-")
+        super().setUpClass()
         cls.pb = STUBS["pb"]
-        try:
-            cls.server = Server(ARGS.server, cls.work_dir, http=True,
-                                extra_args=cls.extra_args(cls.work_dir))
-        except Exception:
-            shutil.rmtree(cls.work_dir, ignore_errors=True)
-            raise
-        cls.channel = grpc.insecure_channel(cls.server.address)
-        grpc.channel_ready_future(cls.channel).result(timeout=10)
         cls.mlp = STUBS["pb_grpc"].ModelServiceStub(cls.channel)
         pb = cls.pb
         metadata = cls.admin_metadata()
@@ -84,21 +74,8 @@ class HttpTestBase(unittest.TestCase):
         assert messages[-1].version == 2, messages[-1]
 
     @classmethod
-    def extra_args(cls, work_dir):
-        return ()
-
-    @classmethod
     def admin_metadata(cls):
         return ()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.channel.close()
-        status = cls.server.stop()
-        shutil.rmtree(cls.work_dir, ignore_errors=True)
-        if status != 0:
-            raise AssertionError("mlp-server exited with %r after SIGTERM "
-                                 "(expected 0 within 5 s)" % status)
 
     def request(self, method, path, body=None, headers=None):
         """(status, headers, body bytes) of one request on a new
@@ -557,18 +534,13 @@ class OipHttpTlsTest(HttpTestBase):
             check=True, capture_output=True)
         return ("--tls_cert_file=" + cls.cert, "--tls_key_file=" + key)
 
+    # The gRPC port speaks TLS too: the plain channel would not do, and no
+    # model is made. Only the HTTP side is checked here.
+    WAIT_FOR_CHANNEL = False
+
     @classmethod
     def setUpClass(cls):
-        # The gRPC port speaks TLS too: the base class's plaintext channel
-        # would not do. Only the HTTP side is checked here.
-        cls.work_dir = tempfile.mkdtemp(prefix="mlp-oip-https-test-")
-        try:
-            cls.server = Server(ARGS.server, cls.work_dir, http=True,
-                                extra_args=cls.extra_args(cls.work_dir))
-        except Exception:
-            shutil.rmtree(cls.work_dir, ignore_errors=True)
-            raise
-        cls.channel = grpc.insecure_channel(cls.server.address)
+        ServerTestCase.setUpClass.__func__(cls)
 
     def test_https_only(self):
         context = ssl.create_default_context(cafile=self.cert)

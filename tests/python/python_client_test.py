@@ -12,10 +12,7 @@ Usage: python_client_test.py --server PATH --proto_dir DIR
 Needs Debian's python3-grpcio and python3-protobuf (run with /usr/bin/python3).
 """
 
-import shutil
 import sys
-import tempfile
-import unittest
 
 try:
     import grpc
@@ -23,7 +20,7 @@ except ImportError as error:  # pragma: no cover - environment problem
     sys.exit("FAILED: cannot import grpc (%s); install python3-grpcio and run "
              "with /usr/bin/python3" % error)
 
-from mlp_test_support import (ARGS, SEED_INPUTS, SEED_TARGETS, Server,
+from mlp_test_support import (SEED_INPUTS, SEED_TARGETS, ServerTestCase,
                               seed_spec, seed_train_request, tensor)
 import mlp_test_support
 
@@ -46,30 +43,14 @@ def forward(layers, row):
     return activations
 
 
-class SeedScenarioTest(unittest.TestCase):
+class SeedScenarioTest(ServerTestCase):
     """The tutorial's experiment, driven from Python."""
 
     @classmethod
     def setUpClass(cls):
-        cls.work_dir = tempfile.mkdtemp(prefix="mlp-python-test-")
+        super().setUpClass()
         cls.pb = STUBS["pb"]
-        try:
-            cls.server = Server(ARGS.server, cls.work_dir)
-        except Exception:
-            shutil.rmtree(cls.work_dir, ignore_errors=True)
-            raise
-        cls.channel = grpc.insecure_channel(cls.server.address)
-        grpc.channel_ready_future(cls.channel).result(timeout=10)
         cls.stub = STUBS["pb_grpc"].ModelServiceStub(cls.channel)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.channel.close()
-        status = cls.server.stop()
-        shutil.rmtree(cls.work_dir, ignore_errors=True)
-        if status != 0:
-            raise AssertionError("mlp-server exited with %r after SIGTERM "
-                                 "(expected 0 within 5 s)" % status)
 
     def call(self, method, request):
         return method(request, timeout=30)
