@@ -1,6 +1,7 @@
 #include "server/http/http_server.h"
 
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -62,6 +63,27 @@ Response TooLarge(int64_t max_body_bytes) {
   return response;
 }
 
+// With mutual TLS: whether the connection's client presented a certificate
+// that the configured CA verifies (checked by GnuTLS, with the time).
+bool ClientCertificateVerified(MHD_Connection* connection) {
+  const MHD_ConnectionInfo* info =
+      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (info == nullptr || info->tls_session == nullptr) return false;
+  unsigned int status = 0;
+  const int rc = gnutls_certificate_verify_peers2(
+      static_cast<gnutls_session_t>(info->tls_session), &status);
+  return rc == GNUTLS_E_SUCCESS && status == 0;
+}
+
+Response Forbidden() {
+  Response response;
+  response.status = MHD_HTTP_FORBIDDEN;
+  response.body = JsonError(
+      "this server requires a client certificate signed by its "
+      "--tls_client_ca_file");
+  return response;
+}
+
 MHD_Result OnRequest(void* cls, MHD_Connection* connection, const char* url,
                      const char* method, const char* /*version*/,
                      const char* upload_data, size_t* upload_data_size,
@@ -73,6 +95,11 @@ MHD_Result OnRequest(void* cls, MHD_Connection* connection, const char* url,
     // Headers are in; the body (if any) comes in the next calls.
     pending = new Pending;
     *request_state = pending;
+    if (!impl->options.tls_client_ca_pem.empty() &&
+        !ClientCertificateVerified(connection)) {
+      pending->refused = true;
+      return Queue(connection, Forbidden());
+    }
     const char* length = MHD_lookup_connection_value(
         connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     int64_t declared = 0;
@@ -221,6 +248,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     return absl::InvalidArgumentError(
         "HTTP TLS needs both a certificate and a key");
   }
+  if (!options.tls_client_ca_pem.empty() && options.tls_cert_pem.empty()) {
+    return absl::InvalidArgumentError(
+        "HTTP mutual TLS needs TLS (a certificate and a key)");
+  }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->handler = std::move(handler);
@@ -247,6 +278,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                      const_cast<char*>(impl->options.tls_cert_pem.c_str())});
     items.push_back({MHD_OPTION_HTTPS_MEM_KEY, 0,
                      const_cast<char*>(impl->options.tls_key_pem.c_str())});
+    if (!impl->options.tls_client_ca_pem.empty()) {
+      items.push_back(
+          {MHD_OPTION_HTTPS_MEM_TRUST, 0,
+           const_cast<char*>(impl->options.tls_client_ca_pem.c_str())});
+    }
   }
   items.push_back({MHD_OPTION_END, 0, nullptr});
   impl->daemon =

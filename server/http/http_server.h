@@ -64,6 +64,9 @@ struct HttpOptions {
   // TLS: both PEM texts set, or neither.
   std::string tls_cert_pem;
   std::string tls_key_pem;
+  // With TLS: mutual TLS. A request without a client certificate that this
+  // CA bundle (PEM) verifies is answered 403 before its body is read.
+  std::string tls_client_ca_pem;
 };
 
 class HttpServer {

@@ -41,6 +41,10 @@ absl::StatusOr<std::unique_ptr<http::HttpServer>> ListenHttp(
                          common::ReadFile(options.tls_cert_file));
     MLP_ASSIGN_OR_RETURN(http.tls_key_pem,
                          common::ReadFile(options.tls_key_file));
+    if (!options.tls_client_ca_file.empty()) {
+      MLP_ASSIGN_OR_RETURN(http.tls_client_ca_pem,
+                           common::ReadFile(options.tls_client_ca_file));
+    }
   }
   return http::HttpServer::Start(http, [handler](http::Request& request) {
     return handler->Handle(request);
@@ -145,7 +149,10 @@ absl::Status MlpServer::StartHttp(const ServerOptions& options,
   MLP_ASSIGN_OR_RETURN(http_, ListenHttp(options, http_endpoints_.get()));
   MLP_LOG(INFO) << "HTTP/REST (/v2" << (metrics_ ? ", /metrics" : "") << ") on "
                 << options.http_address << " (port " << http_port() << ", "
-                << (http_->tls() ? "TLS" : "plaintext") << ")";
+                << (!http_->tls()                        ? "plaintext"
+                    : options.tls_client_ca_file.empty() ? "TLS"
+                                                         : "mutual TLS")
+                << ")";
   if (!options.http_port_file.empty()) {
     absl::Status written = common::WriteFileAtomically(
         options.http_port_file, absl::StrCat(http_port(), "\n"));

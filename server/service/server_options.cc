@@ -94,11 +94,7 @@ absl::Status ServerOptions::Validate() const {
     }
   }
   MLP_RETURN_IF_ERROR(ValidateTls());
-  if (!http_address.empty() && !tls_client_ca_file.empty()) {
-    return absl::InvalidArgumentError(
-        "--tls_client_ca_file: the HTTP port does not verify client "
-        "certificates; with mutual TLS, turn HTTP off (--http_address=)");
-  }
+
   if (!(shutdown_grace_seconds >= 0)) {
     return Invalid("shutdown_grace_seconds", ">= 0",
                    absl::StrCat(shutdown_grace_seconds));

@@ -424,6 +424,77 @@ class MetricsTest(HttpTestBase):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
 
+def make_pki(directory):
+    """A throwaway CA, a server certificate for 127.0.0.1 and a client
+    certificate, both signed by the CA, and a second CA's client
+    certificate; returns {name: path}."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), check=True,
+                       capture_output=True, cwd=directory)
+    paths = {}
+    for ca in ("ca", "other-ca"):
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-keyout", ca + ".key", "-out", ca + ".pem", "-subj", "/CN=" + ca)
+    for name, ca, extra in (
+            ("server", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
+            ("client", "ca", "extendedKeyUsage=clientAuth"),
+            ("stranger", "other-ca", "extendedKeyUsage=clientAuth")):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key",
+            "-out", name + ".csr", "-subj", "/CN=" + name)
+        with open(os.path.join(directory, name + ".ext"), "w") as f:
+            f.write(extra + "\n")
+        run("x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem",
+            "-CAkey", ca + ".key", "-CAcreateserial", "-days", "1",
+            "-out", name + ".pem", "-extfile", name + ".ext")
+    for name in ("ca", "server", "client", "stranger"):
+        paths[name] = os.path.join(directory, name + ".pem")
+        paths[name + "_key"] = os.path.join(directory, name + ".key")
+    return paths
+
+
+class OipHttpMutualTlsTest(HttpTestBase):
+    """With --tls_client_ca_file the HTTP port wants a client certificate
+    from that CA too."""
+
+    WAIT_FOR_CHANNEL = False
+
+    @classmethod
+    def extra_args(cls, work_dir):
+        cls.pki = make_pki(work_dir)
+        return ("--tls_cert_file=" + cls.pki["server"],
+                "--tls_key_file=" + cls.pki["server_key"],
+                "--tls_client_ca_file=" + cls.pki["ca"])
+
+    @classmethod
+    def setUpClass(cls):
+        ServerTestCase.setUpClass.__func__(cls)
+
+    def get(self, path, client=None):
+        context = ssl.create_default_context(cafile=self.pki["ca"])
+        if client is not None:
+            context.load_cert_chain(self.pki[client], self.pki[client + "_key"])
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", self.server.http_port, timeout=30, context=context)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def test_a_client_certificate_from_the_ca_is_required(self):
+        self.assertEqual(self.get("/v2/health/ready", "client")[0], 200)
+        status, body = self.get("/v2/models/none", "client")
+        self.assertEqual(status, 404, body)
+        for client in (None, "stranger"):
+            try:
+                status, body = self.get("/v2/health/live", client)
+            except (ssl.SSLError, ConnectionError) as error:
+                continue  # refused in the handshake: as good
+            self.assertEqual(status, 403, (client, body))
+            self.assertIn("client certificate", json.loads(body)["error"])
+
+
 class ReadinessTest(HttpTestBase):
     """Ready while a model trains; not ready, and no inference, while the
     server stops (what a Kubernetes readiness probe relies on)."""
