@@ -99,6 +99,21 @@ class CliProcess {
   void Signal(int signal_number) { kill(pid_, signal_number); }
   std::string out() const { return ReadWholeFile(out_path_); }
 
+  // Polls stdout (every 20 ms, for up to `timeout_seconds`) until it holds a
+  // training's epoch line ("epoch     1  loss 0.25..."); whether it did.
+  bool WaitForEpochLine(double timeout_seconds) const {
+    static const std::regex kEpochLine(R"(^epoch +[0-9]+ +loss [0-9])");
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration<double>(timeout_seconds);
+    while (true) {
+      for (const std::string& line : Lines(out())) {
+        if (std::regex_search(line, kEpochLine)) return true;
+      }
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
   Result Wait(double timeout_seconds) {
     Result result;
     const auto deadline = std::chrono::steady_clock::now() +
@@ -988,12 +1003,8 @@ class CtrlCTest : public CliTest {
         dir_->path(),
         WithServer({"train", "slow-model", "--data", *slow_csv_, "--targets",
                     "-1", "--epochs", "100000", "--batch", "1"}));
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!absl::StrContains(train->out(), "epoch") &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    EXPECT_TRUE(train->WaitForEpochLine(60))
+        << "no epoch line in 60 s: " << train->out();
     return train;
   }
 
@@ -1048,12 +1059,8 @@ TEST_F(CtrlCTest, ASecondInterruptLaterEndsAtOnceAndSaysSo) {
   CliProcess train(dir_->path(),
                    {address, "train", "m", "--data", *slow_csv_, "--targets",
                     "-1", "--epochs", "100000", "--batch", "1"});
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!absl::StrContains(train.out(), "epoch") &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  ASSERT_TRUE(train.WaitForEpochLine(60))
+      << "no epoch line in 60 s: " << train.out();
   (*server)->Signal(SIGSTOP);
   train.Signal(SIGINT);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
@@ -1073,12 +1080,8 @@ TEST_F(CliTest, TrainingCancelledByTheServerExitsOne) {
   CliProcess train(dir_->path(),
                    WithServer({"train", "doomed", "--data", csv, "--targets",
                                "-1", "--epochs", "100000000", "--batch", "1"}));
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!absl::StrContains(train.out(), "epoch") &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  ASSERT_TRUE(train.WaitForEpochLine(60))
+      << "no epoch line in 60 s: " << train.out();
   const Result deleted = Mlp({"delete", "doomed"});
   ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
   const Result result = train.Wait(30);
