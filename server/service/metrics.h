@@ -67,7 +67,7 @@ class Metrics final : public CallObserver {
   prometheus::Histogram& InferenceHistogram(bool http, absl::string_view method,
                                             absl::string_view model);
   void ReadRegistry();
-  void ReadProcess();
+  void ReadProcess() ABSL_EXCLUSIVE_LOCKS_REQUIRED(scrape_mu_);
 
   const registry::Registry* const registry_;
   absl::Mutex scrape_mu_;  // one scrape at a time
