@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command that installs what is missing, builds and runs every test:
 #   1. Release build with warnings as errors; all ctest tests (C++ and Python,
-#      the slow Fashion-MNIST test included);
+#      the slow Fashion-MNIST test included, and a smoke run of every
+#      benchmark program, label bench: a few seconds);
 #   2. the engine as the container image builds it (Eigen only, no OpenBLAS,
 #      the same -march): every test again on that build;
 #   3. a clang build with AddressSanitizer + UndefinedBehaviorSanitizer and

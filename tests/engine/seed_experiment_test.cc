@@ -49,10 +49,14 @@ TrainOptions TutorialOptions(int max_epochs) {
   return options;
 }
 
-bool AllWithinHalf(const Network& network) {
+// Every output within `tolerance` of its target.
+bool AllWithin(const Network& network, float tolerance) {
   const Matrix y = network.Predict(Inputs()).value();
-  return ((y - Targets()).array().abs() < 0.5f).all();
+  return ((y - Targets()).array().abs() < tolerance).all();
 }
+
+// Every sample on the right side of 0.5.
+bool AllWithinHalf(const Network& network) { return AllWithin(network, 0.5f); }
 
 TEST(SeedExperimentTest, NoHiddenLayerNeverGetsEverySampleRight) {
   // The first input column (1 for targets 1 and 0 alike) makes the data not
@@ -92,7 +96,9 @@ TEST(SeedExperimentTest, HiddenReluLayerConvergesForMostSeeds) {
     ASSERT_TRUE(std::isfinite(result.final_loss)) << "seed " << seed;
     if (result.stop_reason == StopReason::kTargetLoss) {
       EXPECT_LE(result.final_loss, 0.001);
-      EXPECT_TRUE(AllWithinHalf(network)) << "seed " << seed;
+      // An epoch loss (mean over the 4 samples of the squared error) <=
+      // 0.001 allows each output at most sqrt(4 * 0.001) = 0.063 off.
+      EXPECT_TRUE(AllWithin(network, 0.07f)) << "seed " << seed;
       converged_epochs.push_back(result.epochs);
     } else {
       // A stall in a local minimum ends as MAX_EPOCHS with a finite loss.
@@ -104,14 +110,20 @@ TEST(SeedExperimentTest, HiddenReluLayerConvergesForMostSeeds) {
   ASSERT_GE(converged_epochs.size(), 75u);
   std::sort(converged_epochs.begin(), converged_epochs.end());
   const int median = converged_epochs[converged_epochs.size() / 2];
+  // README's figure: "about 150-250 epochs" (measured: 81 of seeds 1-100
+  // converge, median 172).
   EXPECT_GE(median, 150);
-  EXPECT_LE(median, 300);
+  EXPECT_LE(median, 250);
   RecordProperty("converged", static_cast<int>(converged_epochs.size()));
   RecordProperty("median_epochs", median);
   RecordProperty("slowest_epochs", converged_epochs.back());
-  std::printf("converged %zu/100, median %d epochs, slowest %d, stalled %d\n",
-              converged_epochs.size(), median, converged_epochs.back(),
-              stalled);
+  std::printf(
+      "converged %zu/100, median %d epochs (quartiles %d, %d), slowest %d, "
+      "stalled %d\n",
+      converged_epochs.size(), median,
+      converged_epochs[converged_epochs.size() / 4],
+      converged_epochs[converged_epochs.size() * 3 / 4],
+      converged_epochs.back(), stalled);
 }
 
 }  // namespace

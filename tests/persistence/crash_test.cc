@@ -18,6 +18,7 @@
 namespace mlp::testing {
 namespace {
 
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
 
@@ -133,18 +134,24 @@ TEST_F(CrashTest, SigkillDuringTrainingKeepsCommittedVersionsIntact) {
 
 TEST_F(CrashTest, SigkillDuringACommitStormLosesNothingAcknowledged) {
   // Short trainings commit (and prune) as fast as they can while the server
-  // is killed at a random moment, three times over. Every version that a
-  // `done` message reported must be readable after the restart, and no file
-  // may be torn.
+  // is killed at a random moment after a commit of the round, three times
+  // over. After each restart the latest version is the last acknowledged
+  // one or the one after it (committed, killed before `done` was sent), the
+  // last --keep_versions versions are all readable, and older ones are
+  // pruned: only the one just below the kept range may survive, when the
+  // kill fell between the latest commit and its prune (so that commit was
+  // never acknowledged: `done` follows the prune).
+  constexpr uint64_t kKeep = 3;
+  const std::vector<std::string> flags = {"--keep_versions=3"};
   std::mt19937 gen(17);
-  std::uniform_int_distribution<int> delay_ms(50, 400);
-  std::unique_ptr<ServerProcess> server = Start();
+  std::uniform_int_distribution<int> delay_ms(0, 300);
+  std::unique_ptr<ServerProcess> server = Start(flags);
   ASSERT_NE(server, nullptr);
   {
     Client client(server->address());
     ASSERT_TRUE(client.Create("storm", SeedSpec(11)).ok());
   }
-  uint64_t commits_seen = 0;
+  uint64_t latest_before = 1;  // CreateModel commits version 1
   for (int round = 0; round < 3; ++round) {
     SCOPED_TRACE(round);
     std::atomic<uint64_t> acknowledged{0};
@@ -162,38 +169,68 @@ TEST_F(CrashTest, SigkillDuringACommitStormLosesNothingAcknowledged) {
         }
       }
     });
+    // The kill lands among commits: after this round's first acknowledged
+    // one, at a random moment.
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (acknowledged.load() == 0 && absl::Now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_GT(acknowledged.load(), latest_before) << "no commit in 60 s";
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(gen)));
     Kill(server);
     stop.store(true);
     trainer.join();
 
-    server = Start();
+    server = Start(flags);
     ASSERT_NE(server, nullptr);
     Client client(server->address());
     v1::ModelInfo info;
     ASSERT_TRUE(client.Get("storm", &info).ok());
-    EXPECT_GE(info.version(), acknowledged.load());
-    commits_seen += acknowledged.load();
+    const uint64_t latest = info.version();
+    const uint64_t acked = acknowledged.load();
+    EXPECT_GE(latest, acked);
+    EXPECT_LE(latest, acked + 1);  // trainings run one at a time
     EXPECT_EQ(info.state(), v1::READY);
-    // Every version file on disk reads back (none was quarantined) and
-    // answers.
+    // Every version file on disk reads back (none was quarantined).
     EXPECT_THAT(TreeOf(data_dir() + "/quarantine"), IsEmpty());
-    for (uint64_t v = 1; v <= info.version(); ++v) {
+    const uint64_t oldest_kept = latest > kKeep ? latest - kKeep + 1 : 1;
+    const bool unpruned_allowed = latest == acked + 1;
+    for (uint64_t v = 1; v <= latest; ++v) {
+      SCOPED_TRACE(v);
       v1::GetWeightsResponse weights;
       const grpc::Status s = client.Weights("storm", v, &weights);
-      if (s.error_code() == grpc::StatusCode::NOT_FOUND) continue;  // pruned
-      EXPECT_TRUE(s.ok()) << "v" << v << ": " << s.error_message();
-      EXPECT_EQ(weights.version(), v);
+      if (v >= oldest_kept ||
+          (v + 1 == oldest_kept && unpruned_allowed && s.ok())) {
+        // Kept (or not yet pruned when the kill came): whole.
+        EXPECT_TRUE(s.ok()) << s.error_message();
+        EXPECT_EQ(weights.version(), v);
+        EXPECT_EQ(weights.layers_size(), 2);
+      } else {
+        EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND)
+            << s.error_message();
+        EXPECT_THAT(s.error_message(),
+                    HasSubstr("has no version " + std::to_string(v)));
+      }
     }
-    v1::GetWeightsResponse latest;
-    ASSERT_TRUE(client.Weights("storm", 0, &latest).ok());
-    EXPECT_EQ(latest.version(), info.version());
+    std::vector<uint64_t> available(info.available_versions().begin(),
+                                    info.available_versions().end());
+    ASSERT_FALSE(available.empty());
+    EXPECT_EQ(available.back(), latest);
+    EXPECT_EQ(available.size(),
+              latest - available.front() + 1);  // no gap
+    if (unpruned_allowed) {
+      EXPECT_GE(available.front() + 1, oldest_kept);
+    } else {
+      EXPECT_EQ(available.front(), oldest_kept);
+    }
+    v1::GetWeightsResponse newest;
+    ASSERT_TRUE(client.Weights("storm", 0, &newest).ok());
+    EXPECT_EQ(newest.version(), latest);
     ExpectOnlyCommittedModelFiles();
+    latest_before = latest;
   }
-  // The kills did land among commits, not before the first one.
-  EXPECT_GT(commits_seen, 0u);
-  std::fprintf(stderr, "versions acknowledged before the kills: %llu\n",
-               static_cast<unsigned long long>(commits_seen));
+  std::fprintf(stderr, "latest version after the kills: %llu\n",
+               static_cast<unsigned long long>(latest_before));
 }
 
 TEST_F(CrashTest, SigkillDuringUploadLeavesNoDataset) {

@@ -164,9 +164,10 @@ class DataDirTest : public ::testing::Test {
 
   // A server on data_dir(); nullptr (and a failed expectation) if it does
   // not start.
-  std::unique_ptr<ServerProcess> Start() {
+  std::unique_ptr<ServerProcess> Start(
+      const std::vector<std::string>& flags = {}) {
     absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-        ServerProcess::Start(data_dir());
+        ServerProcess::Start(data_dir(), flags);
     EXPECT_TRUE(server.ok()) << server.status();
     return server.ok() ? *std::move(server) : nullptr;
   }

@@ -5,7 +5,11 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <chrono>
+#include <filesystem>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -113,14 +117,31 @@ TEST(ShutdownTest, SigtermDuringUploadLeavesNoDataset) {
     header.mutable_header()->set_input_size(3);
     header.mutable_header()->set_target_size(1);
     ASSERT_TRUE(writer->Write(header));
+    // 1024 rows: more than stdio buffers, so the temporary file grows as
+    // soon as the server has taken the chunk.
     v1::UploadDatasetRequest chunk;
-    *chunk.mutable_chunk()->mutable_inputs() = MakeTensor({4, 3}, kSeedInputs);
+    *chunk.mutable_chunk()->mutable_inputs() =
+        MakeTensor({1024, 3}, std::vector<float>(1024 * 3, 0.5f));
     *chunk.mutable_chunk()->mutable_targets() =
-        MakeTensor({4, 1}, kSeedTargets);
+        MakeTensor({1024, 1}, std::vector<float>(1024, 1.0f));
     ASSERT_TRUE(writer->Write(chunk));
-    // Let the server take the header and the chunk before the signal.
-    v1::ListDatasetsResponse list;
-    ASSERT_TRUE(client.Datasets(&list).ok());
+    // The signal comes once the server has taken the header and the chunk:
+    // its temporary file (".upload-...") holds rows.
+    const std::string datasets = DataDir(dir) + "/datasets";
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    bool writing = false;
+    while (!writing && absl::Now() < deadline) {
+      for (const std::string& entry : TreeOf(datasets)) {
+        std::error_code error;
+        if (entry[0] == '.' &&
+            std::filesystem::file_size(datasets + "/" + entry, error) > 0 &&
+            !error) {
+          writing = true;
+        }
+      }
+      if (!writing) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_TRUE(writing) << "the upload never reached the disk";
     const absl::Time start = absl::Now();
     (*server)->Signal(SIGTERM);
     // The caller never half-closes: the upload must not be committed.

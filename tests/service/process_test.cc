@@ -17,15 +17,19 @@
 #include "reflection_subset.grpc.pb.h"
 #include "tests/testing/api.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
 
 namespace mlp {
 namespace {
 
 using ::mlp::testing::ContextWithDeadline;
 using ::mlp::testing::ServerProcess;
+using ::mlp::testing::StatusIs;
 using ::mlp::testing::TempDir;
+using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using ::testing::Not;
 
@@ -210,7 +214,11 @@ TEST(ProcessTest, TwoServersCannotShareADataDirectory) {
   auto first = ServerProcess::Start(dir.path() + "/data");
   ASSERT_TRUE(first.ok()) << first.status();
   auto second = ServerProcess::Start(dir.path() + "/data");
-  EXPECT_FALSE(second.ok());
+  // Refused with its cause, not crashed.
+  EXPECT_THAT(second, StatusIs(absl::StatusCode::kInternal,
+                               AllOf(HasSubstr("exited with code 1 "),
+                                     HasSubstr("is in use by another "
+                                               "mlp-server"))));
   // Once the first is gone (even by SIGKILL), the directory is free again.
   (*first)->Signal(SIGKILL);
   (*first)->Wait(5);
@@ -249,17 +257,29 @@ TEST(ProcessTest, VersionAndHelpNameTheBuildAndEveryFlag) {
   EXPECT_THAT(help, Not(ContainsRegex("No flags matched")));
 }
 
+// Each bad value is refused with exit code 2 and a message naming the flag
+// and the value (a crash, or a refusal for another reason, does not pass).
 TEST(ProcessTest, BadFlagsAreRefused) {
   TempDir dir;
   auto server =
       ServerProcess::Start(dir.path() + "/data", {"--log_level=loud"});
-  EXPECT_FALSE(server.ok());
+  EXPECT_THAT(server, StatusIs(absl::StatusCode::kInternal,
+                               AllOf(HasSubstr("exited with code 2 "),
+                                     HasSubstr("--log_level must be debug, "
+                                               "info, warning or error, got "
+                                               "'loud'"))));
   auto server2 =
       ServerProcess::Start(dir.path() + "/data2", {"--keep_versions=0"});
-  EXPECT_FALSE(server2.ok());
+  EXPECT_THAT(server2,
+              StatusIs(absl::StatusCode::kInternal,
+                       AllOf(HasSubstr("exited with code 2 "),
+                             HasSubstr("keep_versions must be >= 1, got 0"))));
   auto server3 =
       ServerProcess::Start(dir.path() + "/data3", {"--memory_trim_seconds=-1"});
-  EXPECT_FALSE(server3.ok());
+  EXPECT_THAT(server3, StatusIs(absl::StatusCode::kInternal,
+                                AllOf(HasSubstr("exited with code 2 "),
+                                      HasSubstr("memory_trim_seconds must be "
+                                                ">= 0 (0 = never), got -1"))));
 }
 
 }  // namespace

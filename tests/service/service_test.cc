@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/service/server.h"
 #include "tests/testing/api.h"
@@ -146,8 +147,10 @@ TEST_F(ServiceTest, SeedExperimentEndToEnd) {
   ASSERT_TRUE(Predict("xnor", testing::kSeedInputs, 4, &prediction).ok());
   EXPECT_EQ(prediction.version(), 2u);
   ASSERT_THAT(prediction.outputs().shape(), ::testing::ElementsAre(4, 1));
+  // An epoch loss (mean over the 4 samples of the squared error) <= 0.001
+  // allows each output at most sqrt(4 * 0.001) = 0.063 from its target.
   for (int i = 0; i < 4; ++i) {
-    EXPECT_NEAR(prediction.outputs().values(i), testing::kSeedTargets[i], 0.5);
+    EXPECT_NEAR(prediction.outputs().values(i), testing::kSeedTargets[i], 0.07);
   }
 
   v1::GetWeightsRequest request;
@@ -258,13 +261,20 @@ TEST_F(ServiceTest, PredictionsDuringTrainingComeFromCommittedVersions) {
   v1::PredictResponse before;
   ASSERT_TRUE(Predict("busy", probe, 1, &before).ok());
 
+  // Each reader predicts until the training is over and it has been
+  // answered by version 2 (or a generous deadline passes): every answer
+  // comes from version 1 (bit for bit the prediction before) until the
+  // commit, and from version 2 after it, never 1 again.
   std::atomic<bool> training_done{false};
-  std::atomic<int> failures{0}, calls{0}, answered_by_v2{0};
+  std::atomic<int> failures{0}, calls{0}, readers_answered_by_v2{0};
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
   std::vector<std::thread> readers;
   for (int i = 0; i < 8; ++i) {
     readers.emplace_back([&] {
       auto stub = testing::MakeStub(address_);
-      while (!training_done.load()) {
+      bool answered_by_v2 = false;
+      while ((!training_done.load() || !answered_by_v2) &&
+             absl::Now() < deadline) {
         v1::PredictRequest p;
         p.set_model("busy");
         *p.mutable_inputs() = MakeTensor({1, 64}, probe);
@@ -274,11 +284,13 @@ TEST_F(ServiceTest, PredictionsDuringTrainingComeFromCommittedVersions) {
         if (!s.ok() || (r.version() != 1 && r.version() != 2)) ++failures;
         // Version 1 answers must equal the version-1 prediction exactly.
         if (s.ok() && r.version() == 1 &&
-            r.outputs().values(0) != before.outputs().values(0)) {
+            (answered_by_v2 ||
+             r.outputs().values(0) != before.outputs().values(0))) {
           ++failures;
         }
-        if (r.version() == 2) ++answered_by_v2;
+        if (s.ok() && r.version() == 2) answered_by_v2 = true;
       }
+      if (answered_by_v2) ++readers_answered_by_v2;
     });
   }
   std::vector<v1::TrainProgress> messages;
@@ -289,6 +301,7 @@ TEST_F(ServiceTest, PredictionsDuringTrainingComeFromCommittedVersions) {
   EXPECT_EQ(messages.back().version(), 2u);
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GT(calls.load(), 8 * 5);
+  EXPECT_EQ(readers_answered_by_v2.load(), 8);
   v1::PredictResponse after;
   ASSERT_TRUE(Predict("busy", probe, 1, &after).ok());
   EXPECT_EQ(after.version(), 2u);
@@ -312,7 +325,9 @@ TEST_F(ServiceTest, CancelledTrainingCommitsNothingAndFreesTheModel) {
   while (reader->Read(&progress)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
-  const absl::Time deadline = absl::Now() + absl::Seconds(1);
+  // The stream's end is the event; the model's state follows it, so poll
+  // it with a generous deadline.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
   v1::ModelInfo info;
   do {
     v1::GetModelRequest get;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -69,9 +70,18 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     }
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == pid) {
-      return absl::InternalError(
-          absl::StrCat("mlp-server exited during start-up (status ", status,
-                       "); log: ", log_path));
+      // How it ended and what it said, so a test can tell a refusal (exit
+      // code and message) from a crash (a signal).
+      std::ifstream log(log_path);
+      std::string said((std::istreambuf_iterator<char>(log)),
+                       std::istreambuf_iterator<char>());
+      if (said.size() > 4000) said = said.substr(said.size() - 4000);
+      const std::string how =
+          WIFEXITED(status)
+              ? absl::StrCat("exited with code ", WEXITSTATUS(status))
+              : absl::StrCat("was killed by signal ", WTERMSIG(status));
+      return absl::InternalError(absl::StrCat(
+          "mlp-server ", how, " during start-up; log ", log_path, ":\n", said));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

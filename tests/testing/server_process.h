@@ -36,6 +36,8 @@ std::string ServerBinary();
 class ServerProcess {
  public:
   // Starts mlp-server on `data_dir` and waits (up to 20 s) until it serves.
+  // If it ends before that: INTERNAL, with "exited with code N" or "was
+  // killed by signal N" and the end of its log (stderr) in the message.
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
       const std::string& data_dir, const std::vector<std::string>& flags = {});
   // SIGKILLs the process if it still runs.
