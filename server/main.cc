@@ -60,6 +60,9 @@ ABSL_FLAG(int64_t, max_batch_values, kDefaults.max_batch_values,
           "rows needs B * (inputs + 4 * all units))");
 ABSL_FLAG(uint64_t, max_dataset_rows, kDefaults.limits.max_dataset_rows,
           "Largest dataset, in rows");
+ABSL_FLAG(uint64_t, max_dataset_bytes, kDefaults.limits.max_dataset_bytes,
+          "Largest dataset, in bytes of its file on the server (rows of "
+          "float32 inputs and targets, plus 40); a larger upload is refused");
 ABSL_FLAG(int, max_concurrent_trainings,
           kDefaults.limits.max_concurrent_trainings,
           "Trainings that may run at once (one thread each)");
@@ -148,6 +151,7 @@ absl::StatusOr<mlp::service::ServerOptions> OptionsFromFlags() {
   o.max_batch_values = absl::GetFlag(FLAGS_max_batch_values);
   o.limits.max_parameters = absl::GetFlag(FLAGS_max_parameters);
   o.limits.max_dataset_rows = absl::GetFlag(FLAGS_max_dataset_rows);
+  o.limits.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
   o.limits.max_concurrent_trainings =
       absl::GetFlag(FLAGS_max_concurrent_trainings);
   o.limits.keep_versions = absl::GetFlag(FLAGS_keep_versions);

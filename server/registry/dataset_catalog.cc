@@ -25,11 +25,20 @@ DatasetUpload::~DatasetUpload() {
 
 absl::Status DatasetUpload::Append(const float* inputs, const float* targets,
                                    uint64_t n) {
-  const uint64_t limit = catalog_->max_rows_;
-  if (writer_->rows() + n > limit) {
+  // n is bounded by a message's size: the sum cannot wrap.
+  const uint64_t rows = writer_->rows() + n;
+  if (rows > catalog_->max_rows_) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("dataset '", name_, "' would have ", rows,
+                     " rows, over the server's limit of ", catalog_->max_rows_,
+                     " (--max_dataset_rows)"));
+  }
+  if (const uint64_t bytes = writer_->StoredBytes(rows);
+      bytes > catalog_->max_bytes_) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "dataset '", name_, "' would have ", writer_->rows() + n,
-        " rows, over the server's limit of ", limit, " (--max_dataset_rows)"));
+        "dataset '", name_, "' would take ", bytes,
+        " bytes on the server with these ", rows, " rows, over its limit of ",
+        catalog_->max_bytes_, " bytes (--max_dataset_bytes)"));
   }
   return writer_->Append(inputs, targets, n);
 }
@@ -50,9 +59,11 @@ absl::StatusOr<DatasetInfo> DatasetUpload::Commit() {
 
 // --------------------------------------------------------------- catalog
 
-DatasetCatalog::DatasetCatalog(uint64_t max_rows, store::DatasetStore* store,
+DatasetCatalog::DatasetCatalog(const Limits& limits, store::DatasetStore* store,
                                const std::vector<store::DatasetMeta>& stored)
-    : max_rows_(max_rows), store_(store) {
+    : max_rows_(limits.max_dataset_rows),
+      max_bytes_(limits.max_dataset_bytes),
+      store_(store) {
   absl::MutexLock lock(&mu_);
   for (const store::DatasetMeta& meta : stored) {
     datasets_.emplace(meta.name, internal::FromMeta(meta));

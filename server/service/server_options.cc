@@ -67,6 +67,10 @@ absl::Status ServerOptions::Validate() const {
     return Invalid("max_dataset_rows", ">= 1",
                    absl::StrCat(limits.max_dataset_rows));
   }
+  if (limits.max_dataset_bytes < 1) {
+    return Invalid("max_dataset_bytes", ">= 1",
+                   absl::StrCat(limits.max_dataset_bytes));
+  }
   if (limits.max_concurrent_trainings < 1) {
     return Invalid("max_concurrent_trainings", ">= 1",
                    absl::StrCat(limits.max_concurrent_trainings));

@@ -478,6 +478,10 @@ TEST_F(RegistryTest, BadLimitsAreRefused) {
   limits.keep_versions = 0;
   EXPECT_EQ(Registry::Open(dir_.path(), limits).status().code(),
             absl::StatusCode::kInvalidArgument);
+  limits = Limits();
+  limits.max_dataset_bytes = 0;
+  EXPECT_EQ(Registry::Open(dir_.path(), limits).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // ------------------------------------------------------------ datasets
@@ -542,6 +546,39 @@ TEST_F(RegistryTest, UploadRowLimit) {
   ASSERT_TRUE((*up)->Append(v.data(), v.data(), 5).ok());
   ASSERT_TRUE((*up)->Commit().ok());
   EXPECT_EQ(r->datasets().GetDataset("big")->rows, 5u);
+}
+
+// The byte limit bounds the file an upload stores: rows of 1 + 1 float32
+// (8 bytes) and the 40-byte trailer, so 80 bytes hold 5 rows.
+TEST_F(RegistryTest, UploadByteLimitCountsTheStoredFile) {
+  Limits limits;
+  limits.max_dataset_bytes = 80;
+  std::unique_ptr<Registry> r = Open(limits);
+  const std::vector<float> v = Column(6, 0);
+  {
+    absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
+        r->datasets().BeginUpload("big", 1, 1);
+    ASSERT_TRUE(up.ok());
+    ASSERT_TRUE((*up)->Append(v.data(), v.data(), 3).ok());
+    const absl::Status over = (*up)->Append(v.data(), v.data(), 3);
+    EXPECT_EQ(over.code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(over.message(), HasSubstr("would take 88 bytes"));
+    EXPECT_THAT(over.message(), HasSubstr("limit of 80 bytes"));
+    EXPECT_THAT(over.message(), HasSubstr("--max_dataset_bytes"));
+    EXPECT_EQ((*up)->rows(), 3u);
+  }
+  // The refused upload left nothing, and released its name.
+  EXPECT_THAT(r->datasets().ListDatasets(), IsEmpty());
+  EXPECT_THAT(Names(dir_.path() + "/datasets"), IsEmpty());
+  // Exactly at the limit is fine, and the file is that large.
+  absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
+      r->datasets().BeginUpload("big", 1, 1);
+  ASSERT_TRUE(up.ok());
+  ASSERT_TRUE((*up)->Append(v.data(), v.data(), 5).ok());
+  absl::StatusOr<DatasetInfo> info = (*up)->Commit();
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->size_bytes, 80u);
+  EXPECT_EQ(fs::file_size(dir_.path() + "/datasets/big.mlpd"), 80u);
 }
 
 TEST_F(RegistryTest, UploadWithoutRowsIsInvalidAndLeavesNothing) {
