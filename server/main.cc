@@ -101,6 +101,9 @@ ABSL_FLAG(int, tls_reload_seconds, kDefaults.tls_reload_seconds,
           "How often the TLS files are checked for changes");
 ABSL_FLAG(std::string, log_level, mlp::LogLevelName(kDefaults.log_level),
           "Lowest level logged: debug, info, warning or error");
+ABSL_FLAG(std::string, log_format, kDefaults.log_format,
+          "How log lines are written: text, or json (one JSON object per "
+          "line: time, level, file, line, message) for log collectors");
 
 namespace {
 
@@ -163,6 +166,7 @@ absl::StatusOr<mlp::service::ServerOptions> OptionsFromFlags() {
   o.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
   o.tls_reload_seconds = absl::GetFlag(FLAGS_tls_reload_seconds);
   o.shutdown_grace_seconds = absl::GetFlag(FLAGS_shutdown_grace_seconds);
+  o.log_format = absl::GetFlag(FLAGS_log_format);
   if (!mlp::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &o.log_level)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--log_level must be debug, info, warning or error, "

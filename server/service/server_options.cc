@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
+#include "server/common/escape.h"
 #include "server/common/file_io.h"
 #include "server/service/auth.h"
 #include "server/service/limits.h"
@@ -102,6 +103,9 @@ absl::Status ServerOptions::Validate() const {
     return absl::InvalidArgumentError(
         "--tls_client_ca_file: the HTTP port does not verify client "
         "certificates; with mutual TLS, turn HTTP off (--http_address=)");
+  }
+  if (LogFormat format; !ParseLogFormat(log_format, &format)) {
+    return Invalid("log_format", "text or json", common::Quote(log_format, 40));
   }
   if (!(shutdown_grace_seconds >= 0)) {
     return Invalid("shutdown_grace_seconds", ">= 0",

@@ -62,6 +62,8 @@ TEST(ServerOptionsTest, EachBadOptionNamesItsFlag) {
        "--stalled_stream_seconds must be > 0"},
       {[](ServerOptions& o) { o.shutdown_grace_seconds = -0.5; },
        "--shutdown_grace_seconds must be >= 0"},
+      {[](ServerOptions& o) { o.log_format = "xml\n"; },
+       "--log_format must be text or json, got 'xml\\n'"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.message);
