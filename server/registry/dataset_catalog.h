@@ -1,6 +1,9 @@
 // DatasetCatalog: the stored datasets by name, their uploads, and a cache of
 // the loaded rows shared by the trainings that use them.
 //
+// I/O errors reach callers named after the dataset, never a server path
+// (store_errors.h); the path goes to the log.
+//
 // Thread-safety: all methods are safe to call concurrently. A DatasetUpload
 // calls back into its catalog when destroyed: it must not outlive it.
 #ifndef MLP_SERVER_REGISTRY_DATASET_CATALOG_H_

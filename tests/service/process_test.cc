@@ -28,6 +28,7 @@ using ::mlp::testing::ServerProcess;
 using ::mlp::testing::TempDir;
 using ::testing::Contains;
 using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using ::testing::Not;
 
@@ -246,6 +247,53 @@ TEST(ProcessTest, JsonLogFormatWritesOneObjectPerLine) {
         << line;
     EXPECT_TRUE(line["line"].is_number_integer()) << line;
   }
+}
+
+// A write that fails under the data directory reaches the caller named
+// after the model, and the server's log keeps the path for the operator.
+// (Tests run as root, where permissions stop no write: the model's directory
+// is replaced by a file instead, which fails every write under it.)
+TEST(ProcessTest, StorageErrorsGiveCallersNamesAndTheLogThePath) {
+  TempDir dir;
+  const std::string data_dir = dir.path() + "/data";
+  auto server = ServerProcess::Start(data_dir);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = testing::MakeStub((*server)->address());
+  ASSERT_TRUE(
+      testing::CreateModel(stub.get(), "doomed", testing::SeedSpec(1)).ok());
+  const std::string model_dir = data_dir + "/models/doomed";
+  ASSERT_EQ(std::rename(model_dir.c_str(), (dir.path() + "/moved").c_str()), 0);
+  { std::ofstream(model_dir) << "not a directory"; }
+
+  auto context = ContextWithDeadline(60);
+  auto reader =
+      stub->Train(context.get(), testing::SeedTrainRequest("doomed", 3));
+  v1::TrainProgress progress;
+  while (reader->Read(&progress)) {
+  }
+  const grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(status.error_message(),
+              ContainsRegex("^cannot store version 2 of model 'doomed': "));
+  EXPECT_THAT(status.error_message(), Not(HasSubstr(data_dir)));
+  EXPECT_THAT(status.error_message(), Not(HasSubstr("/models/")));
+  stub.reset();
+  (*server)->Signal(SIGTERM);
+  ASSERT_NE((*server)->Wait(5), -1);
+
+  std::ifstream in((*server)->log_path());
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  const std::string logged =
+      "] cannot store version 2 of model 'doomed': create '" + model_dir +
+      "/v000002.ver.tmp";
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [&](const std::string& line) {
+                            return line.rfind("E ", 0) == 0 &&
+                                   line.find(logged) != std::string::npos;
+                          }),
+            1)
+      << logged;
 }
 
 TEST(ProcessTest, RepeatedStopSignalsStillExitZero) {
