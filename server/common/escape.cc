@@ -99,11 +99,11 @@ std::string Escape(absl::string_view text, bool quoting) {
 std::string EscapeText(absl::string_view text) { return Escape(text, true); }
 
 std::string JsonQuote(absl::string_view text) {
-  constexpr char kHex[] = "0123456789abcdef";
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(text.size() + 2);
   out.push_back('"');
-  const auto append_u = [&out, &kHex](unsigned code) {
+  const auto append_u = [&out](unsigned code) {
     out.append("\\u");
     for (int shift = 12; shift >= 0; shift -= 4) {
       out.push_back(kHex[(code >> shift) & 0xF]);
