@@ -263,6 +263,21 @@ void AddCommands(CLI::App& app, GlobalOptions& global, Action* action) {
                  "file holding the server's access token (for a server run "
                  "with --auth_token_file); the token itself may instead be "
                  "given in the environment variable MLP_TOKEN");
+  app.add_option("--tls-ca", global.tls_ca_file,
+                 "TLS: the CA certificates (PEM) that signed the server's "
+                 "certificate; any --tls-* option turns TLS on, without "
+                 "--tls-ca the system's CAs are trusted")
+      ->envname("MLP_TLS_CA")
+      ->type_name("FILE");
+  app.add_option("--tls-cert", global.tls_cert_file,
+                 "mutual TLS: this client's certificate (PEM), for a server "
+                 "run with --tls_client_ca_file; with --tls-key")
+      ->envname("MLP_TLS_CERT")
+      ->type_name("FILE");
+  app.add_option("--tls-key", global.tls_key_file,
+                 "mutual TLS: the private key (PEM) of --tls-cert")
+      ->envname("MLP_TLS_KEY")
+      ->type_name("FILE");
   // Global options are also accepted after the command: `mlp list --json`.
   app.fallthrough();
   app.require_subcommand(1);

@@ -17,7 +17,8 @@ namespace mlp::cli {
 using Action = std::function<absl::Status()>;
 
 // Declares every command and the global options (--server, --json,
-// --timeout) on `app`. After app.parse(), *action is the parsed command's.
+// --timeout, --token-file, --tls-ca, --tls-cert, --tls-key) on `app`. After
+// app.parse(), *action is the parsed command's.
 void AddCommands(CLI::App& app, GlobalOptions& global, Action* action);
 
 // The message for a parse error of `app` (after app.parse() threw `error`).

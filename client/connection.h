@@ -18,6 +18,14 @@ namespace mlp::cli {
 
 class InterruptWatcher;
 
+// What the channel's TLS uses, read from the files by ResolveTls.
+struct TlsSettings {
+  bool enabled = false;     // any --tls-* option (or MLP_TLS_*) given
+  std::string root_certs;   // PEM; empty: the system's trusted CAs
+  std::string cert_chain;   // PEM; with private_key: a client certificate
+  std::string private_key;  // PEM
+};
+
 // Options every command takes.
 struct GlobalOptions {
   std::string server = "127.0.0.1:50051";
@@ -27,6 +35,13 @@ struct GlobalOptions {
   std::string token_file;
   // Sent as "authorization: Bearer <token>" when not empty.
   std::string token;
+  // --tls-ca, --tls-cert, --tls-key (or MLP_TLS_CA, MLP_TLS_CERT,
+  // MLP_TLS_KEY; an option beats its variable): PEM files, read by
+  // ResolveTls into `tls`.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  TlsSettings tls;
   // Set by main(); streams register their cancellation with it.
   InterruptWatcher* interrupts = nullptr;
 };
@@ -34,6 +49,15 @@ struct GlobalOptions {
 // Fills options->token from --token-file, else from $MLP_TOKEN. A local
 // error (exit 1) if the file cannot be read or is empty.
 absl::Status ResolveToken(GlobalOptions* options);
+
+// Fills options->tls from the --tls-* files. Any of them turns TLS on: the
+// server's certificate must be signed by a CA of --tls-ca, or, without it,
+// by one the system trusts, and name the host of --server. --tls-cert and
+// --tls-key (a client certificate, for a server run with
+// --tls_client_ca_file) go together: a usage error (exit 2) names them
+// otherwise. A file that cannot be read or holds no PEM block of its kind
+// is a local error (exit 1) naming the option and the file.
+absl::Status ResolveTls(GlobalOptions* options);
 
 // How long a command waits for the connection to the server (TCP and the
 // HTTP/2 handshake) before its first call; the call itself then has
@@ -54,8 +78,11 @@ class Connection final {
   // Waits until the channel is connected to a gRPC server, for at most
   // kConnectTimeout (or --timeout if shorter); done once, before the first
   // call. A connection error (see status.h) if it fails: at once when the
-  // connection is refused or the name does not resolve, at the deadline
-  // when something accepts connections but no gRPC server answers.
+  // connection is refused, the name does not resolve or the TLS handshake
+  // fails, at the deadline when something accepts connections but no gRPC
+  // server answers. The message says what to check: the address, or for
+  // TLS the CA, the host name, the client certificate, or whether the
+  // server speaks TLS at all.
   absl::Status Connect();
 
   // A context for one unary call: every unary call has the --timeout
@@ -93,8 +120,16 @@ class Connection final {
   // Adds the bearer token, if any, to a call's metadata.
   void Authorize(grpc::ClientContext& context) const;
 
+  // The message of a failed connection whose cause gRPC gave as `cause`:
+  // what went wrong in words (for TLS: the CA, the host name, the client
+  // certificate, plaintext against TLS) and what to check, with `cause`.
+  std::string DescribeConnectFailure(const std::string& cause) const;
+
   const std::string server_;
   const std::string token_;
+  const bool tls_;
+  const bool system_roots_;  // TLS without --tls-ca
+  const bool client_certificate_;
   const absl::Duration timeout_;
   InterruptWatcher* const interrupts_;
   std::shared_ptr<grpc::Channel> channel_;

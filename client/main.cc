@@ -1,6 +1,9 @@
 // mlp: the command-line client of mlp-server. Parses, dispatches, and turns
 // the command's result into a message and an exit code (see status.h).
+#include <grpc/support/log.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -13,6 +16,13 @@
 int main(int argc, char** argv) {
   // First, before gRPC starts any thread (see interrupt.h).
   mlp::cli::InterruptWatcher interrupts;
+  // gRPC logs a failed TLS handshake on stderr, where the CLI's own error
+  // (a JSON line with --json) must stand alone; Connection reports it in
+  // words. GRPC_VERBOSITY or GRPC_TRACE still turn gRPC's log on.
+  if (std::getenv("GRPC_VERBOSITY") == nullptr &&
+      std::getenv("GRPC_TRACE") == nullptr) {
+    gpr_set_log_function([](gpr_log_func_args* /*args*/) {});
+  }
 
   CLI::App app{
       "mlp: create, train and query multi-layer perceptrons on an "
@@ -52,6 +62,7 @@ int main(int argc, char** argv) {
   }
 
   absl::Status status = mlp::cli::ResolveToken(&global);
+  if (status.ok()) status = mlp::cli::ResolveTls(&global);
   if (status.ok()) status = action();
   std::cout.flush();
   if (!status.ok()) {

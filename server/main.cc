@@ -62,6 +62,9 @@ ABSL_FLAG(int64_t, max_batch_values, kDefaults.max_batch_values,
           "rows needs B * (inputs + 4 * all units))");
 ABSL_FLAG(uint64_t, max_dataset_rows, kDefaults.limits.max_dataset_rows,
           "Largest dataset, in rows");
+ABSL_FLAG(uint64_t, max_dataset_bytes, kDefaults.limits.max_dataset_bytes,
+          "Largest dataset, in bytes of its file on the server (rows of "
+          "float32 inputs and targets, plus 40); a larger upload is refused");
 ABSL_FLAG(int, max_concurrent_trainings,
           kDefaults.limits.max_concurrent_trainings,
           "Trainings that may run at once (one thread each)");
@@ -100,6 +103,9 @@ ABSL_FLAG(int, tls_reload_seconds, kDefaults.tls_reload_seconds,
           "How often the TLS files are checked for changes");
 ABSL_FLAG(std::string, log_level, mlp::LogLevelName(kDefaults.log_level),
           "Lowest level logged: debug, info, warning or error");
+ABSL_FLAG(std::string, log_format, kDefaults.log_format,
+          "How log lines are written: text, or json (one JSON object per "
+          "line: time, level, file, line, message) for log collectors");
 
 namespace {
 
@@ -151,6 +157,7 @@ absl::StatusOr<mlp::service::ServerOptions> OptionsFromFlags() {
   o.max_batch_values = absl::GetFlag(FLAGS_max_batch_values);
   o.limits.max_parameters = absl::GetFlag(FLAGS_max_parameters);
   o.limits.max_dataset_rows = absl::GetFlag(FLAGS_max_dataset_rows);
+  o.limits.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
   o.limits.max_concurrent_trainings =
       absl::GetFlag(FLAGS_max_concurrent_trainings);
   o.limits.keep_versions = absl::GetFlag(FLAGS_keep_versions);
@@ -162,6 +169,7 @@ absl::StatusOr<mlp::service::ServerOptions> OptionsFromFlags() {
   o.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
   o.tls_reload_seconds = absl::GetFlag(FLAGS_tls_reload_seconds);
   o.shutdown_grace_seconds = absl::GetFlag(FLAGS_shutdown_grace_seconds);
+  o.log_format = absl::GetFlag(FLAGS_log_format);
   if (!mlp::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &o.log_level)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--log_level must be debug, info, warning or error, "

@@ -98,6 +98,74 @@ std::string Escape(absl::string_view text, bool quoting) {
 
 std::string EscapeText(absl::string_view text) { return Escape(text, true); }
 
+std::string JsonQuote(absl::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.push_back('"');
+  const auto append_u = [&out](unsigned code) {
+    out.append("\\u");
+    for (int shift = 12; shift >= 0; shift -= 4) {
+      out.push_back(kHex[(code >> shift) & 0xF]);
+    }
+  };
+  while (!text.empty()) {
+    const unsigned char c = static_cast<unsigned char>(text[0]);
+    const size_t n = ValidSequence(text);
+    if (n == 0) {
+      out.append("\\\\x");  // the text \xNN
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xF]);
+      text.remove_prefix(1);
+      continue;
+    }
+    const absl::string_view seq = text.substr(0, n);
+    text.remove_prefix(n);
+    if (n == 1) {
+      switch (c) {
+        case '"':
+          out.append("\\\"");
+          break;
+        case '\\':
+          out.append("\\\\");
+          break;
+        case '\n':
+          out.append("\\n");
+          break;
+        case '\r':
+          out.append("\\r");
+          break;
+        case '\t':
+          out.append("\\t");
+          break;
+        case '\b':
+          out.append("\\b");
+          break;
+        case '\f':
+          out.append("\\f");
+          break;
+        default:
+          if (c < 0x20 || c == 0x7F) {
+            append_u(c);
+          } else {
+            out.push_back(static_cast<char>(c));
+          }
+      }
+      continue;
+    }
+    const auto second = static_cast<unsigned char>(seq[1]);
+    if (c == 0xC2 && second < 0xA0) {
+      append_u(second);  // C1 control U+0080..U+009F
+    } else if (seq == "\xE2\x80\xA8" || seq == "\xE2\x80\xA9") {
+      append_u(seq[2] == '\xA8' ? 0x2028 : 0x2029);
+    } else {
+      out.append(seq.data(), seq.size());
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
 std::string EscapeControls(absl::string_view text) {
   return Escape(text, false);
 }

@@ -34,6 +34,13 @@ std::string EscapeBounded(absl::string_view text, size_t max_bytes);
 // quote): a caller's name as messages quote it.
 std::string Quote(absl::string_view text, size_t max_bytes = kMaxQuotedBytes);
 
+// `text` as a JSON string literal, quotes included, for a line a JSON parser
+// reads: '"' and '\' escaped, control characters (C0, DEL, C1) and U+2028 /
+// U+2029 as \uXXXX (\n, \r, \t, \b, \f as such), and each byte that is not
+// valid UTF-8 (which JSON cannot carry) as the text \xNN, written \\xNN,
+// as EscapeText writes it. Valid printable UTF-8 is kept as is.
+std::string JsonQuote(absl::string_view text);
+
 // The first `max_bytes` bytes of `text`, not ending inside a UTF-8 sequence.
 absl::string_view Utf8Prefix(absl::string_view text, size_t max_bytes);
 

@@ -11,11 +11,17 @@
 #include <cstring>
 #include <filesystem>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
 #include "server/common/log.h"
 
 namespace mlp::common {
 namespace {
+
+// The payload ErrnoStatus attaches: errno in decimal.
+constexpr char kErrnoPayload[] = "mlp.common/errno";
 
 // Closes a file descriptor on scope exit.
 class FdCloser {
@@ -54,15 +60,29 @@ absl::Status ErrnoStatus(absl::string_view what, const std::string& path,
                          int err) {
   const std::string message =
       absl::StrCat(what, " '", path, "': ", std::strerror(err));
+  absl::Status status;
   switch (err) {
     case ENOENT:
-      return absl::NotFoundError(message);
+      status = absl::NotFoundError(message);
+      break;
     case ENOSPC:
     case EDQUOT:
-      return absl::ResourceExhaustedError(message);
+      status = absl::ResourceExhaustedError(message);
+      break;
     default:
-      return absl::InternalError(message);
+      status = absl::InternalError(message);
   }
+  status.SetPayload(kErrnoPayload, absl::Cord(absl::StrCat(err)));
+  return status;
+}
+
+int ErrnoOf(const absl::Status& status) {
+  const absl::optional<absl::Cord> payload = status.GetPayload(kErrnoPayload);
+  int err = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &err)) {
+    return 0;
+  }
+  return err;
 }
 
 absl::Status WriteFileAtomically(

@@ -22,9 +22,13 @@
 
 namespace mlp::common {
 
-// A Status for a failed system call on `path` (uses errno).
+// A Status for a failed system call on `path`: "<what> '<path>': <strerror>",
+// with `err` kept for ErrnoOf.
 absl::Status ErrnoStatus(absl::string_view what, const std::string& path,
                          int err);
+
+// The errno behind a status made by ErrnoStatus; 0 for any other status.
+int ErrnoOf(const absl::Status& status);
 
 // Writes `contents` to `path` atomically (temp file, fsync, rename, fsync of
 // the directory), readable by the owner only (0600). `before_rename`, if set,

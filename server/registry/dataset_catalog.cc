@@ -4,6 +4,7 @@
 #include "base/status_macros.h"
 #include "server/common/escape.h"
 #include "server/engine/network.h"
+#include "server/registry/store_errors.h"
 #include "server/registry/store_records.h"
 
 namespace mlp::registry {
@@ -13,6 +14,11 @@ absl::Status NotFound(const std::string& name) {
   // Any string a caller sent: quoted escaped and bounded.
   return absl::NotFoundError(
       absl::StrCat("dataset ", common::Quote(name), " not found"));
+}
+
+// What failed when an upload's store call fails (store_errors.h).
+std::string StoreWhat(const std::string& name) {
+  return absl::StrCat("cannot store dataset ", common::Quote(name));
 }
 
 }  // namespace
@@ -25,13 +31,26 @@ DatasetUpload::~DatasetUpload() {
 
 absl::Status DatasetUpload::Append(const float* inputs, const float* targets,
                                    uint64_t n) {
-  const uint64_t limit = catalog_->max_rows_;
-  if (writer_->rows() + n > limit) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "dataset '", name_, "' would have ", writer_->rows() + n,
-        " rows, over the server's limit of ", limit, " (--max_dataset_rows)"));
+  // n is bounded by a message's size: the sum cannot wrap.
+  const uint64_t rows = writer_->rows() + n;
+  if (rows > catalog_->max_rows_) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("dataset '", name_, "' would have ", rows,
+                     " rows, over the server's limit of ", catalog_->max_rows_,
+                     " (--max_dataset_rows)"));
   }
-  return writer_->Append(inputs, targets, n);
+  if (const uint64_t bytes = writer_->StoredBytes(rows);
+      bytes > catalog_->max_bytes_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "dataset '", name_, "' would take ", bytes,
+        " bytes on the server with these ", rows, " rows, over its limit of ",
+        catalog_->max_bytes_, " bytes (--max_dataset_bytes)"));
+  }
+  if (absl::Status appended = writer_->Append(inputs, targets, n);
+      !appended.ok()) {
+    return StoreErrorForCaller(appended, StoreWhat(name_));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<DatasetInfo> DatasetUpload::Commit() {
@@ -41,18 +60,21 @@ absl::StatusOr<DatasetInfo> DatasetUpload::Commit() {
                      "' has no rows: send chunks after "
                      "the header"));
   }
-  MLP_ASSIGN_OR_RETURN(store::DatasetMeta meta, writer_->Commit());
+  absl::StatusOr<store::DatasetMeta> meta = writer_->Commit();
+  if (!meta.ok()) return StoreErrorForCaller(meta.status(), StoreWhat(name_));
   writer_.reset();
-  DatasetInfo info = internal::FromMeta(meta);
+  DatasetInfo info = internal::FromMeta(*meta);
   catalog_->EndUpload(name_, info);
   return info;
 }
 
 // --------------------------------------------------------------- catalog
 
-DatasetCatalog::DatasetCatalog(uint64_t max_rows, store::DatasetStore* store,
+DatasetCatalog::DatasetCatalog(const Limits& limits, store::DatasetStore* store,
                                const std::vector<store::DatasetMeta>& stored)
-    : max_rows_(max_rows), store_(store) {
+    : max_rows_(limits.max_dataset_rows),
+      max_bytes_(limits.max_dataset_bytes),
+      store_(store) {
   absl::MutexLock lock(&mu_);
   for (const store::DatasetMeta& meta : stored) {
     datasets_.emplace(meta.name, internal::FromMeta(meta));
@@ -97,7 +119,7 @@ absl::StatusOr<std::unique_ptr<DatasetUpload>> DatasetCatalog::BeginUpload(
       store_->BeginWrite(name, input_size, target_size);
   if (!writer.ok()) {
     EndUpload(name, std::nullopt);
-    return writer.status();
+    return StoreErrorForCaller(writer.status(), StoreWhat(name));
   }
   return std::unique_ptr<DatasetUpload>(new DatasetUpload(
       this, name, input_size, target_size, *std::move(writer)));
@@ -130,8 +152,15 @@ DatasetCatalog::LoadDataset(const std::string& name) {
   }
   // Read outside the lock: large files take a while. Two concurrent first
   // loads may both read; either result is the same rows.
-  MLP_ASSIGN_OR_RETURN(engine::Dataset data, store_->Read(name));
-  auto shared = std::make_shared<const engine::Dataset>(std::move(data));
+  absl::StatusOr<engine::Dataset> data = store_->Read(name);
+  if (!data.ok()) {
+    // Deleted since it was looked up: the caller's unknown name after all.
+    if (absl::IsNotFound(data.status())) return NotFound(name);
+    return StoreErrorForCaller(
+        data.status(),
+        absl::StrCat("cannot read dataset ", common::Quote(name)));
+  }
+  auto shared = std::make_shared<const engine::Dataset>(*std::move(data));
   absl::MutexLock lock(&mu_);
   // Cache only if the name still means the dataset that was read: it may
   // have been deleted and uploaded again meanwhile.
@@ -152,13 +181,16 @@ absl::Status DatasetCatalog::DeleteDataset(const std::string& name) {
     datasets_.erase(it);
     cache_.erase(name);
   }
-  absl::Status status = store_->Delete(name);
-  if (!status.ok() && !absl::IsNotFound(status)) {
+  const absl::Status status = store_->Delete(name);
+  if (status.ok()) return status;
+  if (absl::IsNotFound(status)) return NotFound(name);
+  {
     // The file is still there: keep listing it.
     absl::MutexLock lock(&mu_);
     datasets_.emplace(name, std::move(info));
   }
-  return status;
+  return StoreErrorForCaller(
+      status, absl::StrCat("cannot delete dataset ", common::Quote(name)));
 }
 
 }  // namespace mlp::registry

@@ -1,6 +1,9 @@
 // DatasetCatalog: the stored datasets by name, their uploads, and a cache of
 // the loaded rows shared by the trainings that use them.
 //
+// I/O errors reach callers named after the dataset, never a server path
+// (store_errors.h); the path goes to the log.
+//
 // Thread-safety: all methods are safe to call concurrently. A DatasetUpload
 // calls back into its catalog when destroyed: it must not outlive it.
 #ifndef MLP_SERVER_REGISTRY_DATASET_CATALOG_H_
@@ -36,7 +39,9 @@ class DatasetUpload {
   uint32_t input_size() const { return input_size_; }
   uint32_t target_size() const { return target_size_; }
   uint64_t rows() const { return writer_->rows(); }
-  // RESOURCE_EXHAUSTED past Limits::max_dataset_rows; file system errors.
+  // RESOURCE_EXHAUSTED past Limits::max_dataset_rows or past
+  // Limits::max_dataset_bytes (the file the rows would make); file system
+  // errors. A refused append writes nothing.
   absl::Status Append(const float* inputs, const float* targets, uint64_t n);
   // INVALID_ARGUMENT for an upload without rows; ALREADY_EXISTS; I/O errors.
   absl::StatusOr<DatasetInfo> Commit();
@@ -62,8 +67,9 @@ class DatasetUpload {
 class DatasetCatalog {
  public:
   // Serves the datasets in `stored` (the store's readable ones), writing
-  // through `store`, which must outlive the catalog.
-  DatasetCatalog(uint64_t max_rows, store::DatasetStore* store,
+  // through `store`, which must outlive the catalog. Uploads are bounded by
+  // limits.max_dataset_rows and limits.max_dataset_bytes.
+  DatasetCatalog(const Limits& limits, store::DatasetStore* store,
                  const std::vector<store::DatasetMeta>& stored);
   DatasetCatalog(const DatasetCatalog&) = delete;
   DatasetCatalog& operator=(const DatasetCatalog&) = delete;
@@ -90,6 +96,7 @@ class DatasetCatalog {
 
   // Constant after construction.
   const uint64_t max_rows_;
+  const uint64_t max_bytes_;
   store::DatasetStore* const store_;
 
   mutable absl::Mutex mu_;

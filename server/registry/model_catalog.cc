@@ -7,6 +7,7 @@
 #include "server/common/escape.h"
 #include "server/common/log.h"
 #include "server/common/random_seed.h"
+#include "server/registry/store_errors.h"
 #include "server/registry/store_records.h"
 
 namespace mlp::registry {
@@ -136,6 +137,10 @@ absl::StatusOr<ModelSnapshot> ModelCatalog::CreateModel(
     entry = std::make_shared<ModelEntry>(name, first->committed_at);
     status = store_->CreateModel(name, entry->created_at,
                                  internal::ToRecord(*first));
+    if (!status.ok()) {
+      status = StoreErrorForCaller(
+          status, absl::StrCat("cannot create model ", common::Quote(name)));
+    }
     absl::MutexLock entry_lock(&entry->mu);
     entry->versions.push_back(std::move(first));
   }
@@ -182,6 +187,10 @@ absl::Status ModelCatalog::DeleteModel(const std::string& name) {
     // only once the files are gone, so a failed delete changes nothing.
     absl::MutexLock commit_lock(&entry->commit_mu);
     status = store_->DeleteModel(name);
+    if (!status.ok()) {
+      status = StoreErrorForCaller(
+          status, absl::StrCat("cannot delete model ", common::Quote(name)));
+    }
     if (status.ok()) {
       absl::MutexLock lock(&entry->mu);
       entry->deleted = true;
@@ -272,8 +281,20 @@ absl::StatusOr<uint64_t> ModelCatalog::Commit(
   // The caller's cancel is checked last just before the rename that makes
   // the version durable: one that lands before it leaves only a temp file
   // (removed), one that lands after it is too late and the version stands.
-  MLP_RETURN_IF_ERROR(store_->WriteVersion(
-      entry.name, internal::ToRecord(*version), check_abandoned));
+  bool called_off = false;
+  if (absl::Status written =
+          store_->WriteVersion(entry.name, internal::ToRecord(*version),
+                               [&]() -> absl::Status {
+                                 absl::Status abandoned_now = check_abandoned();
+                                 called_off = !abandoned_now.ok();
+                                 return abandoned_now;
+                               });
+      !written.ok()) {
+    if (called_off) return written;  // the caller's cancel, as is
+    return StoreErrorForCaller(
+        written, absl::StrCat("cannot store version ", version->version,
+                              " of model ", common::Quote(entry.name)));
+  }
   std::vector<uint64_t> pruned;
   {
     absl::MutexLock lock(&entry.mu);

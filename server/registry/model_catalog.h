@@ -8,6 +8,9 @@
 // old version or the new one. One training per model; at most
 // Limits::max_concurrent_trainings in total.
 //
+// I/O errors reach callers named after the model, never a server path
+// (store_errors.h); the path goes to the log.
+//
 // Thread-safety: all methods are safe to call concurrently.
 // Locks: ModelCatalog::mu_ may be held while taking a ModelEntry::mu, never
 // the other way round. ModelEntry::commit_mu is never taken under either; it

@@ -14,18 +14,19 @@ Registry::Registry(const Limits& limits,
       model_store_(std::move(model_store)),
       dataset_store_(std::move(dataset_store)),
       models_(limits, model_store_.get(), model_store_->LoadAll()),
-      datasets_(limits.max_dataset_rows, dataset_store_.get(),
-                dataset_store_->LoadAll()) {}
+      datasets_(limits, dataset_store_.get(), dataset_store_->LoadAll()) {}
 
 absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(
     const std::string& data_dir, const Limits& limits) {
   if (limits.keep_versions < 1 || limits.max_concurrent_trainings < 1 ||
-      limits.max_parameters < 1 || limits.max_dataset_rows < 1) {
+      limits.max_parameters < 1 || limits.max_dataset_rows < 1 ||
+      limits.max_dataset_bytes < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "limits must be >= 1, got keep_versions=", limits.keep_versions,
         " max_concurrent_trainings=", limits.max_concurrent_trainings,
         " max_parameters=", limits.max_parameters,
-        " max_dataset_rows=", limits.max_dataset_rows));
+        " max_dataset_rows=", limits.max_dataset_rows,
+        " max_dataset_bytes=", limits.max_dataset_bytes));
   }
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<common::DirectoryLock> dir_lock,
                        common::DirectoryLock::Acquire(data_dir));

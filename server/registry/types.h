@@ -21,6 +21,8 @@ namespace mlp::registry {
 struct Limits {
   int64_t max_parameters = 10'000'000;
   uint64_t max_dataset_rows = 10'000'000;
+  // Largest dataset file (rows and trailer) an upload may store: 4 GiB.
+  uint64_t max_dataset_bytes = uint64_t{1} << 32;
   int max_concurrent_trainings = 2;
   int keep_versions = 5;  // committed versions kept per model, >= 1
 };

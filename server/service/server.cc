@@ -16,6 +16,7 @@
 #include "server/common/file_io.h"
 #include "server/common/log.h"
 #include "server/engine/network.h"
+#include "server/service/library_log.h"
 
 namespace mlp::service {
 namespace {
@@ -77,6 +78,10 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
     const ServerOptions& options) {
   MLP_RETURN_IF_ERROR(options.Validate());
   SetMinLogLevel(options.log_level);
+  LogFormat log_format = LogFormat::kText;
+  ParseLogFormat(options.log_format, &log_format);  // Validate checked it
+  SetLogFormat(log_format);
+  RouteLibraryLogs();
   engine::SetComputeThreads(
       options.compute_threads > 0
           ? options.compute_threads

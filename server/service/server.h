@@ -31,11 +31,11 @@ namespace mlp::service {
 
 class MlpServer {
  public:
-  // Validates the options, applies the process-wide ones (log level, compute
-  // threads), loads the data directory, listens, writes the port file and
-  // starts the memory trimmer. Errors: INVALID_ARGUMENT (options), the
-  // registry's (file system), UNAVAILABLE if the address cannot be bound,
-  // the port file's.
+  // Validates the options, applies the process-wide ones (log level and
+  // format, compute threads), loads the data directory, listens, writes the
+  // port file and starts the memory trimmer. Errors: INVALID_ARGUMENT
+  // (options), the registry's (file system), UNAVAILABLE if the address cannot
+  // be bound, the port file's.
   static absl::StatusOr<std::unique_ptr<MlpServer>> Start(
       const ServerOptions& options);
   ~MlpServer();

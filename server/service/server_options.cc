@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
+#include "server/common/escape.h"
 #include "server/common/file_io.h"
 #include "server/service/auth.h"
 #include "server/service/limits.h"
@@ -67,6 +68,10 @@ absl::Status ServerOptions::Validate() const {
     return Invalid("max_dataset_rows", ">= 1",
                    absl::StrCat(limits.max_dataset_rows));
   }
+  if (limits.max_dataset_bytes < 1) {
+    return Invalid("max_dataset_bytes", ">= 1",
+                   absl::StrCat(limits.max_dataset_bytes));
+  }
   if (limits.max_concurrent_trainings < 1) {
     return Invalid("max_concurrent_trainings", ">= 1",
                    absl::StrCat(limits.max_concurrent_trainings));
@@ -94,7 +99,9 @@ absl::Status ServerOptions::Validate() const {
     }
   }
   MLP_RETURN_IF_ERROR(ValidateTls());
-
+  if (LogFormat format; !ParseLogFormat(log_format, &format)) {
+    return Invalid("log_format", "text or json", common::Quote(log_format, 40));
+  }
   if (!(shutdown_grace_seconds >= 0)) {
     return Invalid("shutdown_grace_seconds", ">= 0",
                    absl::StrCat(shutdown_grace_seconds));

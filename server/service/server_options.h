@@ -47,6 +47,9 @@ struct ServerOptions {
   // "authorization: Bearer <token>" with a role that allows them.
   std::string auth_tokens;
   LogLevel log_level = LogLevel::kInfo;
+  // How log lines are written: "text" (for people) or "json" (one object per
+  // line, for log collectors; see server/common/log.h).
+  std::string log_format = LogFormatName(LogFormat::kText);
   // The Open Inference Protocol over HTTP/REST (inference_http.h), host:port;
   // port 0 picks a free port; empty: no HTTP listener.
   std::string http_address = "127.0.0.1:8000";

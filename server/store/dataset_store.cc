@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <system_error>
 
 #include "absl/strings/match.h"
@@ -140,6 +141,13 @@ DatasetWriter::DatasetWriter(std::string name, std::string tmp_path,
 DatasetWriter::~DatasetWriter() {
   if (file_ != nullptr) std::fclose(file_);
   if (!committed_) ::unlink(tmp_path_.c_str());
+}
+
+uint64_t DatasetWriter::StoredBytes(uint64_t rows) const {
+  const uint64_t row_bytes = row_buffer_.size() * sizeof(float);
+  const uint64_t most = std::numeric_limits<uint64_t>::max();
+  if (rows > (most - kTrailerSize) / row_bytes) return most;
+  return rows * row_bytes + kTrailerSize;
 }
 
 absl::Status DatasetWriter::Write(const void* data, size_t size) {

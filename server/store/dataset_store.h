@@ -46,6 +46,9 @@ class DatasetWriter {
   // [n x target_size]. Errors are the file system's.
   absl::Status Append(const float* inputs, const float* targets, uint64_t n);
   uint64_t rows() const { return rows_; }
+  // Bytes the committed file would take with `rows` rows (the rows and the
+  // trailer); UINT64_MAX if that does not fit in 64 bits.
+  uint64_t StoredBytes(uint64_t rows) const;
   // Writes the trailer, syncs and publishes the file. ALREADY_EXISTS if a
   // dataset of that name appeared meanwhile.
   absl::StatusOr<DatasetMeta> Commit();

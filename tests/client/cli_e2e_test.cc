@@ -32,6 +32,7 @@
 #include "grpc/health/v1/health.pb.h"
 #include "gtest/gtest.h"
 #include "mlp/v1/mlp.pb.h"
+#include "tests/testing/certs.h"
 #include "tests/testing/files.h"
 #include "tests/testing/server_process.h"
 
@@ -70,6 +71,9 @@ class CliProcess {
       // The caller's environment must not redirect the CLI elsewhere.
       unsetenv("MLP_SERVER");
       unsetenv("MLP_TOKEN");
+      unsetenv("MLP_TLS_CA");
+      unsetenv("MLP_TLS_CERT");
+      unsetenv("MLP_TLS_KEY");
       unsetenv("COLUMNS");
       for (const std::string& setting : environment) {
         putenv(const_cast<char*>(setting.c_str()));
@@ -812,7 +816,8 @@ TEST_F(CliTest, CommandHelpListsTheGlobalOptions) {
   const size_t global =
       help.out.find("Global options (before or after the command):");
   ASSERT_NE(global, std::string::npos) << help.out;
-  for (const char* option : {"--server", "--json", "--timeout"}) {
+  for (const char* option :
+       {"--server", "--json", "--timeout", "--tls-ca", "--tls-cert"}) {
     EXPECT_THAT(help.out.substr(global), HasSubstr(option));
   }
 }
@@ -1113,6 +1118,186 @@ TEST_F(CliTest, TokenFileAuthenticatesAgainstAGuardedServer) {
   EXPECT_EQ(accepted.exit_code, 0) << accepted.err;
   // Health needs no token (container health checks).
   EXPECT_EQ(CliProcess(dir_->path(), {server, "health"}).Wait(30).exit_code, 0);
+}
+
+// ------------------------------------------------------------------ TLS
+
+// Certificates made at test time (tests/testing/certs.h): the CA "a-"
+// signed the servers' and the client's; "b-" is a stranger.
+class CliTlsTest : public CliTest {
+ protected:
+  static void SetUpTestSuite() {
+    CliTest::SetUpTestSuite();
+    auto a = mlp::testing::MakeTestPki(dir_->path() + "/pki-a", "a-");
+    ASSERT_TRUE(a.ok()) << a.status();
+    auto b = mlp::testing::MakeTestPki(dir_->path() + "/pki-b", "b-");
+    ASSERT_TRUE(b.ok()) << b.status();
+    pki_ = new mlp::testing::TestPki(*a);
+    stranger_ = new mlp::testing::TestPki(*b);
+  }
+  static void TearDownTestSuite() {
+    delete pki_;
+    delete stranger_;
+    CliTest::TearDownTestSuite();
+  }
+
+  // A server speaking TLS with the "a-" certificate; `mutual`: it also
+  // wants client certificates of the "a-" CA.
+  static std::unique_ptr<mlp::testing::ServerProcess> StartTlsServer(
+      const std::string& name, bool mutual,
+      const std::string& address = "127.0.0.1:0") {
+    std::vector<std::string> flags = {"--address=" + address,
+                                      "--tls_cert_file=" + pki_->server_cert,
+                                      "--tls_key_file=" + pki_->server_key};
+    if (mutual) flags.push_back("--tls_client_ca_file=" + pki_->ca_cert);
+    auto server =
+        mlp::testing::ServerProcess::Start(dir_->path() + "/" + name, flags);
+    EXPECT_TRUE(server.ok()) << server.status();
+    return server.ok() ? *std::move(server) : nullptr;
+  }
+
+  // `mlp --server=<server> args...` with NAME=VALUE `environment`.
+  static Result MlpAt(const std::string& server, std::vector<std::string> args,
+                      const std::vector<std::string>& environment = {}) {
+    args.insert(args.begin(), "--server=" + server);
+    return CliProcess(dir_->path(), std::move(args), environment).Wait(30);
+  }
+
+  static mlp::testing::TestPki* pki_;
+  static mlp::testing::TestPki* stranger_;
+};
+
+mlp::testing::TestPki* CliTlsTest::pki_ = nullptr;
+mlp::testing::TestPki* CliTlsTest::stranger_ = nullptr;
+
+TEST_F(CliTlsTest, TheRightCaConnectsAndAWrongCaIsSaidInWords) {
+  auto server = StartTlsServer("tls", /*mutual=*/false);
+  ASSERT_NE(server, nullptr);
+  const std::string address = server->address();
+  const Result created =
+      MlpAt(address, {"--tls-ca", pki_->ca_cert, "create", "over-tls",
+                      "--input", "3", "--layer", "1:linear"});
+  EXPECT_EQ(created.exit_code, 0) << created.err;
+  // The environment variable works too, and with a name the certificate
+  // holds ("localhost" as well as 127.0.0.1).
+  const Result listed = MlpAt(absl::StrCat("localhost:", server->port()),
+                              {"list"}, {"MLP_TLS_CA=" + pki_->ca_cert});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, HasSubstr("over-tls"));
+  // An option beats its variable.
+  EXPECT_EQ(MlpAt(address, {"--tls-ca", pki_->ca_cert, "health"},
+                  {"MLP_TLS_CA=" + stranger_->ca_cert})
+                .exit_code,
+            0);
+
+  const Result wrong = MlpAt(address, {"--tls-ca", stranger_->ca_cert, "list"});
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_THAT(wrong.err,
+              StartsWith("error: UNAVAILABLE: cannot connect to " + address +
+                         ": TLS handshake failed: the server's certificate "
+                         "is not signed by --tls-ca"));
+  EXPECT_EQ(Lines(wrong.err).size(), 1u) << wrong.err;  // no gRPC log lines
+  const Result json =
+      MlpAt(address, {"--tls-ca", stranger_->ca_cert, "list", "--json"});
+  EXPECT_EQ(json.exit_code, 1);
+  const auto error = JsonError(json.err);
+  ASSERT_TRUE(error.fields().contains("source")) << json.err;
+  EXPECT_EQ(error.fields().at("source").string_value(), "connection");
+  EXPECT_THAT(error.fields().at("message").string_value(),
+              HasSubstr("is not signed by --tls-ca"));
+}
+
+// Plaintext against TLS and TLS against plaintext each say so.
+TEST_F(CliTlsTest, PlaintextAndTlsMismatchesAreSaidInWords) {
+  auto server = StartTlsServer("tls-only", /*mutual=*/false);
+  ASSERT_NE(server, nullptr);
+  const Result plaintext = MlpAt(server->address(), {"list"});
+  EXPECT_EQ(plaintext.exit_code, 1);
+  EXPECT_THAT(plaintext.err, HasSubstr("speaks only TLS; give the CA that "
+                                       "signed its certificate with --tls-ca"));
+  const Result tls =
+      MlpAt(server_->address(), {"--tls-ca", pki_->ca_cert, "list"});
+  EXPECT_EQ(tls.exit_code, 1);
+  EXPECT_THAT(tls.err, HasSubstr("TLS handshake failed: the server does not "
+                                 "speak TLS"));
+}
+
+// The certificate names localhost and 127.0.0.1; 127.0.0.2 is the same
+// machine under a name it does not hold.
+TEST_F(CliTlsTest, AHostTheCertificateDoesNotNameIsSaidInWords) {
+  auto server =
+      StartTlsServer("tls-other-host", /*mutual=*/false, "127.0.0.2:0");
+  ASSERT_NE(server, nullptr);
+  const Result result = MlpAt(absl::StrCat("127.0.0.2:", server->port()),
+                              {"--tls-ca", pki_->ca_cert, "list"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err,
+              HasSubstr("TLS handshake failed: the server's certificate does "
+                        "not name the host in --server"));
+}
+
+TEST_F(CliTlsTest, MutualTlsRefusesACliWithoutAClientCertificate) {
+  auto server = StartTlsServer("mtls", /*mutual=*/true);
+  ASSERT_NE(server, nullptr);
+  const std::string address = server->address();
+  const Result without = MlpAt(address, {"--tls-ca", pki_->ca_cert, "list"});
+  EXPECT_EQ(without.exit_code, 1);
+  EXPECT_THAT(without.err,
+              HasSubstr("TLS handshake failed: the server closed the "
+                        "connection; a server run with --tls_client_ca_file "
+                        "(mutual TLS) wants a client certificate: give "
+                        "--tls-cert and --tls-key"));
+  const Result stranger = MlpAt(
+      address, {"--tls-ca", pki_->ca_cert, "--tls-cert", stranger_->client_cert,
+                "--tls-key", stranger_->client_key, "list"});
+  EXPECT_EQ(stranger.exit_code, 1);
+  EXPECT_THAT(stranger.err, HasSubstr("is --tls-cert signed by a CA in the "
+                                      "server's --tls_client_ca_file?"));
+  const Result with = MlpAt(
+      address, {"--tls-ca", pki_->ca_cert, "--tls-cert", pki_->client_cert,
+                "--tls-key", pki_->client_key, "create", "mutual", "--input",
+                "2", "--layer", "1:linear"});
+  EXPECT_EQ(with.exit_code, 0) << with.err;
+  const Result from_environment =
+      MlpAt(address, {"show", "mutual"},
+            {"MLP_TLS_CA=" + pki_->ca_cert, "MLP_TLS_CERT=" + pki_->client_cert,
+             "MLP_TLS_KEY=" + pki_->client_key});
+  EXPECT_EQ(from_environment.exit_code, 0) << from_environment.err;
+}
+
+// Files that cannot serve are named before any connection: a certificate
+// without its key is a usage error (2), an unreadable or non-PEM file a
+// local error (1).
+TEST_F(CliTlsTest, UnusableTlsFilesAreNamed) {
+  const std::string address = server_->address();
+  const Result half = MlpAt(address, {"--tls-ca", pki_->ca_cert, "--tls-cert",
+                                      pki_->client_cert, "list"});
+  EXPECT_EQ(half.exit_code, 2);
+  EXPECT_THAT(half.err, StartsWith("error: --tls-cert (or MLP_TLS_CERT) needs "
+                                   "--tls-key (or MLP_TLS_KEY)"));
+  const Result missing =
+      MlpAt(address, {"--tls-ca", dir_->path() + "/no-such.pem", "list"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "error: --tls-ca: cannot read '" + dir_->path() +
+                             "/no-such.pem': No such file or directory\n");
+  // The key given as the certificate, through the environment.
+  const Result key_as_cert =
+      MlpAt(address, {"list", "--json"},
+            {"MLP_TLS_CA=" + pki_->ca_cert, "MLP_TLS_CERT=" + pki_->client_key,
+             "MLP_TLS_KEY=" + pki_->client_key});
+  EXPECT_EQ(key_as_cert.exit_code, 1);
+  const auto error = JsonError(key_as_cert.err);
+  ASSERT_TRUE(error.fields().contains("source")) << key_as_cert.err;
+  EXPECT_EQ(error.fields().at("source").string_value(), "local");
+  EXPECT_EQ(error.fields().at("message").string_value(),
+            "--tls-cert: '" + pki_->client_key +
+                "' is not a PEM file holding a certificate (a '-----BEGIN "
+                "CERTIFICATE-----' block)");
+  const Result not_pem =
+      MlpAt(address, {"--tls-ca", WriteFile("not.pem", "hello\n"), "health"});
+  EXPECT_EQ(not_pem.exit_code, 1);
+  EXPECT_THAT(not_pem.err,
+              HasSubstr("not.pem' is not a PEM file holding a certificate"));
 }
 
 TEST_F(CliTest, IdxUploadAndPredictFromAFile) {

@@ -3,6 +3,8 @@
 #include <grpcpp/support/status.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -11,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "client/commands.h"
+#include "client/connection.h"
 #include "client/names.h"
 #include "client/output.h"
 #include "client/parse.h"
@@ -453,7 +456,9 @@ TEST_F(CommandLineTest, EveryHelpHasTheGlobalOptionsAndFits80Columns) {
   ASSERT_GT(commands.size(), 10u);
   for (const CLI::App* command : commands) {
     const std::string help = command->help();
-    for (const char* option : {"--server", "--json", "--timeout"}) {
+    for (const char* option :
+         {"--server", "--json", "--timeout", "--token-file", "--tls-ca",
+          "--tls-cert", "--tls-key"}) {
       EXPECT_THAT(help, HasSubstr(option)) << command->get_name();
     }
     if (command != app_.get()) {
@@ -478,6 +483,123 @@ TEST_F(CommandLineTest, GlobalOptionsBeforeOrAfterTheCommand) {
   EXPECT_EQ(Parse({"demo", "fashion", "--epochs", "1", "--json"}), -1);
   EXPECT_TRUE(global_.json);
   EXPECT_TRUE(action_);
+}
+
+// --tls-ca, --tls-cert, --tls-key or MLP_TLS_CA, MLP_TLS_CERT,
+// MLP_TLS_KEY: an option beats its variable.
+TEST_F(CommandLineTest, TlsFilesComeFromOptionsOrTheEnvironment) {
+  setenv("MLP_TLS_CA", "env-ca.pem", 1);
+  setenv("MLP_TLS_CERT", "env-cert.pem", 1);
+  setenv("MLP_TLS_KEY", "env-key.pem", 1);
+  EXPECT_EQ(Parse({"list"}), -1);
+  EXPECT_EQ(global_.tls_ca_file, "env-ca.pem");
+  EXPECT_EQ(global_.tls_cert_file, "env-cert.pem");
+  EXPECT_EQ(global_.tls_key_file, "env-key.pem");
+  EXPECT_EQ(Parse({"list", "--tls-ca", "ca.pem", "--tls-key=key.pem"}), -1);
+  EXPECT_EQ(global_.tls_ca_file, "ca.pem");
+  EXPECT_EQ(global_.tls_cert_file, "env-cert.pem");
+  EXPECT_EQ(global_.tls_key_file, "key.pem");
+  unsetenv("MLP_TLS_CA");
+  unsetenv("MLP_TLS_CERT");
+  unsetenv("MLP_TLS_KEY");
+  EXPECT_EQ(Parse({"--tls-cert", "c.pem", "health"}), -1);
+  EXPECT_EQ(global_.tls_ca_file, "");
+  EXPECT_EQ(global_.tls_cert_file, "c.pem");
+}
+
+// What ResolveTls makes of the files: TLS on with any of them; a
+// certificate without its key is a usage error; a file that cannot be read
+// or holds no PEM block of its kind is a local error naming it.
+TEST(ResolveTlsTest, ReadsThePemFilesAndNamesTheBadOnes) {
+  char dir_template[] = "/tmp/mlp-tls-test-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  const auto write = [&dir](const std::string& name, const std::string& text) {
+    const std::string path = dir + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  };
+  const std::string cert =
+      "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  const std::string ca = write("ca.pem", cert);
+  const std::string client = write("client.pem", cert);
+  const std::string key = write(
+      "client.key",
+      "-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n");
+
+  GlobalOptions none;
+  ASSERT_TRUE(ResolveTls(&none).ok());
+  EXPECT_FALSE(none.tls.enabled);
+
+  GlobalOptions all;
+  all.tls_ca_file = ca;
+  all.tls_cert_file = client;
+  all.tls_key_file = key;
+  ASSERT_TRUE(ResolveTls(&all).ok());
+  EXPECT_TRUE(all.tls.enabled);
+  EXPECT_EQ(all.tls.root_certs, cert);
+  EXPECT_EQ(all.tls.cert_chain, cert);
+  EXPECT_THAT(all.tls.private_key, HasSubstr("EC PRIVATE KEY"));
+
+  // A client certificate without --tls-ca: TLS with the system's CAs.
+  GlobalOptions system_roots;
+  system_roots.tls_cert_file = client;
+  system_roots.tls_key_file = key;
+  ASSERT_TRUE(ResolveTls(&system_roots).ok());
+  EXPECT_TRUE(system_roots.tls.enabled);
+  EXPECT_EQ(system_roots.tls.root_certs, "");
+
+  GlobalOptions half;
+  half.tls_cert_file = client;
+  absl::Status status = ResolveTls(&half);
+  EXPECT_TRUE(IsUsageError(status)) << status;
+  EXPECT_EQ(ExitCode(status, false), kExitUsage);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("--tls-cert (or MLP_TLS_CERT) needs --tls-key"));
+  half.tls_cert_file.clear();
+  half.tls_key_file = key;
+  status = ResolveTls(&half);
+  EXPECT_TRUE(IsUsageError(status)) << status;
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("--tls-key (or MLP_TLS_KEY) needs --tls-cert"));
+
+  GlobalOptions missing;
+  missing.tls_ca_file = dir + "/nowhere.pem";
+  status = ResolveTls(&missing);
+  EXPECT_EQ(ExitCode(status, false), kExitError);
+  EXPECT_EQ(status.message(), "--tls-ca: cannot read '" + dir +
+                                  "/nowhere.pem': No such file or directory");
+
+  GlobalOptions swapped;  // the key given as the certificate
+  swapped.tls_cert_file = key;
+  swapped.tls_key_file = client;
+  status = ResolveTls(&swapped);
+  EXPECT_EQ(ExitCode(status, false), kExitError);
+  EXPECT_EQ(status.message(),
+            "--tls-cert: '" + key +
+                "' is not a PEM file holding a certificate (a '-----BEGIN "
+                "CERTIFICATE-----' block)");
+  swapped.tls_cert_file = client;
+  swapped.tls_key_file = ca;
+  EXPECT_THAT(std::string(ResolveTls(&swapped).message()),
+              HasSubstr("--tls-key: '" + ca +
+                        "' is not a PEM file holding a private key"));
+
+  // openssl ecparam -genkey writes the parameters before the key.
+  GlobalOptions parameters_first;
+  parameters_first.tls_cert_file = client;
+  parameters_first.tls_key_file =
+      write("params.key",
+            "-----BEGIN EC PARAMETERS-----\nBgg\n-----END EC PARAMETERS-----\n"
+            "-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE "
+            "KEY-----\n");
+  EXPECT_TRUE(ResolveTls(&parameters_first).ok());
+
+  GlobalOptions not_pem;
+  not_pem.tls_ca_file = write("notes.txt", "just words\n");
+  EXPECT_THAT(std::string(ResolveTls(&not_pem).message()),
+              HasSubstr("is not a PEM file holding a certificate"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(CommandLineTest, SyntaxErrorsAreUsageErrors) {

@@ -48,6 +48,21 @@ TEST(EscapeTest, InvalidUtf8AndHiddenControlsAreEscapedByteByByte) {
   EXPECT_EQ(EscapeText("\x7F"), "\\x7f");
 }
 
+// JSON log lines: everything a JSON parser refuses or a terminal acts on is
+// escaped; invalid UTF-8 becomes the text \xNN, as EscapeText writes it.
+TEST(EscapeTest, JsonQuoteMakesAValidJsonString) {
+  EXPECT_EQ(JsonQuote("loaded 3 models"), "\"loaded 3 models\"");
+  EXPECT_EQ(JsonQuote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(JsonQuote("1\n2\r3\t4\b5\f6"), "\"1\\n2\\r3\\t4\\b5\\f6\"");
+  EXPECT_EQ(JsonQuote(std::string("\x00\x1b\x7f", 3)),
+            "\"\\u0000\\u001b\\u007f\"");
+  EXPECT_EQ(JsonQuote("\xC2\x85|\xE2\x80\xA8|\xE2\x80\xA9"),
+            "\"\\u0085|\\u2028|\\u2029\"");
+  EXPECT_EQ(JsonQuote("caf\xC3\xA9 \xE6\x97\xA5"),
+            "\"caf\xC3\xA9 \xE6\x97\xA5\"");
+  EXPECT_EQ(JsonQuote("bad \xff\xC3 end"), "\"bad \\\\xff\\\\xc3 end\"");
+}
+
 TEST(EscapeTest, LongTextIsCutAtACharacterAndSaysHowMuch) {
   const std::string big(1 << 20, 'n');
   const std::string quoted = Quote(big);

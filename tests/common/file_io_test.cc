@@ -167,5 +167,14 @@ TEST(ErrnoStatusTest, MapsCommonErrors) {
   EXPECT_THAT(ErrnoStatus("write", "/x/y", EIO).message(), HasSubstr("/x/y"));
 }
 
+// The registry words a store error for callers without its path, from the
+// errno the status carries (registry/store_errors.h).
+TEST(ErrnoStatusTest, KeepsTheErrnoForThoseWhoMustNotShowThePath) {
+  EXPECT_EQ(ErrnoOf(ErrnoStatus("create", "/x/y", ENOTDIR)), ENOTDIR);
+  EXPECT_EQ(ErrnoOf(ErrnoStatus("write", "/x/y", ENOSPC)), ENOSPC);
+  EXPECT_EQ(ErrnoOf(absl::InternalError("create '/x/y': failed")), 0);
+  EXPECT_EQ(ErrnoOf(absl::OkStatus()), 0);
+}
+
 }  // namespace
 }  // namespace mlp::common

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace mlp {
 namespace {
@@ -63,7 +64,10 @@ class StderrCapture {
 
 class LogTest : public ::testing::Test {
  protected:
-  void TearDown() override { SetMinLogLevel(LogLevel::kInfo); }
+  void TearDown() override {
+    SetMinLogLevel(LogLevel::kInfo);
+    SetLogFormat(LogFormat::kText);
+  }
 };
 
 TEST_F(LogTest, LineHasLevelUtcTimestampFileAndMessage) {
@@ -134,6 +138,66 @@ TEST_F(LogTest, LinesFromManyThreadsStayWhole) {
     begin = end + 1;
   }
   EXPECT_EQ(lines, 200u);
+}
+
+// --log_format=json: one object per line that a strict JSON parser reads,
+// whatever the message holds.
+TEST_F(LogTest, JsonLinesAreOneObjectEachWithEveryField) {
+  SetLogFormat(LogFormat::kJson);
+  StderrCapture capture;
+  MLP_LOG(WARNING) << "model 'm' \"quoted\" back\\slash";
+  MLP_LOG(ERROR) << "two\nlines\r\x1b[2J tab\t bad \xff\xfe "
+                 << std::string("nul\0", 4) << " caf\xC3\xA9 \xE2\x80\xA8";
+  const int line_of_error = __LINE__ - 2;
+  const std::string text = capture.Text();
+  std::vector<nlohmann::json> lines;
+  for (size_t begin = 0; begin < text.size();) {
+    const size_t end = text.find('\n', begin);
+    ASSERT_NE(end, std::string::npos) << text;
+    const std::string line = text.substr(begin, end - begin);
+    EXPECT_EQ(line.find('\r'), std::string::npos) << line;
+    EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;
+    ASSERT_NO_THROW(lines.push_back(nlohmann::json::parse(line))) << line;
+    begin = end + 1;
+  }
+  ASSERT_EQ(lines.size(), 2u) << text;
+  EXPECT_EQ(lines[0]["level"], "warning");
+  EXPECT_EQ(lines[0]["file"], "log_test.cc");
+  EXPECT_EQ(lines[0]["message"], "model 'm' \"quoted\" back\\slash");
+  EXPECT_EQ(lines[1]["level"], "error");
+  EXPECT_EQ(lines[1]["line"], line_of_error);
+  EXPECT_EQ(lines[1]["message"],
+            std::string("two\nlines\r\x1b[2J tab\t bad \\xff\\xfe nul\0 "
+                        "caf\xC3\xA9 \xE2\x80\xA8",
+                        47));
+  for (const nlohmann::json& line : lines) {
+    ASSERT_TRUE(line["time"].is_string());
+    absl::Time logged;
+    std::string error;
+    EXPECT_TRUE(absl::ParseTime("%Y-%m-%dT%H:%M:%E3SZ",
+                                line["time"].get<std::string>(),
+                                absl::UTCTimeZone(), &logged, &error))
+        << line << ": " << error;
+    EXPECT_LT(absl::AbsDuration(absl::Now() - logged), absl::Seconds(60));
+    EXPECT_EQ(line.size(), 5u) << line;
+  }
+  // Back to text: the next line is a text line again.
+  SetLogFormat(LogFormat::kText);
+  StderrCapture again;
+  MLP_LOG(INFO) << "plain";
+  EXPECT_THAT(again.Text(), MatchesRegex("I .*\\] plain\n"));
+}
+
+TEST(ParseLogFormatTest, TextOrJsonOnly) {
+  LogFormat format;
+  ASSERT_TRUE(ParseLogFormat("json", &format));
+  EXPECT_EQ(format, LogFormat::kJson);
+  ASSERT_TRUE(ParseLogFormat("text", &format));
+  EXPECT_EQ(format, LogFormat::kText);
+  EXPECT_FALSE(ParseLogFormat("JSON", &format));
+  EXPECT_FALSE(ParseLogFormat("", &format));
+  EXPECT_STREQ(LogFormatName(LogFormat::kJson), "json");
+  EXPECT_STREQ(LogFormatName(LogFormat::kText), "text");
 }
 
 TEST(ParseLogLevelTest, KnownNamesOnly) {

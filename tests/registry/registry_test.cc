@@ -481,6 +481,10 @@ TEST_F(RegistryTest, BadLimitsAreRefused) {
   limits.keep_versions = 0;
   EXPECT_EQ(Registry::Open(dir_.path(), limits).status().code(),
             absl::StatusCode::kInvalidArgument);
+  limits = Limits();
+  limits.max_dataset_bytes = 0;
+  EXPECT_EQ(Registry::Open(dir_.path(), limits).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // ------------------------------------------------------------ datasets
@@ -545,6 +549,39 @@ TEST_F(RegistryTest, UploadRowLimit) {
   ASSERT_TRUE((*up)->Append(v.data(), v.data(), 5).ok());
   ASSERT_TRUE((*up)->Commit().ok());
   EXPECT_EQ(r->datasets().GetDataset("big")->rows, 5u);
+}
+
+// The byte limit bounds the file an upload stores: rows of 1 + 1 float32
+// (8 bytes) and the 40-byte trailer, so 80 bytes hold 5 rows.
+TEST_F(RegistryTest, UploadByteLimitCountsTheStoredFile) {
+  Limits limits;
+  limits.max_dataset_bytes = 80;
+  std::unique_ptr<Registry> r = Open(limits);
+  const std::vector<float> v = Column(6, 0);
+  {
+    absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
+        r->datasets().BeginUpload("big", 1, 1);
+    ASSERT_TRUE(up.ok());
+    ASSERT_TRUE((*up)->Append(v.data(), v.data(), 3).ok());
+    const absl::Status over = (*up)->Append(v.data(), v.data(), 3);
+    EXPECT_EQ(over.code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(over.message(), HasSubstr("would take 88 bytes"));
+    EXPECT_THAT(over.message(), HasSubstr("limit of 80 bytes"));
+    EXPECT_THAT(over.message(), HasSubstr("--max_dataset_bytes"));
+    EXPECT_EQ((*up)->rows(), 3u);
+  }
+  // The refused upload left nothing, and released its name.
+  EXPECT_THAT(r->datasets().ListDatasets(), IsEmpty());
+  EXPECT_THAT(Names(dir_.path() + "/datasets"), IsEmpty());
+  // Exactly at the limit is fine, and the file is that large.
+  absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
+      r->datasets().BeginUpload("big", 1, 1);
+  ASSERT_TRUE(up.ok());
+  ASSERT_TRUE((*up)->Append(v.data(), v.data(), 5).ok());
+  absl::StatusOr<DatasetInfo> info = (*up)->Commit();
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->size_bytes, 80u);
+  EXPECT_EQ(fs::file_size(dir_.path() + "/datasets/big.mlpd"), 80u);
 }
 
 TEST_F(RegistryTest, UploadWithoutRowsIsInvalidAndLeavesNothing) {
@@ -615,6 +652,73 @@ TEST_F(RegistryTest, AbandonedUploadLeavesNothingAfterReopen) {
   std::unique_ptr<Registry> r = Open();
   EXPECT_THAT(r->datasets().ListDatasets(), IsEmpty());
   EXPECT_THAT(Names(dir_.path() + "/datasets"), IsEmpty());
+}
+
+// ------------------------------------------------- storage errors
+
+// What a caller may see of a failed write or read: the model or dataset and
+// the cause, never where the data directory is (the log has that).
+::testing::Matcher<absl::Status> NamesNoPath(const std::string& data_dir,
+                                             const std::string& what) {
+  return ::testing::AllOf(
+      ::testing::Property(&absl::Status::message, HasSubstr(what)),
+      ::testing::Property(&absl::Status::message,
+                          HasSubstr("the server log has the details")),
+      ::testing::Property(&absl::Status::message,
+                          ::testing::Not(HasSubstr(data_dir))),
+      ::testing::Property(&absl::Status::message,
+                          ::testing::Not(HasSubstr("/models/"))),
+      ::testing::Property(&absl::Status::message,
+                          ::testing::Not(HasSubstr("/datasets/"))));
+}
+
+// Tests run as root, where permissions stop no write: a directory replaced
+// by a file fails every write under it (ENOTDIR) whoever runs the test.
+void ReplaceWithFile(const std::string& dir) {
+  fs::rename(dir, dir + ".moved");
+  testing::WritePlain(dir, "not a directory");
+}
+
+TEST_F(RegistryTest, FailedCommitNamesTheModelNotTheServerPath) {
+  std::unique_ptr<Registry> r = Open();
+  ASSERT_TRUE(r->models().CreateModel("m", SeedNetworkSpec(1)).ok());
+  ReplaceWithFile(ModelDir("m"));
+  const absl::StatusOr<uint64_t> committed = TrainOnce(*r, "m", 0.5f);
+  EXPECT_EQ(committed.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(committed.status(),
+              NamesNoPath(dir_.path(),
+                          "cannot store version 2 of model 'm': "
+                          "the server could not read or write "
+                          "its files (Not a directory)"));
+  // Nothing changed: the model still serves version 1.
+  EXPECT_EQ(r->models().GetModel("m")->version, 1u);
+}
+
+TEST_F(RegistryTest, FailedUploadAndCorruptReadNameTheDatasetNotThePath) {
+  std::unique_ptr<Registry> r = Open();
+  const std::vector<float> v = Column(4, 0);
+  {
+    absl::StatusOr<std::unique_ptr<DatasetUpload>> up =
+        r->datasets().BeginUpload("good", 1, 1);
+    ASSERT_TRUE(up.ok());
+    ASSERT_TRUE((*up)->Append(v.data(), v.data(), 4).ok());
+    ASSERT_TRUE((*up)->Commit().ok());
+  }
+  testing::FlipByte(dir_.path() + "/datasets/good.mlpd", 0, 0xff);
+  const absl::Status corrupt = r->datasets().LoadDataset("good").status();
+  EXPECT_EQ(corrupt.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(corrupt, NamesNoPath(dir_.path(),
+                                   "cannot read dataset 'good': its stored "
+                                   "file is corrupt"));
+
+  ReplaceWithFile(dir_.path() + "/datasets");
+  const absl::Status begun = r->datasets().BeginUpload("new", 1, 1).status();
+  EXPECT_EQ(begun.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(begun, NamesNoPath(dir_.path(), "cannot store dataset 'new'"));
+  // The name is free again once the directory is back.
+  fs::remove(dir_.path() + "/datasets");
+  fs::rename(dir_.path() + "/datasets.moved", dir_.path() + "/datasets");
+  EXPECT_TRUE(r->datasets().BeginUpload("new", 1, 1).ok());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "nlohmann/json.hpp"
 #include "reflection_subset.grpc.pb.h"
 #include "tests/testing/api.h"
 #include "tests/testing/server_process.h"
@@ -195,6 +197,108 @@ TEST(ProcessTest, CallerStringsAreEscapedAndBoundedInLogsAndErrors) {
   EXPECT_EQ(request_lines, 4);  // one per call, each on one line
 }
 
+// --log_format=json: every line the process writes, the request lines, the
+// start and stop lines and the libraries' lines, is one JSON object,
+// whatever a caller sent.
+TEST(ProcessTest, JsonLogFormatWritesOneObjectPerLine) {
+  TempDir dir;
+  auto server =
+      ServerProcess::Start(dir.path() + "/data", {"--log_format=json"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = testing::MakeStub((*server)->address());
+  ASSERT_TRUE(
+      testing::CreateModel(stub.get(), "logged", testing::SeedSpec(1)).ok());
+  v1::GetModelRequest request;
+  request.set_name("x\"\n{\"level\":\"error\"} \x1b[2J");
+  v1::ModelInfo info;
+  EXPECT_EQ(
+      stub->GetModel(ContextWithDeadline().get(), request, &info).error_code(),
+      grpc::StatusCode::NOT_FOUND);
+  // A name that is not UTF-8 makes protobuf log on the server: its line is
+  // JSON too.
+  request.set_name("bad \xff name");
+  EXPECT_FALSE(
+      stub->GetModel(ContextWithDeadline().get(), request, &info).ok());
+  stub.reset();
+  (*server)->Signal(SIGTERM);
+  ASSERT_NE((*server)->Wait(5), -1);
+
+  std::ifstream in((*server)->log_path());
+  std::vector<nlohmann::json> lines;
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json object;
+    ASSERT_NO_THROW(object = nlohmann::json::parse(line)) << line;
+    ASSERT_TRUE(object.is_object()) << line;
+    for (const char* key : {"time", "level", "file", "line", "message"}) {
+      EXPECT_TRUE(object.contains(key)) << key << " in " << line;
+    }
+    lines.push_back(std::move(object));
+  }
+  const auto message_with = [&lines](const std::string& text) {
+    return std::count_if(lines.begin(), lines.end(), [&](const auto& line) {
+      return line["message"].template get<std::string>().find(text) !=
+             std::string::npos;
+    });
+  };
+  EXPECT_EQ(message_with("CreateModel 'logged' OK"), 1);
+  EXPECT_EQ(message_with("GetModel 'x\"\\n{\"level\":\"error\"} \\x1b[2J'"), 1);
+  EXPECT_EQ(message_with("invalid UTF-8"), 1);  // protobuf's, routed
+  EXPECT_EQ(message_with("listening on"), 1);
+  for (const nlohmann::json& line : lines) {
+    EXPECT_THAT(line["level"].get<std::string>(),
+                MatchesRegex("debug|info|warning|error"))
+        << line;
+    EXPECT_TRUE(line["line"].is_number_integer()) << line;
+  }
+}
+
+// A write that fails under the data directory reaches the caller named
+// after the model, and the server's log keeps the path for the operator.
+// (Tests run as root, where permissions stop no write: the model's directory
+// is replaced by a file instead, which fails every write under it.)
+TEST(ProcessTest, StorageErrorsGiveCallersNamesAndTheLogThePath) {
+  TempDir dir;
+  const std::string data_dir = dir.path() + "/data";
+  auto server = ServerProcess::Start(data_dir);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = testing::MakeStub((*server)->address());
+  ASSERT_TRUE(
+      testing::CreateModel(stub.get(), "doomed", testing::SeedSpec(1)).ok());
+  const std::string model_dir = data_dir + "/models/doomed";
+  ASSERT_EQ(std::rename(model_dir.c_str(), (dir.path() + "/moved").c_str()), 0);
+  { std::ofstream(model_dir) << "not a directory"; }
+
+  auto context = ContextWithDeadline(60);
+  auto reader =
+      stub->Train(context.get(), testing::SeedTrainRequest("doomed", 3));
+  v1::TrainProgress progress;
+  while (reader->Read(&progress)) {
+  }
+  const grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(status.error_message(),
+              ContainsRegex("^cannot store version 2 of model 'doomed': "));
+  EXPECT_THAT(status.error_message(), Not(HasSubstr(data_dir)));
+  EXPECT_THAT(status.error_message(), Not(HasSubstr("/models/")));
+  stub.reset();
+  (*server)->Signal(SIGTERM);
+  ASSERT_NE((*server)->Wait(5), -1);
+
+  std::ifstream in((*server)->log_path());
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  const std::string logged =
+      "] cannot store version 2 of model 'doomed': create '" + model_dir +
+      "/v000002.ver.tmp";
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [&](const std::string& line) {
+                            return line.rfind("E ", 0) == 0 &&
+                                   line.find(logged) != std::string::npos;
+                          }),
+            1)
+      << logged;
+}
+
 TEST(ProcessTest, RepeatedStopSignalsStillExitZero) {
   TempDir dir;
   auto server = ServerProcess::Start(dir.path() + "/data");
@@ -250,7 +354,8 @@ TEST(ProcessTest, VersionAndHelpNameTheBuildAndEveryFlag) {
   EXPECT_EQ(RunServer("--help", &help), 1);  // Abseil's exit code for --help
   for (const char* flag :
        {"--address", "--data_dir", "--compute_threads", "--max_message_bytes",
-        "--max_parameters", "--keep_versions", "--auth_token_file"}) {
+        "--max_parameters", "--keep_versions", "--auth_token_file",
+        "--log_format", "--max_dataset_bytes"}) {
     EXPECT_THAT(help, ContainsRegex(std::string(flag) + " \\("));
   }
   EXPECT_THAT(help, ContainsRegex("default: 67108864"));
@@ -280,6 +385,12 @@ TEST(ProcessTest, BadFlagsAreRefused) {
                                 AllOf(HasSubstr("exited with code 2 "),
                                       HasSubstr("memory_trim_seconds must be "
                                                 ">= 0 (0 = never), got -1"))));
+  std::string output;
+  EXPECT_EQ(RunServer("--log_format=xml --data_dir='" + dir.path() + "/data4'",
+                      &output),
+            2);
+  EXPECT_THAT(output, ContainsRegex("--log_format must be text or json, got "
+                                    "'xml'"));
 }
 
 }  // namespace

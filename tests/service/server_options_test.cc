@@ -48,6 +48,8 @@ TEST(ServerOptionsTest, EachBadOptionNamesItsFlag) {
        "--max_parameters=17000000 needs --max_message_bytes >= 69048576"},
       {[](ServerOptions& o) { o.limits.max_dataset_rows = 0; },
        "--max_dataset_rows must be >= 1, got 0"},
+      {[](ServerOptions& o) { o.limits.max_dataset_bytes = 0; },
+       "--max_dataset_bytes must be >= 1, got 0"},
       {[](ServerOptions& o) { o.limits.max_concurrent_trainings = 0; },
        "--max_concurrent_trainings must be >= 1, got 0"},
       {[](ServerOptions& o) { o.limits.keep_versions = 0; },
@@ -60,6 +62,8 @@ TEST(ServerOptionsTest, EachBadOptionNamesItsFlag) {
        "--stalled_stream_seconds must be > 0"},
       {[](ServerOptions& o) { o.shutdown_grace_seconds = -0.5; },
        "--shutdown_grace_seconds must be >= 0"},
+      {[](ServerOptions& o) { o.log_format = "xml\n"; },
+       "--log_format must be text or json, got 'xml\\n'"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.message);

@@ -14,6 +14,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/service/server.h"
 #include "tests/testing/api.h"
+#include "tests/testing/files.h"
 #include "tests/testing/server_process.h"
 
 namespace mlp {
@@ -867,6 +868,27 @@ TEST_F(ServiceTest, BadUploadsLeaveNothing) {
   ASSERT_TRUE(stub_->ListDatasets(ContextWithDeadline().get(), {}, &list).ok());
   EXPECT_EQ(list.datasets_size(), 0);
   EXPECT_TRUE(UploadSeedDataset(stub_.get(), "ragged", 4, 4, &info).ok());
+}
+
+// An upload past --max_dataset_bytes is refused with the limit named, and
+// leaves no dataset and no file.
+TEST_F(ServiceTest, UploadOverTheByteLimitIsRefusedAndLeavesNothing) {
+  registry::Limits limits;
+  // The seed dataset's rows are 3 + 1 float32 (16 bytes), the trailer 40:
+  // three rows fit, four do not.
+  limits.max_dataset_bytes = 40 + 3 * 16;
+  StartServer(limits);
+  v1::DatasetInfo info;
+  const grpc::Status status =
+      UploadSeedDataset(stub_.get(), "too-big", 4, 1, &info);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("--max_dataset_bytes"));
+  EXPECT_THAT(status.error_message(), HasSubstr("dataset 'too-big'"));
+  v1::ListDatasetsResponse list;
+  ASSERT_TRUE(stub_->ListDatasets(ContextWithDeadline().get(), {}, &list).ok());
+  EXPECT_EQ(list.datasets_size(), 0);
+  EXPECT_THAT(testing::Names(dir_.path() + "/datasets"), ::testing::IsEmpty());
+  EXPECT_TRUE(UploadSeedDataset(stub_.get(), "fits", 3, 1, &info).ok());
 }
 
 TEST_F(ServiceTest, TokenIsRequiredWhenConfigured) {
