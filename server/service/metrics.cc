@@ -109,101 +109,74 @@ double CpuSeconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
+prometheus::Family<prometheus::Counter>& Counters(prometheus::Registry& r,
+                                                  const char* name,
+                                                  const char* help) {
+  return BuildCounter().Name(name).Help(help).Register(r);
+}
+
+prometheus::Family<prometheus::Gauge>& Gauges(prometheus::Registry& r,
+                                              const char* name,
+                                              const char* help) {
+  return BuildGauge().Name(name).Help(help).Register(r);
+}
+
 }  // namespace
 
 Metrics::Metrics(const registry::Registry* registry)
     : registry_(registry),
       prom_(std::make_shared<prometheus::Registry>()),
-      requests_(BuildCounter()
-                    .Name("mlp_requests_total")
-                    .Help("Calls that ended, by protocol, method and status "
-                          "code (gRPC's names; HTTP calls too)")
-                    .Register(*prom_)),
+      requests_(Counters(*prom_, "mlp_requests_total",
+                         "Calls that ended, by protocol, method and status "
+                         "code (gRPC's names; HTTP calls too)")),
       inference_seconds_(
           BuildHistogram()
               .Name("mlp_inference_duration_seconds")
               .Help("Time to answer a Predict or ModelInfer that succeeded, "
                     "from the request to the response, by model")
               .Register(*prom_)),
-      in_flight_grpc_(BuildGauge()
-                          .Name("mlp_requests_in_flight")
-                          .Help("Calls running now")
-                          .Register(*prom_)
-                          .Add({{"protocol", "grpc"}})),
-      // The same family as the line above (the registry merges them).
-      in_flight_http_(BuildGauge()
-                          .Name("mlp_requests_in_flight")
-                          .Help("Calls running now")
-                          .Register(*prom_)
-                          .Add({{"protocol", "http"}})),
-      epochs_(BuildCounter()
-                  .Name("mlp_training_epochs_total")
-                  .Help("Training epochs completed")
-                  .Register(*prom_)
+      in_flight_grpc_(
+          Gauges(*prom_, "mlp_requests_in_flight", "Calls running now")
+              .Add({{"protocol", "grpc"}})),
+      // The same family (the registry merges families of one name).
+      in_flight_http_(
+          Gauges(*prom_, "mlp_requests_in_flight", "Calls running now")
+              .Add({{"protocol", "http"}})),
+      epochs_(Counters(*prom_, "mlp_training_epochs_total",
+                       "Training epochs completed")
                   .Add({})),
-      samples_(BuildCounter()
-                   .Name("mlp_training_samples_total")
-                   .Help("Training samples processed (one per row per epoch)")
-                   .Register(*prom_)
+      samples_(Counters(*prom_, "mlp_training_samples_total",
+                        "Training samples processed (one per row per epoch)")
                    .Add({})),
-      last_loss_(BuildGauge()
-                     .Name("mlp_training_last_loss")
-                     .Help("Training loss of the model's last epoch")
-                     .Register(*prom_)),
-      samples_per_second_(BuildGauge()
-                              .Name("mlp_training_samples_per_second")
-                              .Help("Training speed of the model's last epoch")
-                              .Register(*prom_)),
-      trainings_running_(BuildGauge()
-                             .Name("mlp_trainings_running")
-                             .Help("Trainings running now")
-                             .Register(*prom_)
-                             .Add({})),
-      models_(BuildGauge()
-                  .Name("mlp_models")
-                  .Help("Models loaded")
-                  .Register(*prom_)
-                  .Add({})),
-      versions_(BuildGauge()
-                    .Name("mlp_model_versions")
-                    .Help("Committed versions kept, over all models")
-                    .Register(*prom_)
+      last_loss_(Gauges(*prom_, "mlp_training_last_loss",
+                        "Training loss of the model's last epoch")),
+      samples_per_second_(Gauges(*prom_, "mlp_training_samples_per_second",
+                                 "Training speed of the model's last epoch")),
+      trainings_running_(
+          Gauges(*prom_, "mlp_trainings_running", "Trainings running now")
+              .Add({})),
+      models_(Gauges(*prom_, "mlp_models", "Models loaded").Add({})),
+      versions_(Gauges(*prom_, "mlp_model_versions",
+                       "Committed versions kept, over all models")
                     .Add({})),
-      datasets_(BuildGauge()
-                    .Name("mlp_datasets")
-                    .Help("Datasets stored")
-                    .Register(*prom_)
-                    .Add({})),
-      dataset_bytes_(BuildGauge()
-                         .Name("mlp_dataset_bytes")
-                         .Help("Bytes of the stored datasets, on disk")
-                         .Register(*prom_)
+      datasets_(Gauges(*prom_, "mlp_datasets", "Datasets stored").Add({})),
+      dataset_bytes_(Gauges(*prom_, "mlp_dataset_bytes",
+                            "Bytes of the stored datasets, on disk")
                          .Add({})),
-      resident_bytes_(BuildGauge()
-                          .Name("process_resident_memory_bytes")
-                          .Help("Resident memory size in bytes")
-                          .Register(*prom_)
+      resident_bytes_(Gauges(*prom_, "process_resident_memory_bytes",
+                             "Resident memory size in bytes")
                           .Add({})),
-      cpu_seconds_(BuildCounter()
-                       .Name("process_cpu_seconds_total")
-                       .Help("User and system CPU time spent, in seconds")
-                       .Register(*prom_)
+      cpu_seconds_(Counters(*prom_, "process_cpu_seconds_total",
+                            "User and system CPU time spent, in seconds")
                        .Add({})),
-      open_fds_(BuildGauge()
-                    .Name("process_open_fds")
-                    .Help("Open file descriptors")
-                    .Register(*prom_)
-                    .Add({})) {
-  BuildGauge()
-      .Name("mlp_build_info")
-      .Help("The version and git revision this server was built from")
-      .Register(*prom_)
+      open_fds_(
+          Gauges(*prom_, "process_open_fds", "Open file descriptors").Add({})) {
+  Gauges(*prom_, "mlp_build_info",
+         "The version and git revision this server was built from")
       .Add({{"version", MLP_VERSION}, {"revision", MLP_GIT_REVISION}})
       .Set(1);
-  BuildGauge()
-      .Name("process_start_time_seconds")
-      .Help("Start time of the process since the Unix epoch, in seconds")
-      .Register(*prom_)
+  Gauges(*prom_, "process_start_time_seconds",
+         "Start time of the process since the Unix epoch, in seconds")
       .Add({})
       .SetToCurrentTime();
 }

@@ -29,18 +29,7 @@ absl::Status Invalid(absl::string_view flag, absl::string_view rule,
 absl::Status ServerOptions::Validate() const {
   if (address.empty()) return Invalid("address", "host:port", "''");
   if (data_dir.empty()) return Invalid("data_dir", "a directory", "''");
-  if (http_threads < 0 || http_threads > 256) {
-    return Invalid("http_threads", "0 (one per core) to 256",
-                   absl::StrCat(http_threads));
-  }
-  if (http_max_connections < 1) {
-    return Invalid("http_max_connections", ">= 1",
-                   absl::StrCat(http_max_connections));
-  }
-  if (http_idle_timeout_seconds < 1) {
-    return Invalid("http_idle_timeout_seconds", ">= 1",
-                   absl::StrCat(http_idle_timeout_seconds));
-  }
+  MLP_RETURN_IF_ERROR(ValidateHttp());
   if (max_message_bytes < 1024) {
     return Invalid("max_message_bytes", ">= 1024",
                    absl::StrCat(max_message_bytes));
@@ -105,6 +94,22 @@ absl::Status ServerOptions::Validate() const {
   if (!(shutdown_grace_seconds >= 0)) {
     return Invalid("shutdown_grace_seconds", ">= 0",
                    absl::StrCat(shutdown_grace_seconds));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ServerOptions::ValidateHttp() const {
+  if (http_threads < 0 || http_threads > 256) {
+    return Invalid("http_threads", "0 (one per core) to 256",
+                   absl::StrCat(http_threads));
+  }
+  if (http_max_connections < 1) {
+    return Invalid("http_max_connections", ">= 1",
+                   absl::StrCat(http_max_connections));
+  }
+  if (http_idle_timeout_seconds < 1) {
+    return Invalid("http_idle_timeout_seconds", ">= 1",
+                   absl::StrCat(http_idle_timeout_seconds));
   }
   return absl::OkStatus();
 }

@@ -78,6 +78,7 @@ struct ServerOptions {
   absl::Status Validate() const;
 
  private:
+  absl::Status ValidateHttp() const;
   absl::Status ValidateTls() const;
 };
 
