@@ -107,6 +107,8 @@ if [[ "${MLP_SKIP_SANITIZERS:-0}" != 1 ]]; then
   CC=clang CXX=clang++ BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo \
     scripts/build.sh -DMLP_WERROR=ON -DMLP_SANITIZE=address,undefined \
     -DMLP_BUILD_TESTS=ON -DMLP_BUILD_BENCHMARKS=OFF
+  # Third-party leaks only, each with its reason: tests/lsan-suppressions.txt.
+  LSAN_OPTIONS=suppressions=$PWD/tests/lsan-suppressions.txt:print_suppressions=0 \
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_ctest asan build-asan -j2
 else
