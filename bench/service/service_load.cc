@@ -502,6 +502,15 @@ bool PrepareCell(mlp::v1::ModelService::Stub* stub, const ModelDef& model,
   return true;
 }
 
+// False, after saying how many calls failed and the first error, if any
+// call of `r` failed.
+bool ReportErrors(const Result& r) {
+  if (r.errors == 0) return true;
+  std::fprintf(stderr, "  %lld failed calls, first: %s\n",
+               static_cast<long long>(r.errors), r.first_error.c_str());
+  return false;
+}
+
 // Each field the median of its rounds.
 Result Median(std::vector<Result> rounds) {
   auto median = [&rounds](auto field) {
@@ -601,14 +610,8 @@ int RunInferComparison(mlp::v1::ModelService::Stub* stub,
                 ? i.calls_per_second() / p.calls_per_second()
                 : 0);
         std::fflush(stdout);
-        for (const Result* r : {&p, &i}) {
-          if (r->errors > 0) {
-            all_ok = false;
-            std::fprintf(stderr, "  %lld failed calls, first: %s\n",
-                         static_cast<long long>(r->errors),
-                         r->first_error.c_str());
-          }
-        }
+        all_ok = ReportErrors(p) && all_ok;
+        all_ok = ReportErrors(i) && all_ok;
       }
     }
   }
@@ -817,14 +820,8 @@ int Run() {
             absl::StrCat(model.key, " (", predict.ByteSizeLong(), " / ",
                          response_bytes, " B)");
         PrintRow(name, batch, concurrency, p, echo_stub ? &e : nullptr);
-        for (const Result* r : {&p, &e}) {
-          if (r->errors > 0) {
-            all_ok = false;
-            std::fprintf(stderr, "  %lld failed calls, first: %s\n",
-                         static_cast<long long>(r->errors),
-                         r->first_error.c_str());
-          }
-        }
+        all_ok = ReportErrors(p) && all_ok;
+        all_ok = ReportErrors(e) && all_ok;
       }
     }
   }

@@ -30,15 +30,7 @@ http::Response HttpEndpoints::ServeMetrics(const http::Request& request) const {
   const absl::Status status = auth_.CheckAuthorization(
       request.header("Authorization"), "Metrics", "header");
   log.Done(status);
-  if (!status.ok()) {
-    response.status =
-        status.code() == absl::StatusCode::kUnauthenticated ? 401 : 403;
-    if (response.status == 401) {
-      response.headers.emplace_back("WWW-Authenticate", "Bearer");
-    }
-    response.body = http::JsonError(status.message());
-    return response;
-  }
+  if (!status.ok()) return HttpErrorResponse(status);
   response.content_type = "text/plain; version=0.0.4; charset=utf-8";
   response.body = metrics_->Scrape();
   return response;

@@ -108,16 +108,6 @@ int HttpStatus(absl::StatusCode code) {
   }
 }
 
-http::Response Error(const absl::Status& status) {
-  http::Response response;
-  response.status = HttpStatus(status.code());
-  response.body = http::JsonError(status.message());
-  if (status.code() == absl::StatusCode::kUnauthenticated) {
-    response.headers.emplace_back("WWW-Authenticate", "Bearer");
-  }
-  return response;
-}
-
 http::Response Empty(int status) {
   http::Response response;
   response.status = status;
@@ -133,6 +123,16 @@ json TensorMetadata(absl::string_view name, int64_t width) {
 
 }  // namespace
 
+http::Response HttpErrorResponse(const absl::Status& status) {
+  http::Response response;
+  response.status = HttpStatus(status.code());
+  response.body = http::JsonError(status.message());
+  if (status.code() == absl::StatusCode::kUnauthenticated) {
+    response.headers.emplace_back("WWW-Authenticate", "Bearer");
+  }
+  return response;
+}
+
 InferenceHttp::InferenceHttp(registry::Registry* registry,
                              const ServiceLimits& limits,
                              std::vector<Credential> credentials,
@@ -145,13 +145,13 @@ InferenceHttp::InferenceHttp(registry::Registry* registry,
 http::Response InferenceHttp::Handle(http::Request& request) const {
   const HttpRoute route = ParseRoute(request.path);
   if (route.kind == HttpRoute::kUnknown) {
-    return Error(absl::NotFoundError(
+    return HttpErrorResponse(absl::NotFoundError(
         absl::StrCat("no endpoint ", common::Quote(request.path, 96),
                      "; the protocol's paths start with /v2 (README, "
                      "\"Standard clients\")")));
   }
   if (request.method != route.method()) {
-    http::Response response = Error(absl::InvalidArgumentError(
+    http::Response response = HttpErrorResponse(absl::InvalidArgumentError(
         absl::StrCat(common::Quote(request.path, 96), " takes ", route.method(),
                      ", not ", common::Quote(request.method, 16))));
     response.status = 405;
@@ -168,7 +168,7 @@ http::Response InferenceHttp::Handle(http::Request& request) const {
       request.header("Authorization"), route.call(), "header");
   if (status.ok()) status = Answer(request, route, &response);
   log.Done(status);
-  if (!status.ok()) return Error(status);
+  if (!status.ok()) return HttpErrorResponse(status);
   return response;
 }
 

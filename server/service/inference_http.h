@@ -41,6 +41,10 @@
 
 namespace mlp::service {
 
+// The HTTP answer to a failed call: {"error": message} with the status code
+// the protocol uses for status.code() (401 also asks for a Bearer token).
+http::Response HttpErrorResponse(const absl::Status& status);
+
 // A /v2 path, parsed (inference_http.cc).
 struct HttpRoute;
 
