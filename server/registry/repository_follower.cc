@@ -149,9 +149,11 @@ FollowerStats RepositoryFollower::stats() const {
   return stats_;
 }
 
-void RepositoryFollower::Report(const std::string& what,
-                                const absl::Status& why) {
+void RepositoryFollower::Report(
+    const std::string& what, const absl::Status& why,
+    std::vector<std::pair<std::string, std::string>>* also) {
   const std::string text(why.message());
+  if (also != nullptr) also->emplace_back(what, text);
   auto it = reported_.find(what);
   if (it == reported_.end() || it->second != text) {
     MLP_LOG(WARNING) << "skipping " << what << " for now: " << text
@@ -213,17 +215,13 @@ void RepositoryFollower::SyncModel(const store::ModelListing& listing) {
     Watch((std::filesystem::path(model_store_->models_dir()) / name).string());
   }
   KnownModel next;
-  const auto report = [&](const std::string& what, const absl::Status& why) {
-    Report(what, why);
-    next.problems.emplace_back(what, std::string(why.message()));
-  };
   next.directory_id = listing.directory_id;
   next.directory_changed_ns = listing.directory_changed_ns;
   absl::StatusOr<absl::Time> created_at = model_store_->ReadCreatedAt(name);
   if (absl::IsNotFound(created_at.status())) return;  // deleted meanwhile
   if (!created_at.ok()) {
-    report(absl::StrCat("model ", common::Quote(name), "'s creation time"),
-           created_at.status());
+    Report(absl::StrCat("model ", common::Quote(name), "'s creation time"),
+           created_at.status(), &next.problems);
   }
   // The same model (its versions may be reused) unless it was created anew.
   const bool same_model =
@@ -242,7 +240,7 @@ void RepositoryFollower::SyncModel(const store::ModelListing& listing) {
         model_store_->ReadVersion(name, v);
     if (absl::IsNotFound(record.status())) continue;  // pruned meanwhile
     if (!record.ok()) {
-      report(VersionName(name, v), record.status());
+      Report(VersionName(name, v), record.status(), &next.problems);
       continue;
     }
     next.versions.emplace(v, std::make_shared<const ModelVersion>(

@@ -106,7 +106,9 @@ class RepositoryFollower {
   absl::Status SyncDatasets() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   // Logs `why` for `what` unless the same was logged last pass; counted in
   // stats().unreadable_files.
-  void Report(const std::string& what, const absl::Status& why)
+  // `also`, if set, gets the same entry.
+  void Report(const std::string& what, const absl::Status& why,
+              std::vector<std::pair<std::string, std::string>>* also = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   void Watch(const std::string& dir) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
 
