@@ -1,8 +1,11 @@
-// The HTTP listener's TLS credentials on real loopback connections, with
-// certificates made at test time: what is wrong with unusable ones is
-// named, a renewal reaches new connections without a restart, and an
-// unusable renewal leaves the previous certificate serving.
+// The HTTP listener's TLS credentials, with certificates made at test time
+// and real loopback connections: what is wrong with unusable ones is named,
+// a renewal reaches new connections without a restart, and an unusable one
+// leaves the previous certificate serving and is logged once.
 #include "server/http/tls_credentials.h"
+
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -83,6 +86,58 @@ class FileSource {
   int reads_ ABSL_GUARDED_BY(mu_) = 0;
   int target_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// What is written to stderr (the log) between construction and Text(), in
+// an unlinked temporary file.
+class StderrCapture {
+ public:
+  StderrCapture() {
+    std::fflush(stderr);
+    char path[] = "/tmp/mlp-tls-test-XXXXXX";
+    fd_ = mkstemp(path);
+    EXPECT_GE(fd_, 0);
+    unlink(path);
+    saved_ = dup(STDERR_FILENO);
+    dup2(fd_, STDERR_FILENO);
+  }
+  ~StderrCapture() {
+    Restore();
+    close(fd_);
+  }
+  StderrCapture(const StderrCapture&) = delete;
+  StderrCapture& operator=(const StderrCapture&) = delete;
+
+  std::string Text() {
+    Restore();
+    std::string text;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = pread(fd_, buffer, sizeof(buffer),
+                      static_cast<off_t>(text.size()))) > 0) {
+      text.append(buffer, static_cast<size_t>(n));
+    }
+    return text;
+  }
+
+ private:
+  void Restore() {
+    if (saved_ < 0) return;
+    dup2(saved_, STDERR_FILENO);
+    close(saved_);
+    saved_ = -1;
+  }
+  int fd_ = -1;
+  int saved_ = -1;
+};
+
+int Count(const std::string& text, const std::string& part) {
+  int count = 0;
+  for (size_t at = text.find(part); at != std::string::npos;
+       at = text.find(part, at + part.size())) {
+    ++count;
+  }
+  return count;
+}
 
 Response Ok(Request& /*request*/) {
   Response response;
@@ -172,6 +227,50 @@ TEST_F(TlsCredentialsTest, CreateNamesWhatIsWrong) {
       TlsCredentials::Create({cert, key, ReadPem(a_.ca_cert)});
   ASSERT_TRUE(mutual.ok()) << mutual.status();
   EXPECT_TRUE((*mutual)->mutual());
+}
+
+// Checks by hand (the watcher's own thread would wait an hour): a failure
+// keeps the current set and is logged once until it changes or a check
+// succeeds; unchanged texts are not parsed again.
+TEST_F(TlsCredentialsTest, AFailedCheckWarnsOncePerDistinctFailure) {
+  absl::StatusOr<std::unique_ptr<TlsCredentialWatcher>> watcher =
+      TlsCredentialWatcher::Start(
+          [source = source_.get()] { return source->Read(); }, absl::Hours(1));
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  const std::shared_ptr<const TlsCredentials> first = (*watcher)->Current();
+  StderrCapture capture;
+
+  Replace(cert_file_, "not PEM");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_THAT((*watcher)->Check(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("certificate chain")));
+  }
+  Replace(cert_file_, ReadPem(a_.server_cert));
+  Replace(key_file_, ReadPem(b_.server_key));
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_THAT((*watcher)->Check(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("does not match")));
+  }
+  EXPECT_EQ((*watcher)->Current().get(), first.get());
+  Replace(key_file_, ReadPem(a_.server_key));  // back to what is served
+  EXPECT_TRUE((*watcher)->Check().ok());
+  EXPECT_EQ((*watcher)->Current().get(), first.get());
+  Replace(cert_file_, "not PEM");  // the same failure, news again
+  EXPECT_FALSE((*watcher)->Check().ok());
+  Replace(cert_file_, ReadPem(b_.server_cert));
+  Replace(key_file_, ReadPem(b_.server_key));
+  EXPECT_TRUE((*watcher)->Check().ok());
+  EXPECT_NE((*watcher)->Current().get(), first.get());
+  EXPECT_EQ((*watcher)->CurrentPem().cert_chain, ReadPem(b_.server_cert));
+
+  const std::string log = capture.Text();
+  EXPECT_EQ(Count(log, "cannot take the renewed certificate"), 3) << log;
+  EXPECT_EQ(Count(log, "holds no PEM certificate"), 2) << log;
+  EXPECT_EQ(Count(log, "does not match"), 1) << log;
+  EXPECT_EQ(Count(log, "new connections get the renewed certificate"), 1)
+      << log;
 }
 
 // The files are replaced by a certificate from another CA: new connections
