@@ -108,9 +108,10 @@ ABSL_FLAG(std::string, tls_key_file, "",
           "TLS: the server's private key (PEM); re-read when it changes");
 ABSL_FLAG(std::string, tls_client_ca_file, "",
           "Mutual TLS: every client must present a certificate this CA "
-          "bundle (PEM) verifies");
+          "bundle (PEM) verifies; re-read when it changes");
 ABSL_FLAG(int, tls_reload_seconds, kDefaults.tls_reload_seconds,
-          "How often the TLS files are checked for changes");
+          "How often the TLS files are checked for changes (by both "
+          "ports)");
 ABSL_FLAG(std::string, log_level, mlp::LogLevelName(kDefaults.log_level),
           "Lowest level logged: debug, info, warning or error");
 ABSL_FLAG(std::string, log_format, kDefaults.log_format,

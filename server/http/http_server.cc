@@ -12,6 +12,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -24,11 +25,24 @@ namespace mlp::http {
 struct HttpServer::Impl {
   HttpOptions options;
   Handler handler;
+  // With TLS: the credentials new connections get, and the texts the
+  // daemon was started with (it needs a certificate of its own to start;
+  // OnConnection replaces it in every session).
+  std::unique_ptr<TlsCredentialWatcher> tls;
+  TlsPem started_with;
+  bool mutual = false;
   MHD_Daemon* daemon = nullptr;
   int listen_fd = -1;
 };
 
 namespace {
+
+// A TLS connection's credentials: the set current when it was accepted,
+// which its session uses for its handshake and the verification of its
+// client's certificate, held until the connection closes.
+struct TlsConnection {
+  std::shared_ptr<const TlsCredentials> credentials;
+};
 
 // One request's state between libmicrohttpd's calls of OnRequest.
 struct Pending {
@@ -64,7 +78,8 @@ Response TooLarge(int64_t max_body_bytes) {
 }
 
 // With mutual TLS: whether the connection's client presented a certificate
-// that the configured CA verifies (checked by GnuTLS, with the time).
+// that the CA bundle of its credentials (OnConnection) verifies (checked by
+// GnuTLS, with the time).
 bool ClientCertificateVerified(MHD_Connection* connection) {
   const MHD_ConnectionInfo* info =
       MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -73,6 +88,13 @@ bool ClientCertificateVerified(MHD_Connection* connection) {
   const int rc = gnutls_certificate_verify_peers2(
       static_cast<gnutls_session_t>(info->tls_session), &status);
   return rc == GNUTLS_E_SUCCESS && status == 0;
+}
+
+// Whether OnConnection gave the connection's session its credentials.
+bool HasOwnCredentials(MHD_Connection* connection) {
+  const MHD_ConnectionInfo* info =
+      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return info != nullptr && info->socket_context != nullptr;
 }
 
 Response Forbidden() {
@@ -95,8 +117,10 @@ MHD_Result OnRequest(void* cls, MHD_Connection* connection, const char* url,
     // Headers are in; the body (if any) comes in the next calls.
     pending = new Pending;
     *request_state = pending;
-    if (!impl->options.tls_client_ca_pem.empty() &&
-        !ClientCertificateVerified(connection)) {
+    if (impl->tls != nullptr && !HasOwnCredentials(connection)) {
+      return MHD_NO;  // its handshake did not use the current credentials
+    }
+    if (impl->mutual && !ClientCertificateVerified(connection)) {
       pending->refused = true;
       return Queue(connection, Forbidden());
     }
@@ -140,6 +164,39 @@ void OnCompleted(void* /*cls*/, MHD_Connection* /*connection*/,
                  void** request_state, MHD_RequestTerminationCode /*code*/) {
   delete static_cast<Pending*>(*request_state);
   *request_state = nullptr;
+}
+
+// With TLS: gives a new connection's session the credentials current now,
+// in place of the daemon's own, and keeps them until the connection closes.
+// libmicrohttpd calls this once it has set the session up and before the
+// handshake begins. A session that could not be given them is refused by
+// OnRequest (HasOwnCredentials).
+void OnConnection(void* cls, MHD_Connection* connection, void** socket_context,
+                  MHD_ConnectionNotificationCode code) {
+  auto* impl = static_cast<HttpServer::Impl*>(cls);
+  if (impl->tls == nullptr) return;
+  if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+    delete static_cast<TlsConnection*>(*socket_context);
+    *socket_context = nullptr;
+    return;
+  }
+  const MHD_ConnectionInfo* info =
+      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (info == nullptr || info->tls_session == nullptr) {
+    MLP_LOG(ERROR) << "http: a TLS connection has no TLS session; refused";
+    return;
+  }
+  auto held = std::make_unique<TlsConnection>();
+  held->credentials = impl->tls->Current();
+  if (const int rc = gnutls_credentials_set(
+          static_cast<gnutls_session_t>(info->tls_session),
+          GNUTLS_CRD_CERTIFICATE, held->credentials->gnutls());
+      rc < 0) {
+    MLP_LOG(ERROR) << "http: cannot give a TLS session its credentials ("
+                   << gnutls_strerror(rc) << "); refused";
+    return;
+  }
+  *socket_context = held.release();
 }
 
 void OnLibraryMessage(void* /*cls*/, const char* format, va_list args) {
@@ -244,22 +301,23 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
         "the HTTP server needs at least 1 thread, 1 connection, a 1 s idle "
         "timeout and a 1-byte body limit");
   }
-  if (options.tls_cert_pem.empty() != options.tls_key_pem.empty()) {
-    return absl::InvalidArgumentError(
-        "HTTP TLS needs both a certificate and a key");
-  }
-  if (!options.tls_client_ca_pem.empty() && options.tls_cert_pem.empty()) {
-    return absl::InvalidArgumentError(
-        "HTTP mutual TLS needs TLS (a certificate and a key)");
-  }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->handler = std::move(handler);
+  if (options.tls_source) {
+    absl::StatusOr<std::unique_ptr<TlsCredentialWatcher>> tls =
+        TlsCredentialWatcher::Start(options.tls_source,
+                                    options.tls_reload_interval);
+    if (!tls.ok()) return tls.status();
+    impl->tls = *std::move(tls);
+    impl->started_with = impl->tls->CurrentPem();
+    impl->mutual = impl->tls->Current()->mutual();
+  }
   absl::StatusOr<int> fd = Listen(options.address);
   if (!fd.ok()) return fd.status();
   impl->listen_fd = *fd;
 
-  const bool tls = !options.tls_cert_pem.empty();
+  const bool tls = impl->tls != nullptr;
   unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
   if (tls) flags |= MHD_USE_TLS;
   std::vector<MHD_OptionItem> items = {
@@ -272,16 +330,21 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
       {MHD_OPTION_CONNECTION_TIMEOUT, options.idle_timeout_seconds, nullptr},
       {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&OnCompleted),
        nullptr},
+      {MHD_OPTION_NOTIFY_CONNECTION, reinterpret_cast<intptr_t>(&OnConnection),
+       impl.get()},
   };
   if (tls) {
     items.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0,
-                     const_cast<char*>(impl->options.tls_cert_pem.c_str())});
+                     const_cast<char*>(impl->started_with.cert_chain.c_str())});
     items.push_back({MHD_OPTION_HTTPS_MEM_KEY, 0,
-                     const_cast<char*>(impl->options.tls_key_pem.c_str())});
-    if (!impl->options.tls_client_ca_pem.empty()) {
+                     const_cast<char*>(impl->started_with.key.c_str())});
+    if (impl->mutual) {
+      // What makes libmicrohttpd ask every client for a certificate
+      // (GNUTLS_CERT_REQUEST); the verification uses the connection's own
+      // credentials' bundle.
       items.push_back(
           {MHD_OPTION_HTTPS_MEM_TRUST, 0,
-           const_cast<char*>(impl->options.tls_client_ca_pem.c_str())});
+           const_cast<char*>(impl->started_with.client_ca.c_str())});
     }
   }
   items.push_back({MHD_OPTION_END, 0, nullptr});
@@ -290,10 +353,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                        MHD_OPTION_ARRAY, items.data(), MHD_OPTION_END);
   if (impl->daemon == nullptr) {
     close(impl->listen_fd);
-    return absl::InternalError(absl::StrCat(
-        "the HTTP server on ", common::Quote(options.address),
-        " did not start (libmicrohttpd refused its options",
-        tls ? "; is the TLS certificate or key malformed?" : "", ")"));
+    return absl::InternalError(
+        absl::StrCat("the HTTP server on ", common::Quote(options.address),
+                     " did not start (libmicrohttpd refused its options)"));
   }
   std::unique_ptr<HttpServer> server(new HttpServer);
   server->port_ = BoundPort(impl->listen_fd);
@@ -304,10 +366,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
 
 void HttpServer::Stop() {
   if (impl_ == nullptr || impl_->daemon == nullptr) return;
-  // Also closes the listening socket.
+  // Also closes the listening socket and every connection (OnConnection
+  // lets go of their credentials).
   MHD_stop_daemon(impl_->daemon);
   impl_->daemon = nullptr;
   impl_->listen_fd = -1;
+  impl_->tls.reset();
 }
 
 HttpServer::~HttpServer() { Stop(); }

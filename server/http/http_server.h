@@ -31,6 +31,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/http/tls_credentials.h"
 
 namespace mlp::http {
 
@@ -61,12 +63,16 @@ struct HttpOptions {
   int max_connections = 1000;
   // A connection that sends nothing for this long is closed.
   int idle_timeout_seconds = 60;
-  // TLS: both PEM texts set, or neither.
-  std::string tls_cert_pem;
-  std::string tls_key_pem;
-  // With TLS: mutual TLS. A request without a client certificate that this
-  // CA bundle (PEM) verifies is answered 403 before its body is read.
-  std::string tls_client_ca_pem;
+  // Set: the port speaks TLS only, with the certificate chain and key the
+  // source gives (tls_credentials.h). Read at Start (an error fails Start)
+  // and again every tls_reload_interval: a connection accepted after a
+  // renewal is served the renewed certificate, one accepted before keeps
+  // the one it started with. A client CA bundle from the source at Start
+  // means mutual TLS: a request without a client certificate that the
+  // bundle current when its connection was accepted verifies is answered
+  // 403 before its body is read.
+  TlsSource tls_source;
+  absl::Duration tls_reload_interval = absl::Seconds(10);
 };
 
 class HttpServer {

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -24,8 +25,30 @@ namespace {
 // The memory trimmer returns free heap to the system past this much.
 constexpr size_t kMemoryTrimMinFreeBytes = size_t{16} << 20;
 
+// The TLS files' texts, read afresh at every call; errors name the flag.
+absl::StatusOr<http::TlsPem> ReadTlsFiles(const std::string& cert_file,
+                                          const std::string& key_file,
+                                          const std::string& client_ca_file) {
+  http::TlsPem pem;
+  for (const auto& [flag, path, text] :
+       {std::tuple<const char*, const std::string*, std::string*>{
+            "--tls_cert_file", &cert_file, &pem.cert_chain},
+        {"--tls_key_file", &key_file, &pem.key},
+        {"--tls_client_ca_file", &client_ca_file, &pem.client_ca}}) {
+    if (path->empty()) continue;
+    absl::StatusOr<std::string> read = common::ReadFile(*path);
+    if (!read.ok()) {
+      return absl::Status(read.status().code(),
+                          absl::StrCat(flag, ": ", read.status().message()));
+    }
+    *text = *std::move(read);
+  }
+  return pem;
+}
+
 // The HTTP listener for `handler`, with the gRPC port's certificate when
-// TLS is on (read once: unlike gRPC's, it is not re-read when renewed).
+// TLS is on, re-read as gRPC's is: every --tls_reload_seconds, a changed
+// file set that parses is served to the connections accepted from then on.
 absl::StatusOr<std::unique_ptr<http::HttpServer>> ListenHttp(
     const ServerOptions& options, const HttpEndpoints* handler) {
   http::HttpOptions http;
@@ -38,14 +61,11 @@ absl::StatusOr<std::unique_ptr<http::HttpServer>> ListenHttp(
   http.max_connections = options.http_max_connections;
   http.idle_timeout_seconds = options.http_idle_timeout_seconds;
   if (!options.tls_cert_file.empty()) {
-    MLP_ASSIGN_OR_RETURN(http.tls_cert_pem,
-                         common::ReadFile(options.tls_cert_file));
-    MLP_ASSIGN_OR_RETURN(http.tls_key_pem,
-                         common::ReadFile(options.tls_key_file));
-    if (!options.tls_client_ca_file.empty()) {
-      MLP_ASSIGN_OR_RETURN(http.tls_client_ca_pem,
-                           common::ReadFile(options.tls_client_ca_file));
-    }
+    http.tls_source = [cert = options.tls_cert_file, key = options.tls_key_file,
+                       ca = options.tls_client_ca_file] {
+      return ReadTlsFiles(cert, key, ca);
+    };
+    http.tls_reload_interval = absl::Seconds(options.tls_reload_seconds);
   }
   return http::HttpServer::Start(http, [handler](http::Request& request) {
     return handler->Handle(request);

@@ -73,13 +73,16 @@ struct ServerOptions {
   int http_max_connections = 1000;
   // An HTTP connection that sends nothing for this long is closed.
   int http_idle_timeout_seconds = 60;
-  // TLS. Both set: the port speaks TLS only, with this certificate chain and
-  // private key (PEM), re-read when the files change (checked every
-  // tls_reload_seconds) without a restart.
+  // TLS. Both set: the gRPC and the HTTP port speak TLS only, with this
+  // certificate chain and private key (PEM), re-read when the files change
+  // (checked every tls_reload_seconds) without a restart; connections
+  // accepted after a change get the new certificate. A change that cannot
+  // be used (unreadable, malformed, a key that is not the certificate's)
+  // keeps the previous certificate and is logged.
   std::string tls_cert_file;
   std::string tls_key_file;
   // Set (with the two above): mutual TLS, every client must present a
-  // certificate that this CA bundle (PEM) verifies.
+  // certificate that this CA bundle (PEM) verifies; re-read like them.
   std::string tls_client_ca_file;
   int tls_reload_seconds = 10;
 

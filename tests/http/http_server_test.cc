@@ -131,15 +131,18 @@ TEST(HttpServerTest, MalformedAddressesAndOptionsAreNamed) {
         << address;
   }
   HttpOptions options = Loopback();
-  options.tls_cert_pem = "only a certificate";
-  EXPECT_EQ(HttpServer::Start(options, Echo).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  options = Loopback();
-  options.tls_cert_pem = "not PEM";
-  options.tls_key_pem = "not PEM either";
+  options.tls_source = [] { return TlsPem{"not PEM", "not PEM either", ""}; };
   auto server = HttpServer::Start(options, Echo);
   ASSERT_FALSE(server.ok());
-  EXPECT_THAT(std::string(server.status().message()), HasSubstr("TLS"));
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(server.status().message()),
+              HasSubstr("certificate chain"));
+  // The source's own error (an unreadable file) fails Start as it is.
+  options.tls_source = []() -> absl::StatusOr<TlsPem> {
+    return absl::NotFoundError("--tls_cert_file: gone");
+  };
+  EXPECT_EQ(HttpServer::Start(options, Echo).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(HttpServerTest, ASilentConnectionIsClosedAfterTheIdleTimeout) {

@@ -1,12 +1,15 @@
-// TLS and mutual TLS on the gRPC port, against a real in-process server with
-// certificates made at test time: plaintext and strangers are refused, and
-// a renewed certificate is served without a restart.
+// TLS and mutual TLS on the gRPC and the HTTP port, against a real
+// in-process server with certificates made at test time: plaintext and
+// strangers are refused, and a renewed certificate or client CA bundle is
+// used without a restart.
 #include <grpcpp/grpcpp.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -15,12 +18,15 @@
 #include "tests/testing/api.h"
 #include "tests/testing/certs.h"
 #include "tests/testing/files.h"
+#include "tests/testing/https_client.h"
 #include "tests/testing/server_process.h"
 
 namespace mlp::service {
 namespace {
 
 using ::mlp::testing::ContextWithDeadline;
+using ::mlp::testing::HttpsClientOptions;
+using ::mlp::testing::HttpsGet;
 using ::mlp::testing::ReadPem;
 using ::mlp::testing::TestPki;
 
@@ -32,10 +38,10 @@ class TlsTest : public ::testing::Test {
     pki_ = *pki;
   }
 
-  void Start(bool mutual, int reload_seconds = 10) {
+  void Start(bool mutual, int reload_seconds = 10, bool http = false) {
     ServerOptions options;
     options.address = "127.0.0.1:0";
-    options.http_address = "";
+    options.http_address = http ? "127.0.0.1:0" : "";
     options.data_dir = dir_.path() + "/data";
     options.tls_cert_file = pki_.server_cert;
     options.tls_key_file = pki_.server_key;
@@ -65,6 +71,35 @@ class TlsTest : public ::testing::Test {
       ssl.pem_private_key = ReadPem(key);
     }
     return grpc::SslCredentials(ssl);
+  }
+
+  // GET /v2/health/live over a new HTTPS connection.
+  absl::StatusOr<std::string> HttpsLive(const std::string& ca,
+                                        const std::string& cert = "",
+                                        const std::string& key = "") {
+    return HttpsGet(server_->http_port(), "/v2/health/live",
+                    HttpsClientOptions{ca, cert, key});
+  }
+
+  // Until `done` holds for a new HTTPS connection's answer (20 s at most:
+  // the server checks its files every second).
+  template <typename Done>
+  absl::StatusOr<std::string> AwaitHttps(
+      const std::function<absl::StatusOr<std::string>()>& get, Done done) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    absl::StatusOr<std::string> reply = get();
+    while (!done(reply) && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(200));
+      reply = get();
+    }
+    return reply;
+  }
+
+  // Replaces `path` by `from`'s contents with a rename, as a secret mount
+  // or certbot does.
+  static void Replace(const std::string& from, const std::string& path) {
+    std::filesystem::copy_file(from, path + ".new");
+    std::filesystem::rename(path + ".new", path);
   }
 
   testing::TempDir dir_;
@@ -116,6 +151,61 @@ TEST_F(TlsTest, RenewedCertificateIsServedWithoutARestart) {
   } while (!status.ok() && absl::Now() < deadline);
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_FALSE(Call(Tls(pki_.ca_cert)).ok());  // the old chain is gone
+}
+
+// The same renewal on the HTTP port: new connections get the new chain.
+TEST_F(TlsTest, HttpsServesARenewedCertificateWithoutARestart) {
+  Start(/*mutual=*/false, /*reload_seconds=*/1, /*http=*/true);
+  absl::StatusOr<std::string> reply = HttpsLive(pki_.ca_cert);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_THAT(*reply, ::testing::StartsWith("HTTP/1.1 200"));
+  absl::StatusOr<TestPki> renewed =
+      testing::MakeTestPki(dir_.path() + "/renewed", "r-");
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  Replace(renewed->server_key, pki_.server_key);
+  Replace(renewed->server_cert, pki_.server_cert);
+  reply =
+      AwaitHttps([&] { return HttpsLive(renewed->ca_cert); },
+                 [](const absl::StatusOr<std::string>& r) { return r.ok(); });
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_THAT(*reply, ::testing::StartsWith("HTTP/1.1 200"));
+  reply = HttpsLive(pki_.ca_cert);  // the old chain is gone
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable)
+      << reply.status();
+}
+
+// Mutual TLS over HTTP with the client CA bundle replaced by another CA's:
+// a client certificate from the new CA is taken, one from the old refused.
+TEST_F(TlsTest, HttpsMutualTlsFollowsTheRenewedClientCaFile) {
+  Start(/*mutual=*/true, /*reload_seconds=*/1, /*http=*/true);
+  absl::StatusOr<TestPki> other =
+      testing::MakeTestPki(dir_.path() + "/other", "b-");
+  ASSERT_TRUE(other.ok()) << other.status();
+  // The server's own certificate stays the first CA's: the client verifies
+  // it with a copy, since the file the server was given is replaced below.
+  const std::string server_ca = dir_.path() + "/server-ca.pem";
+  std::filesystem::copy_file(pki_.ca_cert, server_ca);
+  absl::StatusOr<std::string> reply =
+      HttpsLive(server_ca, pki_.client_cert, pki_.client_key);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_THAT(*reply, ::testing::StartsWith("HTTP/1.1 200"));
+  reply = HttpsLive(server_ca, other->client_cert, other->client_key);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_THAT(*reply, ::testing::StartsWith("HTTP/1.1 403"));
+
+  Replace(other->ca_cert, pki_.ca_cert);  // --tls_client_ca_file
+  reply = AwaitHttps(
+      [&] {
+        return HttpsLive(server_ca, other->client_cert, other->client_key);
+      },
+      [](const absl::StatusOr<std::string>& r) {
+        return r.ok() && absl::StartsWith(*r, "HTTP/1.1 200");
+      });
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_THAT(*reply, ::testing::StartsWith("HTTP/1.1 200"));
+  reply = HttpsLive(server_ca, pki_.client_cert, pki_.client_key);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_THAT(*reply, ::testing::StartsWith("HTTP/1.1 403"));
 }
 
 TEST_F(TlsTest, BadTlsOptionsAreRefusedAtStart) {
