@@ -36,6 +36,16 @@ ABSL_FLAG(std::string, address, kDefaults.address,
           "Address to listen on, host:port (port 0 picks a free port)");
 ABSL_FLAG(std::string, data_dir, kDefaults.data_dir,
           "Directory holding models, versions and datasets");
+ABSL_FLAG(std::string, mode, kDefaults.mode,
+          "primary: the one server that writes --data_dir; replica: serve a "
+          "--data_dir that a primary writes (shared storage) read-only, "
+          "following its changes; write calls are refused (docs/scaling.md)");
+ABSL_FLAG(double, repository_poll_seconds, kDefaults.repository_poll_seconds,
+          "A replica looks for its primary's changes this often (and at once "
+          "when the file system notifies it)");
+ABSL_FLAG(std::string, primary_address, kDefaults.primary_address,
+          "A replica's primary (host:port), named to callers of write "
+          "methods");
 ABSL_FLAG(std::string, port_file, kDefaults.port_file,
           "If set, write the bound port here once serving");
 ABSL_FLAG(std::string, http_address, kDefaults.http_address,
@@ -146,6 +156,9 @@ absl::StatusOr<mlp::service::ServerOptions> OptionsFromFlags() {
   mlp::service::ServerOptions o;
   o.address = absl::GetFlag(FLAGS_address);
   o.data_dir = absl::GetFlag(FLAGS_data_dir);
+  o.mode = absl::GetFlag(FLAGS_mode);
+  o.repository_poll_seconds = absl::GetFlag(FLAGS_repository_poll_seconds);
+  o.primary_address = absl::GetFlag(FLAGS_primary_address);
   o.port_file = absl::GetFlag(FLAGS_port_file);
   o.http_address = absl::GetFlag(FLAGS_http_address);
   o.http_port_file = absl::GetFlag(FLAGS_http_port_file);

@@ -88,11 +88,17 @@ class DatasetCatalog {
   // NOT_FOUND.
   absl::Status DeleteDataset(const std::string& name);
 
+  // A replica's: the datasets the repository holds now (any order). Uploads
+  // and deletions are FAILED_PRECONDITION over a read-only store.
+  void Mirror(std::vector<DatasetInfo> datasets);
+
   size_t size() const;
 
  private:
   friend class DatasetUpload;
   void EndUpload(const std::string& name, std::optional<DatasetInfo> committed);
+  // FAILED_PRECONDITION naming `what` on a replica.
+  absl::Status CheckWritable(absl::string_view what) const;
 
   // Constant after construction.
   const uint64_t max_rows_;

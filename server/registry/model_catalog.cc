@@ -102,8 +102,15 @@ absl::StatusOr<std::shared_ptr<ModelEntry>> ModelCatalog::Find(
   return it->second;
 }
 
+absl::Status ModelCatalog::CheckWritable(absl::string_view what) const {
+  if (!store_->read_only()) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("this server is a read-only replica: it cannot ", what));
+}
+
 absl::StatusOr<ModelSnapshot> ModelCatalog::CreateModel(
     const std::string& name, engine::NetworkSpec spec) {
+  MLP_RETURN_IF_ERROR(CheckWritable("create models"));
   MLP_RETURN_IF_ERROR(ValidateName(name, "name"));
   MLP_RETURN_IF_ERROR(engine::ValidateSpec(spec));
   const int64_t parameters = engine::ParameterCount(spec);
@@ -172,6 +179,7 @@ std::vector<ModelSnapshot> ModelCatalog::ListModels() const {
 }
 
 absl::Status ModelCatalog::DeleteModel(const std::string& name) {
+  MLP_RETURN_IF_ERROR(CheckWritable("delete models"));
   std::shared_ptr<ModelEntry> entry;
   {
     absl::MutexLock lock(&mu_);
@@ -219,6 +227,7 @@ absl::StatusOr<std::shared_ptr<const ModelVersion>> ModelCatalog::GetVersion(
 
 absl::StatusOr<std::unique_ptr<TrainingLease>> ModelCatalog::BeginTraining(
     const std::string& name) {
+  MLP_RETURN_IF_ERROR(CheckWritable("train"));
   absl::MutexLock lock(&mu_);
   if (shutting_down_) {
     return absl::UnavailableError("server is shutting down");
@@ -311,6 +320,29 @@ absl::StatusOr<uint64_t> ModelCatalog::Commit(
     }
   }
   return version->version;
+}
+
+void ModelCatalog::Mirror(
+    const std::string& name, absl::Time created_at,
+    std::vector<std::shared_ptr<const ModelVersion>> versions) {
+  absl::MutexLock lock(&mu_);
+  auto it = models_.find(name);
+  if (it != models_.end() && it->second->created_at == created_at) {
+    absl::MutexLock entry_lock(&it->second->mu);
+    it->second->versions.assign(versions.begin(), versions.end());
+    return;
+  }
+  auto entry = std::make_shared<ModelEntry>(name, created_at);
+  {
+    absl::MutexLock entry_lock(&entry->mu);
+    entry->versions.assign(versions.begin(), versions.end());
+  }
+  models_[name] = std::move(entry);
+}
+
+void ModelCatalog::Forget(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  models_.erase(name);
 }
 
 void ModelCatalog::EndTraining(ModelEntry& entry) {

@@ -8,6 +8,10 @@
 // old version or the new one. One training per model; at most
 // Limits::max_concurrent_trainings in total.
 //
+// A replica's catalog (over a read-only store) changes only through Mirror
+// and Forget, called by its RepositoryFollower; CreateModel, DeleteModel and
+// BeginTraining are FAILED_PRECONDITION there.
+//
 // I/O errors reach callers named after the model, never a server path
 // (store_errors.h); the path goes to the log.
 //
@@ -70,6 +74,15 @@ class ModelCatalog {
   // Cancels every training and refuses new ones (shutdown).
   void CancelAllTrainings();
 
+  // A replica's: `name` as the repository holds it now, `versions`
+  // ascending and not empty. The same model (same creation time) keeps its
+  // entry, so readers see the new versions; another creation time replaces
+  // it. A version dropped here stays alive for the calls that hold it.
+  void Mirror(const std::string& name, absl::Time created_at,
+              std::vector<std::shared_ptr<const ModelVersion>> versions);
+  // A replica's: `name` is no longer in the repository.
+  void Forget(const std::string& name);
+
   size_t size() const;
 
  private:
@@ -82,6 +95,8 @@ class ModelCatalog {
                                   const TrainingSummary& summary,
                                   const std::atomic<bool>* abandoned);
   void EndTraining(ModelEntry& entry);
+  // FAILED_PRECONDITION naming `what` on a replica.
+  absl::Status CheckWritable(absl::string_view what) const;
 
   // Constant after construction.
   const Limits limits_;

@@ -5,6 +5,10 @@
 // catalogs that serve them (model_catalog.h, dataset_catalog.h). The
 // registry hands out its own values (types.h), never the store's records.
 //
+// Registry::OpenReplica serves a data directory that a primary writes: no
+// lock, nothing written, the catalogs kept equal to the directory by a
+// RepositoryFollower (repository_follower.h), every write refused.
+//
 // Thread-safety: the catalogs are; the Registry itself is constant after
 // Open. Leases and uploads must not outlive it.
 #ifndef MLP_SERVER_REGISTRY_REGISTRY_H_
@@ -17,6 +21,7 @@
 #include "server/common/file_io.h"
 #include "server/registry/dataset_catalog.h"
 #include "server/registry/model_catalog.h"
+#include "server/registry/repository_follower.h"
 #include "server/registry/types.h"
 #include "server/store/dataset_store.h"
 #include "server/store/model_store.h"
@@ -32,6 +37,21 @@ class Registry {
   // system's.
   static absl::StatusOr<std::unique_ptr<Registry>> Open(
       const std::string& data_dir, const Limits& limits);
+  // ~Registry stops the follower before the catalogs go.
+  ~Registry();
+
+  // A replica's: the directory need not exist yet (it is followed into
+  // being); the first pass runs on the follower's thread, which starts here
+  // and polls every `poll_interval`. INVALID_ARGUMENT for bad limits or a
+  // poll interval <= 0.
+  static absl::StatusOr<std::unique_ptr<Registry>> OpenReplica(
+      const std::string& data_dir, const Limits& limits,
+      absl::Duration poll_interval);
+
+  // A replica's follower; null for a primary.
+  RepositoryFollower* follower() { return follower_.get(); }
+  const RepositoryFollower* follower() const { return follower_.get(); }
+  bool read_only() const { return follower_ != nullptr; }
 
   ModelCatalog& models() { return models_; }
   const ModelCatalog& models() const { return models_; }
@@ -50,6 +70,7 @@ class Registry {
   const std::unique_ptr<store::DatasetStore> dataset_store_;
   ModelCatalog models_;
   DatasetCatalog datasets_;
+  std::unique_ptr<RepositoryFollower> follower_;  // replicas only; last
 };
 
 }  // namespace mlp::registry

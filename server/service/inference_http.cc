@@ -160,7 +160,7 @@ http::Response InferenceHttp::Handle(http::Request& request) const {
   }
   if (route.kind == HttpRoute::kLive) return Empty(200);
   if (route.kind == HttpRoute::kReady) {
-    return Empty(shutting_down_.load() ? 503 : 200);
+    return Empty(serving_.load() ? 200 : 503);
   }
   RequestLog log(absl::StrCat("HTTP ", route.call()), route.model, metrics_);
   http::Response response;
@@ -199,8 +199,9 @@ absl::Status InferenceHttp::Answer(const http::Request& request,
       return absl::OkStatus();
     }
     case HttpRoute::kModelReady:
-      if (shutting_down_.load()) {
-        return absl::UnavailableError("the server is shutting down");
+      if (!serving_.load()) {
+        return absl::UnavailableError(
+            "the server is not ready (starting or shutting down)");
       }
       MLP_RETURN_IF_ERROR(
           oip::FindVersion(registry_->models(), route.model, route.version)
@@ -218,8 +219,9 @@ absl::Status InferenceHttp::Infer(const http::Request& request,
                                   const std::string& model,
                                   const std::string& version,
                                   http::Response* response) const {
-  if (shutting_down_.load()) {
-    return absl::UnavailableError("the server is shutting down");
+  if (!serving_.load()) {
+    return absl::UnavailableError(
+        "the server is not ready (starting or shutting down)");
   }
   oip::JsonInferRequest read;
   MLP_RETURN_IF_ERROR(oip::ReadInferRequest(

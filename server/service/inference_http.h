@@ -55,8 +55,9 @@ class InferenceHttp {
                 std::vector<Credential> credentials = {},
                 Metrics* metrics = nullptr);
 
-  // From now on /v2/health/ready is 503 and infer is 503.
-  void SetShuttingDown() { shutting_down_.store(true); }
+  // While false (a replica loading, a server stopping), /v2/health/ready
+  // is 503 and infer 503.
+  void SetServing(bool serving) { serving_.store(serving); }
 
   http::Response Handle(http::Request& request) const;
 
@@ -72,7 +73,7 @@ class InferenceHttp {
   const ServiceLimits limits_;
   const Authorizer auth_;
   Metrics* const metrics_;  // may be null
-  std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> serving_{true};
 };
 
 }  // namespace mlp::service

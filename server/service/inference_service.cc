@@ -76,7 +76,7 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::ServerLive(
 grpc::ServerUnaryReactor* InferenceServiceImpl::ServerReady(
     grpc::CallbackServerContext* context, const inference::ServerReadyRequest*,
     inference::ServerReadyResponse* response) {
-  response->set_ready(!shutting_down_.load());
+  response->set_ready(serving_.load());
   return FinishUnary(context, RequestLog("ServerReady", "", metrics_),
                      absl::OkStatus());
 }
@@ -88,7 +88,7 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::ModelReady(
   return RunUnary(context, auth_,
                   RequestLog("ModelReady", request->name(), metrics_),
                   [&]() -> absl::Status {
-                    response->set_ready(!shutting_down_.load() &&
+                    response->set_ready(serving_.load() &&
                                         oip::FindVersion(registry_->models(),
                                                          request->name(),
                                                          request->version())
@@ -153,8 +153,9 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::ModelInfer(
 absl::Status InferenceServiceImpl::Infer(grpc::CallbackServerContext* context,
                                          const ModelInferRequest& request,
                                          ModelInferResponse* response) const {
-  if (shutting_down_.load()) {
-    return absl::UnavailableError("the server is shutting down");
+  if (!serving_.load()) {
+    return absl::UnavailableError(
+        "the server is not ready (starting or shutting down)");
   }
   MLP_ASSIGN_OR_RETURN(oip::InputTensor input, InputOf(request));
   std::vector<absl::string_view> outputs;

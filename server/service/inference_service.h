@@ -10,7 +10,7 @@
 // are probes); the other calls need a reader's token when tokens are
 // configured (auth.h).
 //
-// Thread-safety: all handlers may run concurrently; SetShuttingDown from any
+// Thread-safety: all handlers may run concurrently; SetServing from any
 // thread.
 #ifndef MLP_SERVER_SERVICE_INFERENCE_SERVICE_H_
 #define MLP_SERVER_SERVICE_INFERENCE_SERVICE_H_
@@ -35,8 +35,9 @@ class InferenceServiceImpl final
                        std::vector<Credential> credentials = {},
                        Metrics* metrics = nullptr);
 
-  // From now on ServerReady says false and ModelInfer is UNAVAILABLE.
-  void SetShuttingDown() { shutting_down_.store(true); }
+  // While false (a replica loading, a server stopping), ServerReady says
+  // false and ModelInfer is UNAVAILABLE.
+  void SetServing(bool serving) { serving_.store(serving); }
 
   grpc::ServerUnaryReactor* ServerLive(
       grpc::CallbackServerContext* context,
@@ -72,7 +73,7 @@ class InferenceServiceImpl final
   const ServiceLimits limits_;
   const Authorizer auth_;
   Metrics* const metrics_;  // may be null
-  std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> serving_{true};
 };
 
 }  // namespace mlp::service

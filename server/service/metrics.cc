@@ -179,6 +179,25 @@ Metrics::Metrics(const registry::Registry* registry)
          "Start time of the process since the Unix epoch, in seconds")
       .Add({})
       .SetToCurrentTime();
+  if (registry_->follower() != nullptr) {
+    auto& passes = Counters(*prom_, "mlp_replica_passes_total",
+                            "Passes over the repository by this replica, by "
+                            "result (failed: it could not be listed)");
+    absl::MutexLock lock(&scrape_mu_);
+    replica_ = std::make_unique<ReplicaFigures>(ReplicaFigures{
+        &Gauges(*prom_, "mlp_replica_loaded",
+                "1 once this replica has loaded its repository")
+             .Add({}),
+        &Gauges(*prom_, "mlp_replica_unreadable_files",
+                "Files of the repository the last pass could not read "
+                "(skipped, read again at every pass; the log names them)")
+             .Add({}),
+        &Gauges(*prom_, "mlp_replica_last_pass_timestamp_seconds",
+                "End of the last complete pass over the repository, since "
+                "the Unix epoch")
+             .Add({}),
+        &passes.Add({{"result", "ok"}}), &passes.Add({{"result", "failed"}})});
+  }
 }
 
 void Metrics::CallStarted(bool http) {
@@ -259,6 +278,23 @@ void Metrics::ReadRegistry() {
   dataset_bytes_.Set(bytes);
 }
 
+void Metrics::ReadFollower() {
+  if (replica_ == nullptr) return;
+  const registry::FollowerStats stats = registry_->follower()->stats();
+  replica_->loaded->Set(stats.loaded ? 1 : 0);
+  replica_->unreadable_files->Set(stats.unreadable_files);
+  if (stats.loaded) {
+    replica_->last_pass->Set(
+        absl::ToDoubleSeconds(stats.last_pass - absl::UnixEpoch()));
+  }
+  replica_->passes_ok->Increment(
+      static_cast<double>(stats.passes - replica_->passes_seen));
+  replica_->passes_failed->Increment(
+      static_cast<double>(stats.failed_passes - replica_->failed_seen));
+  replica_->passes_seen = stats.passes;
+  replica_->failed_seen = stats.failed_passes;
+}
+
 void Metrics::ReadProcess() {
   resident_bytes_.Set(ResidentBytes());
   open_fds_.Set(OpenFds());
@@ -273,6 +309,7 @@ std::string Metrics::Scrape() {
   absl::MutexLock lock(&scrape_mu_);
   ReadRegistry();
   ReadProcess();
+  ReadFollower();
   return prometheus::TextSerializer().Serialize(prom_->Collect());
 }
 

@@ -12,6 +12,10 @@
 //   mlp_trainings_running, mlp_models, mlp_model_versions, mlp_datasets,
 //   mlp_dataset_bytes                                read from the registry
 //                                                   at each scrape
+//   mlp_replica_loaded, mlp_replica_unreadable_files,
+//   mlp_replica_last_pass_timestamp_seconds,
+//   mlp_replica_passes_total{result}                 a replica's following
+//                                                   of its repository
 //   mlp_build_info{version,revision}                 1
 //   process_resident_memory_bytes, process_cpu_seconds_total,
 //   process_open_fds, process_start_time_seconds     the standard process
@@ -68,6 +72,7 @@ class Metrics final : public CallObserver {
                                             absl::string_view model);
   void ReadRegistry() ABSL_EXCLUSIVE_LOCKS_REQUIRED(scrape_mu_);
   void ReadProcess() ABSL_EXCLUSIVE_LOCKS_REQUIRED(scrape_mu_);
+  void ReadFollower() ABSL_EXCLUSIVE_LOCKS_REQUIRED(scrape_mu_);
 
   const registry::Registry* const registry_;
   absl::Mutex scrape_mu_;  // one scrape at a time
@@ -89,6 +94,17 @@ class Metrics final : public CallObserver {
   prometheus::Counter& cpu_seconds_;  // advanced to getrusage's at a scrape
   prometheus::Gauge& open_fds_;
   double cpu_seconds_seen_ ABSL_GUARDED_BY(scrape_mu_) = 0;
+  // A replica's figures (null on a primary).
+  struct ReplicaFigures {
+    prometheus::Gauge* loaded;
+    prometheus::Gauge* unreadable_files;
+    prometheus::Gauge* last_pass;
+    prometheus::Counter* passes_ok;
+    prometheus::Counter* passes_failed;
+    uint64_t passes_seen = 0;
+    uint64_t failed_seen = 0;
+  };
+  std::unique_ptr<ReplicaFigures> replica_ ABSL_GUARDED_BY(scrape_mu_);
 
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, prometheus::Counter*> request_series_

@@ -135,20 +135,48 @@ ModelServiceImpl::ModelServiceImpl(registry::Registry* registry,
                                    int training_threads,
                                    const ServiceLimits& limits,
                                    std::vector<Credential> credentials,
-                                   Metrics* metrics)
+                                   Metrics* metrics,
+                                   std::string primary_address)
     : registry_(registry),
       limits_(limits),
       auth_(std::move(credentials)),
       metrics_(metrics),
+      primary_address_(std::move(primary_address)),
       training_pool_(training_threads, kTrainingNice) {}
 
 ModelServiceImpl::~ModelServiceImpl() = default;
+
+absl::Status ModelServiceImpl::CheckServes(absl::string_view method) const {
+  const registry::RepositoryFollower* follower = registry_->follower();
+  if (follower == nullptr) return absl::OkStatus();
+  // A write is whatever needs more than a reader's role (auth.cc's table).
+  if (RequiredRole(method) > Role::kReader) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this server is a read-only replica: send ", method, " to the primary",
+        primary_address_.empty() ? ""
+                                 : absl::StrCat(" at ", primary_address_)));
+  }
+  if (!follower->loaded()) {
+    return absl::UnavailableError(
+        "this replica has not loaded the model repository yet; retry");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ModelServiceImpl::Admit(const grpc::ServerContextBase& context,
+                                     absl::string_view method) const {
+  MLP_RETURN_IF_ERROR(auth_.Check(context, method));
+  return CheckServes(method);
+}
 
 template <typename Body>
 grpc::ServerUnaryReactor* ModelServiceImpl::Unary(
     grpc::CallbackServerContext* context, const RequestLog& log,
     Body body) const {
-  return RunUnary(context, auth_, log, std::move(body));
+  return RunUnary(context, auth_, log, [&]() -> absl::Status {
+    MLP_RETURN_IF_ERROR(CheckServes(log.method()));
+    return body();
+  });
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::CreateModel(
@@ -205,7 +233,7 @@ grpc::ServerUnaryReactor* ModelServiceImpl::DeleteModel(
 grpc::ServerWriteReactor<v1::TrainProgress>* ModelServiceImpl::Train(
     grpc::CallbackServerContext* context, const v1::TrainRequest* request) {
   return StartTrainStream(registry_, &training_pool_, limits_, metrics_,
-                          context, request, auth_.Check(*context, "Train"));
+                          context, request, Admit(*context, "Train"));
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::Predict(
@@ -254,7 +282,7 @@ grpc::ServerReadReactor<v1::UploadDatasetRequest>*
 ModelServiceImpl::UploadDataset(grpc::CallbackServerContext* context,
                                 v1::DatasetInfo* response) {
   return new UploadReactor(registry_, context, response,
-                           auth_.Check(*context, "UploadDataset"), metrics_);
+                           Admit(*context, "UploadDataset"), metrics_);
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::ListDatasets(

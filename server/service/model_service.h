@@ -48,11 +48,14 @@ class ModelServiceImpl final : public v1::ModelService::CallbackService {
   // trainings, at kTrainingNice (the registry's limit decides how many may
   // be admitted).
   // Non-empty `credentials` make every call need a token whose role allows
-  // it (see auth.h).
+  // it (see auth.h). Over a replica's registry, every method that needs more
+  // than a reader's role is FAILED_PRECONDITION naming `primary_address`
+  // (if set), and the others UNAVAILABLE until the repository is loaded.
   ModelServiceImpl(registry::Registry* registry, int training_threads,
                    const ServiceLimits& limits,
                    std::vector<Credential> credentials = {},
-                   Metrics* metrics = nullptr);
+                   Metrics* metrics = nullptr,
+                   std::string primary_address = "");
   // Joins the training pool: call after the gRPC server has shut down.
   ~ModelServiceImpl() override;
 
@@ -98,10 +101,17 @@ class ModelServiceImpl final : public v1::ModelService::CallbackService {
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
                                   const RequestLog& log, Body body) const;
 
+  // OK unless this is a replica that must not or cannot yet serve `method`.
+  absl::Status CheckServes(absl::string_view method) const;
+  // The caller's token, then CheckServes.
+  absl::Status Admit(const grpc::ServerContextBase& context,
+                     absl::string_view method) const;
+
   registry::Registry* const registry_;
   const ServiceLimits limits_;
   const Authorizer auth_;
   Metrics* const metrics_;  // may be null
+  const std::string primary_address_;
   ThreadPool training_pool_;
 };
 

@@ -88,7 +88,11 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
           : static_cast<int>(std::thread::hardware_concurrency()));
   MLP_ASSIGN_OR_RETURN(
       std::unique_ptr<registry::Registry> registry,
-      registry::Registry::Open(options.data_dir, options.limits));
+      options.replica()
+          ? registry::Registry::OpenReplica(
+                options.data_dir, options.limits,
+                absl::Seconds(options.repository_poll_seconds))
+          : registry::Registry::Open(options.data_dir, options.limits));
   std::vector<Credential> credentials;
   if (!options.auth_tokens.empty()) {
     MLP_ASSIGN_OR_RETURN(credentials, ParseCredentials(options.auth_tokens));
@@ -101,14 +105,16 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
   if (options.metrics) metrics = std::make_unique<Metrics>(registry.get());
   auto service = std::make_unique<ModelServiceImpl>(
       registry.get(), options.limits.max_concurrent_trainings, service_limits,
-      credentials, metrics.get());
+      credentials, metrics.get(), options.primary_address);
   auto inference = std::make_unique<InferenceServiceImpl>(
       registry.get(), service_limits, credentials, metrics.get());
+  inference->SetServing(!options.replica());  // a replica: once loaded
   int port = 0;
   MLP_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
                        Listen(options, service.get(), inference.get(), &port));
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  if (cores > 0 && options.limits.max_concurrent_trainings > cores) {
+  if (!options.replica() && cores > 0 &&
+      options.limits.max_concurrent_trainings > cores) {
     MLP_LOG(WARNING) << "--max_concurrent_trainings="
                      << options.limits.max_concurrent_trainings
                      << " is more than the " << cores
@@ -116,7 +122,7 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
                         "so serving still comes first) and each runs slower";
   }
   MLP_LOG(INFO) << "listening on " << options.address << " (port " << port
-                << ", "
+                << ", " << (options.replica() ? "replica, " : "")
                 << (options.tls_cert_file.empty()        ? "plaintext"
                     : options.tls_client_ca_file.empty() ? "TLS"
                                                          : "mutual TLS")
@@ -141,7 +147,25 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
     out->trimmer_.emplace(absl::Seconds(options.memory_trim_seconds),
                           kMemoryTrimMinFreeBytes);
   }
+  if (registry::RepositoryFollower* follower = out->registry_->follower()) {
+    out->SetServing(false);
+    MlpServer* server = out.get();
+    // Runs on the follower's thread, which Shutdown stops first.
+    follower->OnLoaded([server] { server->SetServing(true); });
+  }
   return out;
+}
+
+void MlpServer::SetServing(bool serving) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", serving);
+  health->SetServingStatus(v1::ModelService::service_full_name(), serving);
+  health->SetServingStatus(inference::GRPCInferenceService::service_full_name(),
+                           serving);
+  inference_->SetServing(serving);
+  if (http_handler_ != nullptr) http_handler_->SetServing(serving);
 }
 
 absl::Status MlpServer::StartHttp(const ServerOptions& options,
@@ -149,6 +173,7 @@ absl::Status MlpServer::StartHttp(const ServerOptions& options,
                                   std::vector<Credential> credentials) {
   http_handler_ = std::make_unique<InferenceHttp>(registry_.get(), limits,
                                                   credentials, metrics_.get());
+  http_handler_->SetServing(!options.replica());  // a replica: once loaded
   http_endpoints_ = std::make_unique<HttpEndpoints>(
       http_handler_.get(), metrics_.get(), std::move(credentials));
   MLP_ASSIGN_OR_RETURN(http_, ListenHttp(options, http_endpoints_.get()));
@@ -214,10 +239,12 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> MlpServer::Listen(
         absl::StrCat("cannot listen on '", options.address, "'"));
   }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  health->SetServingStatus("", true);
-  health->SetServingStatus(v1::ModelService::service_full_name(), true);
+  // A replica says NOT_SERVING until its repository is loaded (Start).
+  const bool serving = !options.replica();
+  health->SetServingStatus("", serving);
+  health->SetServingStatus(v1::ModelService::service_full_name(), serving);
   health->SetServingStatus(inference::GRPCInferenceService::service_full_name(),
-                           true);
+                           serving);
   return server;
 }
 
@@ -227,9 +254,14 @@ void MlpServer::Shutdown(absl::Duration grace) {
     if (shut_down_) return;
     shut_down_ = true;
   }
+  // The replica's last pass ends (the loaded models keep serving the calls
+  // that drain), so that nothing changes readiness from now on.
+  if (registry::RepositoryFollower* follower = registry_->follower()) {
+    follower->Stop();
+  }
   server_->GetHealthCheckService()->Shutdown();
-  inference_->SetShuttingDown();
-  if (http_handler_ != nullptr) http_handler_->SetShuttingDown();
+  inference_->SetServing(false);
+  if (http_handler_ != nullptr) http_handler_->SetServing(false);
   registry_->models().CancelAllTrainings();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();

@@ -60,6 +60,9 @@ class MlpServer {
   absl::Status StartHttp(const ServerOptions& options,
                          const ServiceLimits& limits,
                          std::vector<Credential> credentials);
+  // Health, ServerReady and /v2/health/ready (a replica's, once loaded);
+  // nothing after Shutdown.
+  void SetServing(bool serving);
   static absl::StatusOr<std::unique_ptr<grpc::Server>> Listen(
       const ServerOptions& options, ModelServiceImpl* service,
       InferenceServiceImpl* inference, int* port);

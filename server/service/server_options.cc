@@ -29,6 +29,7 @@ absl::Status Invalid(absl::string_view flag, absl::string_view rule,
 absl::Status ServerOptions::Validate() const {
   if (address.empty()) return Invalid("address", "host:port", "''");
   if (data_dir.empty()) return Invalid("data_dir", "a directory", "''");
+  MLP_RETURN_IF_ERROR(ValidateMode());
   MLP_RETURN_IF_ERROR(ValidateHttp());
   if (max_message_bytes < 1024) {
     return Invalid("max_message_bytes", ">= 1024",
@@ -94,6 +95,22 @@ absl::Status ServerOptions::Validate() const {
   if (!(shutdown_grace_seconds >= 0)) {
     return Invalid("shutdown_grace_seconds", ">= 0",
                    absl::StrCat(shutdown_grace_seconds));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ServerOptions::ValidateMode() const {
+  if (mode != "primary" && mode != "replica") {
+    return Invalid("mode", "primary or replica", common::Quote(mode, 40));
+  }
+  if (!(repository_poll_seconds >= 0.01) || repository_poll_seconds > 3600) {
+    return Invalid("repository_poll_seconds", ">= 0.01 and <= 3600",
+                   absl::StrCat(repository_poll_seconds));
+  }
+  if (!primary_address.empty() && !replica()) {
+    return absl::InvalidArgumentError(
+        "--primary_address names a replica's primary: it needs "
+        "--mode=replica");
   }
   return absl::OkStatus();
 }

@@ -21,6 +21,16 @@ struct ServerOptions {
   // host:port; port 0 picks a free port (read it back with MlpServer::port).
   std::string address = "127.0.0.1:50051";
   std::string data_dir = "./mlp-data";
+  // "primary": the one server that writes data_dir (it locks it).
+  // "replica": serves a data_dir that a primary writes (shared storage),
+  // read-only, following its changes (docs/scaling.md); every write call is
+  // FAILED_PRECONDITION naming primary_address.
+  std::string mode = "primary";
+  // A replica looks for the primary's changes this often (and at once when
+  // the file system notifies it).
+  double repository_poll_seconds = 2;
+  // A replica's primary (host:port), named to callers of write methods.
+  std::string primary_address;
   // Non-empty: the bound port is written there (atomically) once serving.
   std::string port_file;
   // Largest request or response message. GetWeights returns a whole model
@@ -73,12 +83,15 @@ struct ServerOptions {
   std::string tls_client_ca_file;
   int tls_reload_seconds = 10;
 
+  bool replica() const { return mode == "replica"; }
+
   // OK, or INVALID_ARGUMENT naming the first bad option as its flag
   // ("--max_message_bytes must be >= 1024, got 12").
   absl::Status Validate() const;
 
  private:
   absl::Status ValidateHttp() const;
+  absl::Status ValidateMode() const;
   absl::Status ValidateTls() const;
 };
 

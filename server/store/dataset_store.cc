@@ -233,14 +233,53 @@ absl::StatusOr<std::unique_ptr<DatasetStore>> DatasetStore::Open(
       fs::remove(fs::path(dir) / name, error);
     }
   }
-  return std::unique_ptr<DatasetStore>(new DatasetStore(dir, quarantine_dir));
+  return std::unique_ptr<DatasetStore>(
+      new DatasetStore(dir, quarantine_dir, /*read_only=*/false));
+}
+
+std::unique_ptr<DatasetStore> DatasetStore::OpenReadOnly(
+    const std::string& data_dir) {
+  return std::unique_ptr<DatasetStore>(
+      new DatasetStore((fs::path(data_dir) / "datasets").string(),
+                       (fs::path(data_dir) / "quarantine").string(),
+                       /*read_only=*/true));
+}
+
+absl::Status DatasetStore::CheckWritable() const {
+  if (!read_only_) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      "the dataset store is read-only (a replica's)");
 }
 
 std::string DatasetStore::PathOf(const std::string& name) const {
   return (fs::path(dir_) / absl::StrCat(name, kExtension)).string();
 }
 
+namespace {
+
+// The dataset at `path`, the whole file verified.
+absl::StatusOr<DatasetMeta> MetaOf(const std::string& path) {
+  uint64_t size = 0;
+  MLP_ASSIGN_OR_RETURN(Trailer trailer, ScanFile(path, &size, {}, {}));
+  DatasetMeta meta;
+  const std::string file = fs::path(path).filename().string();
+  meta.name = file.substr(0, file.size() - std::string(kExtension).size());
+  meta.rows = trailer.rows;
+  meta.input_size = trailer.input_size;
+  meta.target_size = trailer.target_size;
+  meta.created_at = absl::FromUnixNanos(trailer.created_at_nanos);
+  meta.size_bytes = size;
+  return meta;
+}
+
+bool IsCommittedFile(const std::string& file) {
+  return !absl::StartsWith(file, ".") && absl::EndsWith(file, kExtension);
+}
+
+}  // namespace
+
 std::vector<DatasetMeta> DatasetStore::LoadAll() {
+  if (read_only_) return {};
   std::vector<std::string> paths;
   absl::StatusOr<std::vector<std::string>> names = common::ListDirectory(dir_);
   if (!names.ok()) {
@@ -248,34 +287,52 @@ std::vector<DatasetMeta> DatasetStore::LoadAll() {
     return {};
   }
   for (const std::string& file : *names) {
-    if (!absl::StartsWith(file, ".") && absl::EndsWith(file, kExtension)) {
+    if (IsCommittedFile(file))
       paths.push_back((fs::path(dir_) / file).string());
-    }
   }
   std::sort(paths.begin(), paths.end());
   std::vector<DatasetMeta> out;
   for (const std::string& path : paths) {
-    uint64_t size = 0;
-    absl::StatusOr<Trailer> trailer = ScanFile(path, &size, {}, {});
-    if (!trailer.ok()) {
-      MoveToQuarantine(path, quarantine_dir_, trailer.status());
+    absl::StatusOr<DatasetMeta> meta = MetaOf(path);
+    if (!meta.ok()) {
+      MoveToQuarantine(path, quarantine_dir_, meta.status());
       continue;
     }
-    DatasetMeta meta;
-    const std::string file = fs::path(path).filename().string();
-    meta.name = file.substr(0, file.size() - std::string(kExtension).size());
-    meta.rows = trailer->rows;
-    meta.input_size = trailer->input_size;
-    meta.target_size = trailer->target_size;
-    meta.created_at = absl::FromUnixNanos(trailer->created_at_nanos);
-    meta.size_bytes = size;
-    out.push_back(std::move(meta));
+    out.push_back(*std::move(meta));
   }
   return out;
 }
 
+absl::StatusOr<std::vector<DatasetFile>> DatasetStore::List() const {
+  MLP_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                       common::ListDirectory(dir_));
+  std::vector<DatasetFile> out;
+  for (const std::string& file : names) {
+    if (!IsCommittedFile(file)) continue;
+    struct stat info;
+    const std::string path = (fs::path(dir_) / file).string();
+    if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;
+    DatasetFile listed;
+    listed.name = file.substr(0, file.size() - std::string(kExtension).size());
+    listed.file_id = static_cast<uint64_t>(info.st_ino);
+    listed.size_bytes = static_cast<uint64_t>(info.st_size);
+    out.push_back(std::move(listed));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const DatasetFile& a, const DatasetFile& b) {
+              return a.name < b.name;
+            });
+  return out;
+}
+
+absl::StatusOr<DatasetMeta> DatasetStore::ReadMeta(
+    const std::string& name) const {
+  return MetaOf(PathOf(name));
+}
+
 absl::StatusOr<std::unique_ptr<DatasetWriter>> DatasetStore::BeginWrite(
     const std::string& name, uint32_t input_size, uint32_t target_size) {
+  MLP_RETURN_IF_ERROR(CheckWritable());
   const std::string final_path = PathOf(name);
   std::error_code exists_error;
   if (fs::exists(final_path, exists_error)) {
@@ -327,6 +384,7 @@ absl::StatusOr<engine::Dataset> DatasetStore::Read(
 }
 
 absl::Status DatasetStore::Delete(const std::string& name) {
+  MLP_RETURN_IF_ERROR(CheckWritable());
   const std::string path = PathOf(name);
   if (::unlink(path.c_str()) != 0) {
     if (errno == ENOENT) {

@@ -7,6 +7,9 @@
 // linking its temporary ".upload-..." file to the final name (never replacing
 // an existing one). Unreadable files are moved to quarantine, never deleted.
 //
+// A read-only store (OpenReadOnly, a replica's) never writes, moves or removes
+// a file; its write methods are FAILED_PRECONDITION.
+//
 // Thread-safety: DatasetStore is stateless beyond its paths and safe to use
 // from several threads; a DatasetWriter belongs to one thread.
 #ifndef MLP_SERVER_STORE_DATASET_STORE_H_
@@ -73,14 +76,37 @@ class DatasetWriter {
   bool committed_ = false;
 };
 
+// A committed dataset file as listed, before it is read.
+struct DatasetFile {
+  std::string name;
+  uint64_t file_id = 0;  // inode: a dataset deleted and uploaded again differs
+  uint64_t size_bytes = 0;
+};
+
 class DatasetStore {
  public:
   // Creates <data_dir>/datasets if missing; removes interrupted uploads.
   static absl::StatusOr<std::unique_ptr<DatasetStore>> Open(
       const std::string& data_dir);
 
+  // A store over a directory another process writes (see above).
+  static std::unique_ptr<DatasetStore> OpenReadOnly(
+      const std::string& data_dir);
+
+  bool read_only() const { return read_only_; }
+  // <data_dir>/datasets.
+  const std::string& directory() const { return dir_; }
+
   // Every readable dataset, sorted by name; others are quarantined + logged.
+  // Not for a read-only store (it returns nothing).
   std::vector<DatasetMeta> LoadAll();
+
+  // Reading without side effects (a read-only store's way to load).
+  // The committed files, sorted by name. NOT_FOUND if datasets/ does not
+  // exist; the file system's errors.
+  absl::StatusOr<std::vector<DatasetFile>> List() const;
+  // One dataset's description, the whole file verified. NOT_FOUND, DATA_LOSS.
+  absl::StatusOr<DatasetMeta> ReadMeta(const std::string& name) const;
 
   // ALREADY_EXISTS if the name is taken on disk.
   absl::StatusOr<std::unique_ptr<DatasetWriter>> BeginWrite(
@@ -94,12 +120,16 @@ class DatasetStore {
   absl::Status Delete(const std::string& name);
 
  private:
-  DatasetStore(std::string dir, std::string quarantine_dir)
-      : dir_(std::move(dir)), quarantine_dir_(std::move(quarantine_dir)) {}
+  DatasetStore(std::string dir, std::string quarantine_dir, bool read_only)
+      : dir_(std::move(dir)),
+        quarantine_dir_(std::move(quarantine_dir)),
+        read_only_(read_only) {}
   std::string PathOf(const std::string& name) const;
+  absl::Status CheckWritable() const;
 
   const std::string dir_;
   const std::string quarantine_dir_;
+  const bool read_only_;
 };
 
 }  // namespace mlp::store

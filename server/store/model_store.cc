@@ -1,5 +1,7 @@
 #include "server/store/model_store.h"
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
@@ -63,6 +65,23 @@ absl::StatusOr<absl::Time> DecodeMeta(absl::string_view bytes,
   MLP_RETURN_IF_ERROR(r.Get(&nanos));
   MLP_RETURN_IF_ERROR(r.ExpectEnd());
   return absl::FromUnixNanos(nanos);
+}
+
+// The version file at `path`, which must hold `version`.
+absl::StatusOr<VersionRecord> ReadVersionFile(const std::string& path,
+                                              uint64_t version) {
+  MLP_ASSIGN_OR_RETURN(std::string bytes, common::ReadFile(path));
+  MLP_ASSIGN_OR_RETURN(VersionRecord decoded, DecodeVersion(bytes, path));
+  if (decoded.version != version) {
+    return absl::DataLossError(absl::StrCat(
+        path, ": holds version ", decoded.version, ", expected ", version));
+  }
+  return decoded;
+}
+
+absl::StatusOr<absl::Time> ReadMetaFile(const std::string& path) {
+  MLP_ASSIGN_OR_RETURN(std::string bytes, common::ReadFile(path));
+  return DecodeMeta(bytes, path);
 }
 
 void RemoveTreeQuietly(const fs::path& path) {
@@ -150,7 +169,66 @@ absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(
     }
   }
   return std::unique_ptr<ModelStore>(
-      new ModelStore(models_dir, quarantine_dir));
+      new ModelStore(models_dir, quarantine_dir, /*read_only=*/false));
+}
+
+std::unique_ptr<ModelStore> ModelStore::OpenReadOnly(
+    const std::string& data_dir) {
+  return std::unique_ptr<ModelStore>(
+      new ModelStore((fs::path(data_dir) / "models").string(),
+                     (fs::path(data_dir) / "quarantine").string(),
+                     /*read_only=*/true));
+}
+
+absl::Status ModelStore::CheckWritable() const {
+  if (!read_only_) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      "the model store is read-only (a replica's)");
+}
+
+absl::StatusOr<std::vector<ModelListing>> ModelStore::List() const {
+  MLP_ASSIGN_OR_RETURN(std::vector<std::string> entries,
+                       common::ListDirectory(models_dir_));
+  std::vector<ModelListing> out;
+  for (const std::string& name : entries) {
+    if (IsTemporaryModelDir(name)) continue;
+    const std::string dir = ModelDir(name);
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    // A model deleted since the listing above is simply not there.
+    absl::StatusOr<std::vector<std::string>> files = common::ListDirectory(dir);
+    if (!files.ok()) {
+      if (absl::IsNotFound(files.status())) continue;
+      return files.status();
+    }
+    ModelListing listing;
+    listing.name = name;
+    listing.directory_id = static_cast<uint64_t>(st.st_ino);
+    listing.directory_changed_ns =
+        int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec;
+    for (const std::string& file : *files) {
+      if (std::optional<uint64_t> v = ParseVersionFile(file)) {
+        listing.versions.push_back(*v);
+      }
+    }
+    std::sort(listing.versions.begin(), listing.versions.end());
+    out.push_back(std::move(listing));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ModelListing& a, const ModelListing& b) {
+              return a.name < b.name;
+            });
+  return out;
+}
+
+absl::StatusOr<absl::Time> ModelStore::ReadCreatedAt(
+    const std::string& name) const {
+  return ReadMetaFile((fs::path(ModelDir(name)) / kMetaFile).string());
+}
+
+absl::StatusOr<VersionRecord> ModelStore::ReadVersion(const std::string& name,
+                                                      uint64_t version) const {
+  return ReadVersionFile(VersionPath(name, version), version);
 }
 
 std::string ModelStore::ModelDir(const std::string& name) const {
@@ -172,10 +250,7 @@ std::optional<ModelRecord> ModelStore::LoadModel(const std::string& name) {
   ModelRecord record;
   record.name = name;
   const std::string meta_path = (fs::path(dir) / kMetaFile).string();
-  absl::StatusOr<std::string> meta_bytes = common::ReadFile(meta_path);
-  absl::StatusOr<absl::Time> created_at =
-      meta_bytes.ok() ? DecodeMeta(*meta_bytes, meta_path)
-                      : absl::StatusOr<absl::Time>(meta_bytes.status());
+  absl::StatusOr<absl::Time> created_at = ReadMetaFile(meta_path);
   std::vector<std::pair<uint64_t, std::string>> files;
   absl::StatusOr<std::vector<std::string>> names = common::ListDirectory(dir);
   if (!names.ok()) {
@@ -190,14 +265,7 @@ std::optional<ModelRecord> ModelStore::LoadModel(const std::string& name) {
   }
   std::sort(files.begin(), files.end());
   for (const auto& [version, path] : files) {
-    absl::StatusOr<std::string> bytes = common::ReadFile(path);
-    absl::StatusOr<VersionRecord> decoded =
-        bytes.ok() ? DecodeVersion(*bytes, path)
-                   : absl::StatusOr<VersionRecord>(bytes.status());
-    if (decoded.ok() && decoded->version != version) {
-      decoded = absl::DataLossError(absl::StrCat(
-          path, ": holds version ", decoded->version, ", expected ", version));
-    }
+    absl::StatusOr<VersionRecord> decoded = ReadVersionFile(path, version);
     if (!decoded.ok()) {
       Quarantine(path, decoded.status());
       continue;
@@ -220,6 +288,7 @@ std::optional<ModelRecord> ModelStore::LoadModel(const std::string& name) {
 }
 
 std::vector<ModelRecord> ModelStore::LoadAll() {
+  if (read_only_) return {};
   std::vector<std::string> names;
   absl::StatusOr<std::vector<std::string>> entries =
       common::ListDirectory(models_dir_);
@@ -253,6 +322,7 @@ absl::Status ModelStore::WriteVersionFile(
 absl::Status ModelStore::CreateModel(const std::string& name,
                                      absl::Time created_at,
                                      const VersionRecord& first) {
+  MLP_RETURN_IF_ERROR(CheckWritable());
   const std::string final_dir = ModelDir(name);
   std::error_code exists_error;
   if (fs::exists(final_dir, exists_error) || exists_error) {
@@ -281,11 +351,13 @@ absl::Status ModelStore::CreateModel(const std::string& name,
 absl::Status ModelStore::WriteVersion(
     const std::string& name, const VersionRecord& version,
     const std::function<absl::Status()>& before_rename) {
+  MLP_RETURN_IF_ERROR(CheckWritable());
   return WriteVersionFile(ModelDir(name), version, before_rename);
 }
 
 absl::Status ModelStore::DeleteVersion(const std::string& name,
                                        uint64_t version) {
+  MLP_RETURN_IF_ERROR(CheckWritable());
   const std::string path = VersionPath(name, version);
   if (std::remove(path.c_str()) != 0 && errno != ENOENT) {
     return common::ErrnoStatus("remove", path, errno);
@@ -295,6 +367,7 @@ absl::Status ModelStore::DeleteVersion(const std::string& name,
 }
 
 absl::Status ModelStore::DeleteModel(const std::string& name) {
+  MLP_RETURN_IF_ERROR(CheckWritable());
   const std::string dir = ModelDir(name);
   const std::string trash =
       (fs::path(models_dir_) /

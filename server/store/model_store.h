@@ -13,6 +13,11 @@
 // store opens. Files that exist under a final name but cannot be
 // read are moved to <data_dir>/quarantine/ and reported, never deleted.
 //
+// A read-only store (OpenReadOnly, for a replica that follows a primary's
+// directory) never writes, renames or removes anything: it creates no
+// directory, leaves temporaries and unreadable files where they are (callers
+// report them), and its write methods are FAILED_PRECONDITION.
+//
 // Thread-safety: the store itself keeps no state beyond its paths; callers
 // (the registry) serialise writes to one model.
 #ifndef MLP_SERVER_STORE_MODEL_STORE_H_
@@ -53,6 +58,17 @@ struct ModelRecord {
   std::vector<VersionRecord> versions;  // ascending by version, >= 1 entry
 };
 
+// What a model directory holds now, read without opening its versions.
+struct ModelListing {
+  std::string name;
+  // The directory's inode and status-change time (nanoseconds): both stay
+  // the same until a version file is added or removed, or the model is
+  // deleted and created again under the same name.
+  uint64_t directory_id = 0;
+  int64_t directory_changed_ns = 0;
+  std::vector<uint64_t> versions;  // committed version files, ascending
+};
+
 class ModelStore {
  public:
   // Creates <data_dir>/models and quarantine if missing and removes leftover
@@ -60,9 +76,28 @@ class ModelStore {
   static absl::StatusOr<std::unique_ptr<ModelStore>> Open(
       const std::string& data_dir);
 
+  // A store over a directory another process writes: nothing is created,
+  // cleaned or moved. The directory need not exist yet (List reports it).
+  static std::unique_ptr<ModelStore> OpenReadOnly(const std::string& data_dir);
+
+  bool read_only() const { return read_only_; }
+  // <data_dir>/models.
+  const std::string& models_dir() const { return models_dir_; }
+
   // Every model that can be read. Unreadable files are moved to quarantine
   // and logged; a model with no readable version is moved there whole.
+  // Not for a read-only store (it returns nothing).
   std::vector<ModelRecord> LoadAll();
+
+  // Reading without side effects (a read-only store's way to load).
+  // Every committed model directory and its version files, by name. NOT_FOUND
+  // if models/ does not exist; the file system's errors.
+  absl::StatusOr<std::vector<ModelListing>> List() const;
+  // The model's creation time. NOT_FOUND, DATA_LOSS (unreadable meta file).
+  absl::StatusOr<absl::Time> ReadCreatedAt(const std::string& name) const;
+  // One committed version. NOT_FOUND (pruned, deleted), DATA_LOSS.
+  absl::StatusOr<VersionRecord> ReadVersion(const std::string& name,
+                                            uint64_t version) const;
 
   // Writes a new model directory with its first version, atomically.
   // ALREADY_EXISTS if the directory exists.
@@ -79,9 +114,11 @@ class ModelStore {
   absl::Status DeleteModel(const std::string& name);
 
  private:
-  ModelStore(std::string models_dir, std::string quarantine_dir)
+  ModelStore(std::string models_dir, std::string quarantine_dir, bool read_only)
       : models_dir_(std::move(models_dir)),
-        quarantine_dir_(std::move(quarantine_dir)) {}
+        quarantine_dir_(std::move(quarantine_dir)),
+        read_only_(read_only) {}
+  absl::Status CheckWritable() const;
 
   std::string ModelDir(const std::string& name) const;
   std::string VersionPath(const std::string& name, uint64_t version) const;
@@ -93,6 +130,7 @@ class ModelStore {
 
   const std::string models_dir_;
   const std::string quarantine_dir_;
+  const bool read_only_;
 };
 
 // Encoding of a version file; exposed for tests.

@@ -30,6 +30,16 @@ TEST(ServerOptionsTest, EachBadOptionNamesItsFlag) {
   const std::vector<Case> cases = {
       {[](ServerOptions& o) { o.address = ""; }, "--address"},
       {[](ServerOptions& o) { o.data_dir = ""; }, "--data_dir"},
+      {[](ServerOptions& o) { o.mode = "secondary"; },
+       "--mode must be primary or replica, got 'secondary'"},
+      {[](ServerOptions& o) {
+         o.mode = "replica";
+         o.repository_poll_seconds = 0;
+       },
+       "--repository_poll_seconds must be >= 0.01 and <= 3600, got 0"},
+      {[](ServerOptions& o) { o.primary_address = "10.0.0.1:50051"; },
+       "--primary_address names a replica's primary: it needs "
+       "--mode=replica"},
       {[](ServerOptions& o) { o.http_threads = -1; },
        "--http_threads must be 0 (one per core) to 256, got -1"},
       {[](ServerOptions& o) { o.http_max_connections = 0; },
