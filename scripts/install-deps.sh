@@ -16,10 +16,10 @@ build_packages=(
 )
 test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-grpcio python3-protobuf python3-numpy
+  python3 python3-grpcio python3-protobuf python3-numpy python3-yaml
   clang libclang-rt-14-dev clang-format
   dataset-fashion-mnist openssl prometheus
-  nginx python3-yaml
+  nginx
 )
 
 packages=("${build_packages[@]}")

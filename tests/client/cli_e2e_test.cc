@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -24,12 +25,15 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
-#include "grpc/health/v1/health.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "mlp/v1/mlp.pb.h"
 #include "tests/testing/certs.h"
@@ -910,6 +914,248 @@ google::protobuf::Struct JsonError(const std::string& line) {
   const auto error = ParseJson<google::protobuf::Struct>(line);
   if (!error.fields().contains("error")) return {};
   return error.fields().at("error").struct_value();
+}
+
+// A gRPC server whose health service reports NOT_SERVING for every service,
+// as mlp-server does while it shuts down (its health answers then cannot be
+// caught deterministically: the port closes at the same time).
+class NotServingHealth final : public grpc::health::v1::Health::Service {
+ public:
+  grpc::Status Check(grpc::ServerContext*,
+                     const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::health::v1::HealthCheckResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    asked_about_ = request->service();
+    response->set_status(grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+    return grpc::Status::OK;
+  }
+  // The service the last Check asked about.
+  std::string asked_about() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return asked_about_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::string asked_about_;
+};
+
+TEST_F(CliTest, HealthOnANotServingServerExitsOneAndSaysSo) {
+  NotServingHealth health;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&health);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  const std::string address = absl::StrCat("--server=127.0.0.1:", port);
+
+  const Result text = CliProcess(dir_->path(), {address, "health"}).Wait(30);
+  EXPECT_EQ(text.exit_code, 1);
+  EXPECT_EQ(text.out, "NOT_SERVING\n");
+  EXPECT_EQ(text.err, "error: 'mlp.v1.ModelService' is NOT_SERVING\n");
+  EXPECT_EQ(health.asked_about(), "mlp.v1.ModelService");
+
+  const Result json =
+      CliProcess(dir_->path(), {address, "health", "--json", "--service", ""})
+          .Wait(30);
+  EXPECT_EQ(json.exit_code, 1);
+  EXPECT_EQ(json.out, "{\"status\":\"NOT_SERVING\"}\n");
+  const auto error = JsonError(json.err);
+  ASSERT_TRUE(error.fields().contains("code")) << json.err;
+  EXPECT_EQ(error.fields().at("code").string_value(), "UNAVAILABLE");
+  EXPECT_EQ(error.fields().at("message").string_value(), "'' is NOT_SERVING");
+  EXPECT_EQ(health.asked_about(), "");
+  server->Shutdown();
+}
+
+// The environment names the server (MLP_SERVER) and the token (MLP_TOKEN,
+// the token itself); --server and --token-file beat them, for better or
+// worse.
+TEST_F(CliTest, EnvironmentGivesServerAndTokenAndOptionsBeatIt) {
+  const std::string token = WriteFile("env-token", "env-t0ken\n");
+  ::chmod(token.c_str(), 0600);
+  auto guarded = mlp::testing::ServerProcess::Start(
+      dir_->path() + "/env-guarded", {"--auth_token_file=" + token});
+  ASSERT_TRUE(guarded.ok()) << guarded.status();
+  const std::string address = (*guarded)->address();
+  const std::string closed = absl::StrCat("127.0.0.1:", ClosedPort());
+  const std::string wrong_token = WriteFile("env-wrong", "nope\n");
+  auto run = [&](std::vector<std::string> args,
+                 std::vector<std::string> environment) {
+    args.push_back("list");
+    return CliProcess(dir_->path(), std::move(args), environment).Wait(30);
+  };
+
+  const Result both = run({}, {"MLP_SERVER=" + address, "MLP_TOKEN=env-t0ken"});
+  EXPECT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_EQ(both.out, "no models\n");
+  const Result no_token = run({}, {"MLP_SERVER=" + address});
+  EXPECT_EQ(no_token.exit_code, 1);
+  EXPECT_THAT(no_token.err, StartsWith("error: UNAUTHENTICATED: "));
+  const Result wrong = run({}, {"MLP_SERVER=" + address, "MLP_TOKEN=nope"});
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_THAT(wrong.err, StartsWith("error: PERMISSION_DENIED: "));
+
+  // --server beats MLP_SERVER.
+  const Result server_option = run(
+      {"--server=" + address}, {"MLP_SERVER=" + closed, "MLP_TOKEN=env-t0ken"});
+  EXPECT_EQ(server_option.exit_code, 0) << server_option.err;
+  const Result server_option_closed = run(
+      {"--server=" + closed}, {"MLP_SERVER=" + address, "MLP_TOKEN=env-t0ken"});
+  EXPECT_EQ(server_option_closed.exit_code, 1);
+  EXPECT_THAT(server_option_closed.err, StartsWith("error: UNAVAILABLE: "));
+  EXPECT_THAT(server_option_closed.err, HasSubstr(closed));
+  // --token-file beats MLP_TOKEN.
+  const Result file_option =
+      run({"--token-file", token}, {"MLP_SERVER=" + address, "MLP_TOKEN=nope"});
+  EXPECT_EQ(file_option.exit_code, 0) << file_option.err;
+  const Result wrong_file =
+      run({"--token-file", wrong_token},
+          {"MLP_SERVER=" + address, "MLP_TOKEN=env-t0ken"});
+  EXPECT_EQ(wrong_file.exit_code, 1);
+  EXPECT_THAT(wrong_file.err, StartsWith("error: PERMISSION_DENIED: "));
+}
+
+// Rows of cells aligned as the CLI's tables are: each column as wide as its
+// widest cell, two blanks between columns, no trailing blanks.
+std::string Aligned(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()), 0);
+    for (size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size())
+        line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string Utc(const google::protobuf::Timestamp& t, const char* format) {
+  return absl::FormatTime(format, absl::FromUnixSeconds(t.seconds()),
+                          absl::UTCTimeZone());
+}
+
+// What `mlp list`, `mlp show` and `mlp predict` print for people, exactly,
+// against a server of its own (so that the list holds only these models).
+// The figures (times, losses, outputs) come from the same commands' --json.
+TEST_F(CliTest, PlainTextListShowAndPredictAreExact) {
+  auto server =
+      mlp::testing::ServerProcess::Start(dir_->path() + "/plain-text");
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string at = "--server=" + (*server)->address();
+  auto mlp = [&](std::vector<std::string> args,
+                 std::vector<std::string> environment = {}) {
+    args.insert(args.begin(), at);
+    Result result = CliProcess(dir_->path(), args, environment).Wait(60);
+    EXPECT_EQ(result.exit_code, 0)
+        << absl::StrJoin(args, " ") << ": " << result.err;
+    return result;
+  };
+  EXPECT_EQ(mlp({"list"}).out, "no models\n");
+  mlp({"create", "xnor", "--input", "3", "--layer", "4:relu", "--layer",
+       "1:linear", "--seed", "7"});
+  mlp({"create", "clf", "--input", "3", "--layer", "4:tanh", "--layer",
+       "2:softmax", "--seed", "3"});
+  const std::string csv = WriteFile("plain.csv", "1,1,1,1\n1,1,0,0\n0,1,0,1\n");
+  mlp({"train", "xnor", "--data", csv, "--targets", "-1", "--epochs", "5"});
+
+  const auto list =
+      ParseJson<mlp::v1::ListModelsResponse>(mlp({"list", "--json"}).out);
+  ASSERT_EQ(list.models_size(), 2);
+  const mlp::v1::ModelInfo& clf = list.models(0);
+  const mlp::v1::ModelInfo& xnor = list.models(1);
+  // 80 columns (no terminal, no $COLUMNS): the compact layout.
+  EXPECT_EQ(mlp({"list"}).out,
+            Aligned({{"NAME", "VER", "STATE", "LAYERS", "LOSS", "PARAMS",
+                      "UPDATED (UTC)"},
+                     {"clf", "1", "ready", "3 4:tanh 2:softmax", "ce", "26",
+                      Utc(clf.updated_at(), "%Y-%m-%d %H:%M")},
+                     {"xnor", "2", "ready", "3 4:relu 1:linear", "mse", "21",
+                      Utc(xnor.updated_at(), "%Y-%m-%d %H:%M")}}));
+  // A wide terminal: full names and times to the second.
+  EXPECT_EQ(
+      mlp({"list"}, {"COLUMNS=200"}).out,
+      Aligned(
+          {{"NAME", "VERSION", "STATE", "LAYERS", "LOSS", "PARAMS", "UPDATED"},
+           {"clf", "1", "ready", "3 -> 4 tanh -> 2 softmax", "cross-entropy",
+            "26", Utc(clf.updated_at(), "%Y-%m-%d %H:%M:%S UTC")},
+           {"xnor", "2", "ready", "3 -> 4 relu -> 1 linear", "mse", "21",
+            Utc(xnor.updated_at(), "%Y-%m-%d %H:%M:%S UTC")}}));
+
+  const auto shown =
+      ParseJson<mlp::v1::ModelInfo>(mlp({"show", "xnor", "--json"}).out);
+  EXPECT_EQ(
+      mlp({"show", "xnor"}).out,
+      Aligned({{"name:", "xnor"},
+               {"layers:", "3 -> 4 relu -> 1 linear"},
+               {"loss:", "mse"},
+               {"bias:", "yes"},
+               {"init:",
+                "auto: he, xavier (he for relu layers, xavier "
+                "otherwise)"},
+               {"seed:", "7"},
+               {"parameters:", "21"},
+               {"version:", "2"},
+               {"versions kept:", "1, 2"},
+               {"state:", "ready"},
+               {"created:", Utc(shown.created_at(), "%Y-%m-%d %H:%M:%S UTC")},
+               {"updated:", Utc(shown.updated_at(), "%Y-%m-%d %H:%M:%S UTC")},
+               {"last training:",
+                absl::StrFormat("5 epochs, loss %.6g, max-epochs",
+                                shown.last_training().final_loss())}}) +
+          Aligned(
+              {{"v2 gRPC:",
+                (*server)->address() +
+                    "  inference.GRPCInferenceService  model_name \"xnor\""},
+               {"v2 HTTP:", "http://127.0.0.1:8000/v2/models/xnor/infer"}}));
+
+  // predict --input: the inputs as given, then each row's outputs.
+  const std::vector<std::string> predict = {"predict", "xnor",    "--input",
+                                            "1,1,1",   "--input", "0,1,0.5"};
+  std::vector<std::string> predict_json = predict;
+  predict_json.push_back("--json");
+  const auto outputs =
+      ParseJson<mlp::v1::PredictResponse>(mlp(predict_json).out);
+  ASSERT_EQ(outputs.outputs().values_size(), 2);
+  EXPECT_EQ(
+      mlp(predict).out,
+      "version 2\n" +
+          Aligned(
+              {{"INPUT", "OUTPUTS"},
+               {"1 1 1", absl::StrFormat("%.6g", outputs.outputs().values(0))},
+               {"0 1 0.5",
+                absl::StrFormat("%.6g", outputs.outputs().values(1))}}));
+
+  // predict --data with targets, for a classifier: row number, the class
+  // with the highest output, the outputs, the target and right or WRONG.
+  const auto classes = ParseJson<mlp::v1::PredictResponse>(
+      mlp({"predict", "clf", "--data", csv, "--targets", "-1", "--json"}).out);
+  ASSERT_EQ(classes.outputs().values_size(), 6);
+  std::vector<std::vector<std::string>> rows = {
+      {"ROW", "CLASS", "OUTPUTS", "TARGET"}};
+  const int targets[] = {1, 0, 1};
+  for (int r = 0; r < 3; ++r) {
+    const float p0 = classes.outputs().values(2 * r);
+    const float p1 = classes.outputs().values(2 * r + 1);
+    const int top = p1 > p0 ? 1 : 0;
+    rows.push_back({absl::StrCat(r + 1), absl::StrCat(top),
+                    absl::StrFormat("%.6g %.6g", p0, p1),
+                    absl::StrCat(targets[r]),
+                    top == targets[r] ? "right" : "WRONG"});
+  }
+  EXPECT_EQ(mlp({"predict", "clf", "--data", csv, "--targets", "-1"}).out,
+            "version 1\n" + Aligned(rows));
 }
 
 TEST_F(CliTest, NoGrpcServerAtTheAddressFailsFastAsAConnectionError) {

@@ -66,6 +66,129 @@ TEST(ProcessTest, ReflectionListsTheModelServiceAndHealth) {
   EXPECT_TRUE(stream->Finish().ok());
 }
 
+// With --auth_token_file, health and reflection answer without a token
+// (orchestrators and generic tools), while ModelService refuses a call
+// without one.
+TEST(ProcessTest, HealthAndReflectionStayOpenWithATokenConfigured) {
+  TempDir dir;
+  const std::string token_file = dir.path() + "/token";
+  { std::ofstream(token_file) << "s3cret\n"; }
+  ::chmod(token_file.c_str(), 0600);
+  auto server = ServerProcess::Start(dir.path() + "/data",
+                                     {"--auth_token_file=" + token_file});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel((*server)->address(),
+                                     grpc::InsecureChannelCredentials());
+
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  for (const std::string service : {"", "mlp.v1.ModelService"}) {
+    grpc::health::v1::HealthCheckRequest check;
+    check.set_service(service);
+    grpc::health::v1::HealthCheckResponse serving;
+    const grpc::Status status =
+        health->Check(ContextWithDeadline().get(), check, &serving);
+    ASSERT_TRUE(status.ok()) << service << ": " << status.error_message();
+    EXPECT_EQ(serving.status(), grpc::health::v1::HealthCheckResponse::SERVING)
+        << service;
+  }
+
+  auto reflection =
+      grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
+  auto context = ContextWithDeadline(10);
+  auto stream = reflection->ServerReflectionInfo(context.get());
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::vector<std::string> names;
+  for (const auto& s : response.list_services_response().service()) {
+    names.push_back(s.name());
+  }
+  EXPECT_THAT(names, Contains("mlp.v1.ModelService"));
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+
+  auto stub = v1::ModelService::NewStub(channel);
+  v1::ListModelsResponse list;
+  EXPECT_EQ(
+      stub->ListModels(ContextWithDeadline().get(), {}, &list).error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
+  auto with_token = ContextWithDeadline();
+  with_token->AddMetadata("authorization", "Bearer s3cret");
+  EXPECT_TRUE(stub->ListModels(with_token.get(), {}, &list).ok());
+}
+
+// Trains 256 -> 256 relu -> 4 linear on `address` in batches of 128: its
+// first layer's products are large enough for the compute pool to cut them
+// into blocks (server/engine/gemm.cc). The weights of the result.
+std::vector<float> TrainWideModel(const std::string& address) {
+  auto stub = testing::MakeStub(address);
+  v1::ModelSpec spec;
+  spec.set_input_size(256);
+  spec.add_layers()->set_units(256);
+  spec.mutable_layers(0)->set_activation(v1::RELU);
+  spec.add_layers()->set_units(4);
+  spec.mutable_layers(1)->set_activation(v1::LINEAR);
+  spec.set_loss(v1::MSE);
+  spec.set_seed(5);
+  EXPECT_TRUE(testing::CreateModel(stub.get(), "wide", spec).ok());
+  const int rows = 512;
+  std::vector<float> x(rows * 256), t(rows * 4);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float((i * 7919) % 101) / 100;
+  for (size_t i = 0; i < t.size(); ++i) t[i] = float((i * 31) % 11) / 10;
+  v1::TrainRequest train;
+  train.set_model("wide");
+  *train.mutable_inline_data()->mutable_inputs() =
+      testing::MakeTensor({rows, 256}, x);
+  *train.mutable_inline_data()->mutable_targets() =
+      testing::MakeTensor({rows, 4}, t);
+  train.mutable_options()->set_optimizer(v1::ADAM);
+  train.mutable_options()->set_learning_rate(0.001f);
+  train.mutable_options()->set_batch_size(128);
+  train.mutable_options()->set_max_epochs(3);
+  train.mutable_options()->set_shuffle(true);
+  train.mutable_options()->set_seed(9);
+  auto context = ContextWithDeadline(120);
+  auto reader = stub->Train(context.get(), train);
+  v1::TrainProgress progress;
+  while (reader->Read(&progress)) {
+  }
+  const grpc::Status status = reader->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(progress.version(), 2u);
+  v1::GetWeightsRequest request;
+  request.set_model("wide");
+  v1::GetWeightsResponse weights;
+  EXPECT_TRUE(
+      stub->GetWeights(ContextWithDeadline().get(), request, &weights).ok());
+  std::vector<float> all;
+  for (const v1::LayerWeights& layer : weights.layers()) {
+    all.insert(all.end(), layer.weights().values().begin(),
+               layer.weights().values().end());
+    all.insert(all.end(), layer.bias().values().begin(),
+               layer.bias().values().end());
+  }
+  return all;
+}
+
+// --compute_threads changes how fast, never what: the same training on a
+// server with 1 and with 2 compute threads gives the same weights, bit for
+// bit (the reproducibility contract in docs/architecture.md).
+TEST(ProcessTest, ComputeThreadsDoNotChangeTheWeights) {
+  std::vector<std::vector<float>> results;
+  for (const char* threads : {"1", "2"}) {
+    SCOPED_TRACE(threads);
+    TempDir dir;
+    auto server = ServerProcess::Start(
+        dir.path() + "/data", {std::string("--compute_threads=") + threads});
+    ASSERT_TRUE(server.ok()) << server.status();
+    results.push_back(TrainWideModel((*server)->address()));
+    ASSERT_EQ(results.back().size(), 256u * 256 + 256 + 256 * 4 + 4);
+  }
+  EXPECT_TRUE(results[0] == results[1]);
+}
+
 TEST(ProcessTest, SigtermDrainsAndExitsZero) {
   TempDir dir;
   auto server = ServerProcess::Start(dir.path() + "/data");

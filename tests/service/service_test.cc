@@ -79,6 +79,20 @@ class ServiceTest : public ::testing::Test {
     return stub_->Predict(ContextWithDeadline().get(), request, response);
   }
 
+  grpc::Status GetWeights(const std::string& model, uint64_t version,
+                          v1::GetWeightsResponse* weights) {
+    v1::GetWeightsRequest request;
+    request.set_model(model);
+    request.set_version(version);
+    return stub_->GetWeights(ContextWithDeadline().get(), request, weights);
+  }
+
+  grpc::Status GetModel(const std::string& name, v1::ModelInfo* info) {
+    v1::GetModelRequest request;
+    request.set_name(name);
+    return stub_->GetModel(ContextWithDeadline().get(), request, info);
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<service::MlpServer> server_;
   std::string address_;
@@ -217,6 +231,198 @@ TEST_F(ServiceTest, EarlyStoppingReportsTheEpochItKept) {
   EXPECT_EQ(done.epochs_run(), 4u);
   EXPECT_EQ(done.version(), 2u);
   EXPECT_EQ(messages[2].epochs_run(), 0u);  // progress messages leave it 0
+  // GetModel reports the same stop: the kept epoch's figures.
+  v1::ModelInfo info;
+  ASSERT_TRUE(GetModel("m", &info).ok());
+  EXPECT_EQ(info.version(), 2u);
+  EXPECT_EQ(info.last_training().stop_reason(), v1::EARLY_STOPPING);
+  EXPECT_EQ(info.last_training().final_loss(), done.loss());
+}
+
+// 3 -> 1 linear, MSE, no bias: nothing clips the output (a ReLU layer
+// would go dead instead of diverging).
+v1::ModelSpec LinearSpec(uint64_t seed) {
+  v1::ModelSpec spec = SeedSpec(seed);
+  spec.clear_layers();
+  spec.add_layers()->set_units(1);
+  spec.mutable_layers(0)->set_activation(v1::LINEAR);
+  return spec;
+}
+
+// A learning rate so large that the first step makes the next sample's
+// output overflow float: the first epoch's loss is not finite. Training stops
+// with DIVERGED, and the version it commits holds the starting weights
+// (no epoch ended finite), as the stream and GetModel say.
+TEST_F(ServiceTest, DivergenceStopsTrainingAndKeepsTheLastFiniteWeights) {
+  ASSERT_TRUE(Create("m", LinearSpec(1)).ok());
+  v1::GetWeightsResponse before;
+  ASSERT_TRUE(GetWeights("m", 1, &before).ok());
+  v1::TrainRequest request = SeedTrainRequest("m", 100);
+  request.mutable_options()->set_target_loss(0);
+  request.mutable_options()->set_learning_rate(1e30f);
+  std::vector<v1::TrainProgress> messages;
+  ASSERT_TRUE(TrainAll(request, &messages).ok());
+  ASSERT_EQ(messages.size(), 1u);
+  const v1::TrainProgress& done = messages.back();
+  EXPECT_TRUE(done.done());
+  EXPECT_EQ(done.stop_reason(), v1::DIVERGED);
+  EXPECT_EQ(done.version(), 2u);
+  EXPECT_EQ(done.epochs_run(), 0u);
+
+  v1::ModelInfo info;
+  ASSERT_TRUE(GetModel("m", &info).ok());
+  EXPECT_EQ(info.version(), 2u);
+  EXPECT_EQ(info.state(), v1::READY);
+  EXPECT_EQ(info.last_training().stop_reason(), v1::DIVERGED);
+  v1::GetWeightsResponse after;
+  ASSERT_TRUE(GetWeights("m", 2, &after).ok());
+  ASSERT_EQ(after.layers_size(), before.layers_size());
+  for (int l = 0; l < after.layers_size(); ++l) {
+    EXPECT_THAT(
+        after.layers(l).weights().values(),
+        ::testing::ElementsAreArray(before.layers(l).weights().values()))
+        << "layer " << l;
+  }
+}
+
+// Per-sample SGD on a linear model at learning rate 1.5 multiplies the
+// weights' error by up to 7 per epoch of the tutorial's four rows (the
+// spectral radius of the product of the four steps I - lr x x^T): the loss
+// grows for some twenty epochs until float overflows. The committed weights
+// are those of the last epoch that ended finite.
+TEST_F(ServiceTest, DivergenceAfterSomeEpochsCommitsFiniteWeights) {
+  ASSERT_TRUE(Create("m", LinearSpec(1)).ok());
+  v1::TrainRequest request = SeedTrainRequest("m", 1000);
+  request.mutable_options()->set_target_loss(0);
+  request.mutable_options()->set_learning_rate(1.5f);
+  std::vector<v1::TrainProgress> messages;
+  ASSERT_TRUE(TrainAll(request, &messages).ok());
+  const v1::TrainProgress& done = messages.back();
+  EXPECT_EQ(done.stop_reason(), v1::DIVERGED);
+  EXPECT_EQ(done.version(), 2u);
+  EXPECT_LT(messages.size(), 1000u);
+  ASSERT_GT(messages.size(), 5u);  // some epochs ended finite, loss growing
+  EXPECT_GT(messages[5].loss(), 100 * messages[1].loss());
+  v1::GetWeightsResponse weights;
+  ASSERT_TRUE(GetWeights("m", 2, &weights).ok());
+  for (const v1::LayerWeights& layer : weights.layers()) {
+    for (float w : layer.weights().values()) EXPECT_TRUE(std::isfinite(w));
+  }
+  v1::ModelInfo info;
+  ASSERT_TRUE(GetModel("m", &info).ok());
+  EXPECT_EQ(info.last_training().stop_reason(), v1::DIVERGED);
+}
+
+// `reinitialize` starts from fresh weights drawn from the model's seed, not
+// from the latest version, and commits the next version.
+TEST_F(ServiceTest, ReinitializeStartsAgainFromTheSeedsWeights) {
+  ASSERT_TRUE(Create("r", SeedSpec(3)).ok());
+  v1::TrainRequest request = SeedTrainRequest("r", 20);
+  request.mutable_options()->set_target_loss(0);
+  std::vector<v1::TrainProgress> messages;
+  ASSERT_TRUE(TrainAll(request, &messages).ok());  // v1 -> v2
+  ASSERT_EQ(messages.back().version(), 2u);
+  messages.clear();
+  ASSERT_TRUE(TrainAll(request, &messages).ok());  // v2 -> v3, continued
+  ASSERT_EQ(messages.back().version(), 3u);
+  v1::TrainRequest again = request;
+  again.mutable_options()->set_reinitialize(true);
+  messages.clear();
+  ASSERT_TRUE(TrainAll(again, &messages).ok());  // seed weights -> v4
+  EXPECT_EQ(messages.back().version(), 4u);
+
+  // v4 is v2 again (same start, data and options), bit for bit; v3, which
+  // went on from v2, differs.
+  v1::GetWeightsResponse v2, v3, v4;
+  ASSERT_TRUE(GetWeights("r", 2, &v2).ok());
+  ASSERT_TRUE(GetWeights("r", 3, &v3).ok());
+  ASSERT_TRUE(GetWeights("r", 4, &v4).ok());
+  EXPECT_EQ(v4.version(), 4u);
+  for (int l = 0; l < 2; ++l) {
+    EXPECT_THAT(v4.layers(l).weights().values(),
+                ::testing::ElementsAreArray(v2.layers(l).weights().values()))
+        << "layer " << l;
+  }
+  EXPECT_THAT(v3.layers(0).weights().values(),
+              ::testing::Not(::testing::ElementsAreArray(
+                  v2.layers(0).weights().values())));
+  v1::ModelInfo info;
+  ASSERT_TRUE(GetModel("r", &info).ok());
+  EXPECT_EQ(info.version(), 4u);
+  EXPECT_EQ(info.spec().seed(), 3u);
+}
+
+// 64 rows of the tutorial's data: two batches of the default 32.
+v1::TrainRequest SixtyFourRows(const std::string& model) {
+  std::vector<float> x, t;
+  for (int i = 0; i < 64; ++i) {
+    for (int j = 0; j < 3; ++j)
+      x.push_back(testing::kSeedInputs[i % 4 * 3 + j]);
+    t.push_back(testing::kSeedTargets[i % 4]);
+  }
+  v1::TrainRequest request;
+  request.set_model(model);
+  *request.mutable_inline_data()->mutable_inputs() = MakeTensor({64, 3}, x);
+  *request.mutable_inline_data()->mutable_targets() = MakeTensor({64, 1}, t);
+  return request;
+}
+
+// A Train with no options runs as the API's defaults say: SGD, learning
+// rate 0.01, batches of 32, 10 epochs, a message per epoch; MOMENTUM's
+// momentum is 0.9. Same weights, bit for bit, as the defaults spelt out; a
+// different batch size gives different weights, so the comparison tells.
+TEST_F(ServiceTest, UnsetTrainOptionsTakeTheDocumentedDefaults) {
+  for (const char* name :
+       {"implicit", "explicit", "batch-64", "momentum", "momentum-0.9"}) {
+    ASSERT_TRUE(Create(name, SeedSpec(4)).ok()) << name;
+  }
+  std::vector<v1::TrainProgress> implicit;
+  ASSERT_TRUE(TrainAll(SixtyFourRows("implicit"), &implicit).ok());
+  ASSERT_EQ(implicit.size(), 10u);
+  for (size_t i = 0; i < implicit.size(); ++i) {
+    EXPECT_EQ(implicit[i].epoch(), i + 1);
+  }
+  EXPECT_TRUE(implicit.back().done());
+  EXPECT_EQ(implicit.back().stop_reason(), v1::MAX_EPOCHS);
+  EXPECT_EQ(implicit.back().version(), 2u);
+
+  auto train = [&](const std::string& model, v1::Optimizer optimizer,
+                   float momentum, uint32_t batch_size) {
+    v1::TrainRequest request = SixtyFourRows(model);
+    request.mutable_options()->set_optimizer(optimizer);
+    request.mutable_options()->set_learning_rate(0.01f);
+    request.mutable_options()->set_batch_size(batch_size);
+    request.mutable_options()->set_max_epochs(10);
+    request.mutable_options()->set_report_every(1);
+    request.mutable_options()->set_momentum(momentum);
+    std::vector<v1::TrainProgress> messages;
+    EXPECT_TRUE(TrainAll(request, &messages).ok()) << model;
+    return messages;
+  };
+  std::vector<v1::TrainProgress> spelt = train("explicit", v1::SGD, 0, 32);
+  ASSERT_EQ(spelt.size(), 10u);
+  EXPECT_EQ(spelt.back().loss(), implicit.back().loss());
+  train("batch-64", v1::SGD, 0, 64);
+  v1::TrainRequest momentum_only = SixtyFourRows("momentum");
+  momentum_only.mutable_options()->set_optimizer(v1::MOMENTUM);
+  std::vector<v1::TrainProgress> ignored;
+  ASSERT_TRUE(TrainAll(momentum_only, &ignored).ok());
+  train("momentum-0.9", v1::MOMENTUM, 0.9f, 32);
+
+  auto weights_of = [&](const std::string& model) {
+    v1::GetWeightsResponse weights;
+    EXPECT_TRUE(GetWeights(model, 2, &weights).ok()) << model;
+    std::vector<float> all;
+    for (const v1::LayerWeights& layer : weights.layers()) {
+      all.insert(all.end(), layer.weights().values().begin(),
+                 layer.weights().values().end());
+    }
+    return all;
+  };
+  EXPECT_EQ(weights_of("implicit"), weights_of("explicit"));
+  EXPECT_NE(weights_of("implicit"), weights_of("batch-64"));
+  EXPECT_EQ(weights_of("momentum"), weights_of("momentum-0.9"));
+  EXPECT_NE(weights_of("momentum"), weights_of("implicit"));
 }
 
 TEST_F(ServiceTest, SeedIsReportedAndReplaysBitForBit) {
@@ -889,6 +1095,92 @@ TEST_F(ServiceTest, UploadOverTheByteLimitIsRefusedAndLeavesNothing) {
   EXPECT_EQ(list.datasets_size(), 0);
   EXPECT_THAT(testing::Names(dir_.path() + "/datasets"), ::testing::IsEmpty());
   EXPECT_TRUE(UploadSeedDataset(stub_.get(), "fits", 3, 1, &info).ok());
+}
+
+// An upload of more rows than --max_dataset_rows is refused with the limit
+// named, and leaves no dataset and no file.
+TEST_F(ServiceTest, UploadOverTheRowLimitIsRefusedAndLeavesNothing) {
+  registry::Limits limits;
+  limits.max_dataset_rows = 3;
+  StartServer(limits);
+  v1::DatasetInfo info;
+  const grpc::Status status =
+      UploadSeedDataset(stub_.get(), "too-long", 4, 2, &info);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("dataset 'too-long' would have 4 rows, over the "
+                        "server's limit of 3 (--max_dataset_rows)"));
+  v1::ListDatasetsResponse list;
+  ASSERT_TRUE(stub_->ListDatasets(ContextWithDeadline().get(), {}, &list).ok());
+  EXPECT_EQ(list.datasets_size(), 0);
+  EXPECT_THAT(testing::Names(dir_.path() + "/datasets"), ::testing::IsEmpty());
+  ASSERT_TRUE(UploadSeedDataset(stub_.get(), "fits", 3, 2, &info).ok());
+  EXPECT_EQ(info.rows(), 3u);
+}
+
+absl::Time TimeOf(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// --keep_versions=2: after versions 1-4 only 3 and 4 are kept; older ones
+// are NOT_FOUND everywhere a version is taken. created_at is the creation
+// time and stays; updated_at is the latest commit's time.
+TEST_F(ServiceTest, KeepVersionsPrunesAndTimestampsFollowTheCommits) {
+  registry::Limits limits;
+  limits.keep_versions = 2;
+  StartServer(limits);
+  const absl::Time before_create = absl::Now();
+  v1::ModelInfo created;
+  ASSERT_TRUE(Create("kept", SeedSpec(1), &created).ok());
+  const absl::Time after_create = absl::Now();
+  EXPECT_GE(TimeOf(created.created_at()), before_create);
+  EXPECT_LE(TimeOf(created.created_at()), after_create);
+  EXPECT_EQ(TimeOf(created.updated_at()), TimeOf(created.created_at()));
+  EXPECT_THAT(created.available_versions(), ::testing::ElementsAre(1));
+
+  absl::Time before_last, after_last;
+  for (uint64_t version = 2; version <= 4; ++version) {
+    before_last = absl::Now();
+    std::vector<v1::TrainProgress> messages;
+    ASSERT_TRUE(TrainAll(SeedTrainRequest("kept", 3), &messages).ok());
+    after_last = absl::Now();
+    ASSERT_EQ(messages.back().version(), version);
+  }
+
+  v1::ModelInfo info;
+  ASSERT_TRUE(GetModel("kept", &info).ok());
+  EXPECT_EQ(info.version(), 4u);
+  EXPECT_THAT(info.available_versions(), ::testing::ElementsAre(3, 4));
+  EXPECT_EQ(TimeOf(info.created_at()), TimeOf(created.created_at()));
+  EXPECT_GE(TimeOf(info.updated_at()), before_last);
+  EXPECT_LE(TimeOf(info.updated_at()), after_last);
+  EXPECT_GT(TimeOf(info.updated_at()), TimeOf(info.created_at()));
+  v1::ListModelsResponse list;
+  ASSERT_TRUE(stub_->ListModels(ContextWithDeadline().get(), {}, &list).ok());
+  ASSERT_EQ(list.models_size(), 1);
+  EXPECT_THAT(list.models(0).available_versions(),
+              ::testing::ElementsAre(3, 4));
+  EXPECT_EQ(TimeOf(list.models(0).updated_at()), TimeOf(info.updated_at()));
+
+  for (uint64_t pruned : {1, 2}) {
+    SCOPED_TRACE(pruned);
+    v1::GetWeightsResponse weights;
+    grpc::Status status = GetWeights("kept", pruned, &weights);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("has no version " + std::to_string(pruned)));
+    v1::PredictResponse response;
+    EXPECT_EQ(Predict("kept", {1, 1, 1}, 1, &response, pruned).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  for (uint64_t kept : {3, 4}) {
+    v1::GetWeightsResponse weights;
+    ASSERT_TRUE(GetWeights("kept", kept, &weights).ok());
+    EXPECT_EQ(weights.version(), kept);
+  }
+  EXPECT_THAT(
+      testing::Names(dir_.path() + "/models/kept"),
+      ::testing::ElementsAre("model.meta", "v000003.ver", "v000004.ver"));
 }
 
 TEST_F(ServiceTest, TokenIsRequiredWhenConfigured) {
