@@ -30,6 +30,7 @@ import getpass
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -450,6 +451,11 @@ class TopologyTest(unittest.TestCase):
         # And nothing once it is out: well within a second.
         late = [c for c in failed if c[0] > dead + 1.0]
         self.assertEqual(late, [], "calls failed after the replica was out")
+        # nginx's own account: every call it failed was on the killed one.
+        failed_on = set(re.findall(
+            r'\[error\].*"POST /mlp\.v1\.ModelService/Predict HTTP/2\.0", '
+            r'upstream: "grpc://127\.0\.0\.1:(\d+)"', self.nginx.log()))
+        self.assertLessEqual(failed_on, {str(ports[0])})
         # Back on its ports for the tests that follow.
         victim.stop()
         self.start_replica(1, ports)
