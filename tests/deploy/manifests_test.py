@@ -74,7 +74,8 @@ def server_help_flags():
     flags = set(re.findall(r"^\s+--([a-z0-9_]+) \(", run.stdout + run.stderr,
                            re.M))
     if len(flags) < 10:
-        raise AssertionError("mlp-server --help listed only %r" % sorted(flags))
+        raise AssertionError("mlp-server --help listed only %r" %
+                             sorted(flags))
     return flags
 
 
@@ -102,7 +103,8 @@ class K8sManifestsTest(unittest.TestCase):
     def one(self, kind, name):
         found = [o for o in self.by_kind.get(kind, [])
                  if o["metadata"]["name"] == name]
-        self.assertEqual(len(found), 1, "%s %s in the rendering" % (kind, name))
+        self.assertEqual(len(found), 1,
+                         "%s %s in the rendering" % (kind, name))
         return found[0]
 
     def workloads(self):
@@ -115,7 +117,8 @@ class K8sManifestsTest(unittest.TestCase):
         found = []
         for w in self.workloads():
             for c in w["spec"]["template"]["spec"]["containers"]:
-                if c["image"].split("@")[0].split(":")[0].endswith("mlp-serve"):
+                image = c["image"].split("@")[0].split(":")[0]
+                if image.endswith("mlp-serve"):
                     found.append((w, c))
         return found
 
@@ -241,8 +244,8 @@ class K8sManifestsTest(unittest.TestCase):
         self.assertEqual(hpa["spec"]["scaleTargetRef"]["name"], "mlp-replica")
         self.assertEqual(hpa["spec"]["scaleTargetRef"]["kind"], "Deployment")
         self.assertGreaterEqual(hpa["spec"]["minReplicas"], 2)
-        self.assertEqual([m["resource"]["name"] for m in hpa["spec"]["metrics"]],
-                         ["cpu"])
+        self.assertEqual(
+            [m["resource"]["name"] for m in hpa["spec"]["metrics"]], ["cpu"])
         self.assertNotIn("replicas", self.one("Deployment", "mlp-replica")
                          ["spec"], "the autoscaler owns the count")
 

@@ -115,10 +115,9 @@ class Nginx:
         replica_http = "\n".join(
             "        server 127.0.0.1:%d max_fails=1 fail_timeout=5s;" %
             r.http_port for r in replicas)
-        temp = "\n".join("    %s_temp_path %s;" % (kind,
-                                                     os.path.join(self.dir, kind))
-                         for kind in ("client_body", "proxy", "fastcgi",
-                                      "uwsgi", "scgi"))
+        temp = "\n".join(
+            "    %s_temp_path %s;" % (kind, os.path.join(self.dir, kind))
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
         # As root (CI), nginx's workers would switch to "nobody", who cannot
         # enter this private directory.
         user = "user %s;\n" % getpass.getuser() if os.geteuid() == 0 else ""
@@ -194,14 +193,15 @@ class TopologyTest(unittest.TestCase):
     def start_server(cls, name, mode_args, ports=None):
         """An mlp-server on the shared data directory; `ports` (gRPC, HTTP)
         brings one back on the ports it had, else the kernel picks."""
-        work_dir = os.path.join(cls.work_dir, "%s-%d" % (name, time.monotonic_ns()))
+        work_dir = os.path.join(cls.work_dir,
+                                "%s-%d" % (name, time.monotonic_ns()))
         os.makedirs(work_dir)
         extra = ["--data_dir=" + cls.data_dir] + list(mode_args)
         if ports:
             extra += ["--address=127.0.0.1:%d" % ports[0],
                       "--http_address=127.0.0.1:%d" % ports[1]]
-        return mlp_test_support.Server(mlp_test_support.ARGS.server, work_dir, http=True,
-                                       extra_args=extra)
+        return mlp_test_support.Server(mlp_test_support.ARGS.server,
+                                       work_dir, http=True, extra_args=extra)
 
     @classmethod
     def start_primary(cls, ports=None):
@@ -245,6 +245,7 @@ class TopologyTest(unittest.TestCase):
         cls.pb = STUBS["pb"]
         cls.work_dir = tempfile.mkdtemp(prefix="mlp-topology-test-")
         cls.data_dir = os.path.join(cls.work_dir, "data")
+        cls.primary = None
         cls.replicas = [None, None]
         cls.nginx = None
         cls.channels = []
@@ -305,8 +306,8 @@ class TopologyTest(unittest.TestCase):
             timeout=30)
 
     def listed(self, stub):
-        return {m.name for m in
-                stub.ListModels(self.pb.ListModelsRequest(), timeout=10).models}
+        response = stub.ListModels(self.pb.ListModelsRequest(), timeout=10)
+        return {m.name for m in response.models}
 
     def wait_listed(self, stubs, model, present, since):
         """Seconds from `since` until every stub lists (or no longer lists)
