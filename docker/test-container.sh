@@ -197,12 +197,19 @@ log "ok: $size_mb MB, HEALTHCHECK, USER $user, no compiler or build tree"
 
 ############################################################################
 STEP="start"
-run_container() {
-  run_quiet "$ENGINE" run -d --name "$1" -p 127.0.0.1::50051 -p 127.0.0.1::8000 \
-    -v "$VOLUME:/data" "$IMAGE" \
-    || fail "could not start container $1"
-  CREATED_CONTAINERS+=("$1")
+# start_container NAME [ENGINE_ARGS...] [-- SERVER_FLAGS...]: ports 50051
+# and 8000 published on free loopback ports.
+start_container() {
+  local name=$1 engine_args=()
+  shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do engine_args+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  run_quiet "$ENGINE" run -d --name "$name" -p 127.0.0.1::50051 -p 127.0.0.1::8000 \
+    "${engine_args[@]}" "$IMAGE" "$@" \
+    || fail "could not start container $name"
+  CREATED_CONTAINERS+=("$name")
 }
+run_container() { start_container "$1" -v "$VOLUME:/data"; }
 
 # Sets PORT to the host port published for 50051 and waits until the server
 # answers SERVING through it (from the host).
@@ -345,5 +352,82 @@ snapshot "$WORK/after"
 compare "a new container on the same volume"
 run_quiet "$ENGINE" stop -t "$STOP_LIMIT_S" "$CONTAINER-2" || fail "stop failed"
 log "ok: a new container on the volume serves the same model"
+
+############################################################################
+# The scaling topology's core (docs/scaling.md): a primary writing the
+# volume and a replica that mounts it read-only, as Kubernetes and
+# deploy/compose run them.
+STEP="replica on a read-only mount"
+run_container "$CONTAINER-primary"
+wait_serving "$CONTAINER-primary"
+PRIMARY_PORT=$PORT
+start_container "$CONTAINER-replica" -v "$VOLUME:/data:ro" -- \
+  --mode=replica --primary_address=primary.example:50051 \
+  --repository_poll_seconds=0.5
+wait_serving "$CONTAINER-replica"
+REPLICA_PORT=$PORT
+snapshot "$WORK/after"
+compare "loading on a replica"
+if mlp delete "$MODEL" >"$WORK/out" 2>&1; then fail "a replica deleted $MODEL"; fi
+grep -q "FAILED_PRECONDITION: this server is a read-only replica: send DeleteModel to the primary at primary.example:50051" "$WORK/out" \
+  || { cat "$WORK/out"; fail "a write to the replica was not refused naming the primary"; }
+PORT=$PRIMARY_PORT
+version=$(mlp show "$MODEL" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
+printf '0,0,1,0\n1,1,1,1\n1,0,1,0\n0,1,1,1\n' >"$WORK/train.csv"
+run_quiet "$MLP_BIN" --server="127.0.0.1:$PRIMARY_PORT" train "$MODEL" \
+  --data "$WORK/train.csv" --targets -1 --epochs 2 \
+  || fail "training on the primary failed"
+PORT=$REPLICA_PORT
+deadline=$((SECONDS + 30))
+seen=
+while [ $SECONDS -lt $deadline ]; do
+  seen=$(mlp show "$MODEL" --json 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])' 2>/dev/null || true)
+  [ "$seen" = $((version + 1)) ] && break
+  sleep 0.2
+done
+[ "$seen" = $((version + 1)) ] || fail "the replica serves version '$seen' of $MODEL, expected $((version + 1)) within 30 s of the commit"
+run_quiet "$ENGINE" stop -t "$STOP_LIMIT_S" "$CONTAINER-replica" "$CONTAINER-primary" || fail "stop failed"
+log "ok: a replica on the volume mounted read-only serves the model, refuses writes and follows a training"
+
+############################################################################
+# TLS as docker/compose.tls.yaml runs it: a certificates directory mounted
+# read-only, the flags, and MLP_TLS_CA for the container's own health check.
+STEP="TLS with mounted certificates"
+certs=$WORK/certs
+mkdir -p "$certs"
+run_quiet openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mlp-test-ca \
+  -keyout "$certs/ca.key" -out "$certs/ca.pem" || fail "openssl: CA"
+run_quiet openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+  -keyout "$certs/server.key" -out "$certs/server.csr" || fail "openssl: request"
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$certs/san.ext"
+run_quiet openssl x509 -req -in "$certs/server.csr" -CA "$certs/ca.pem" \
+  -CAkey "$certs/ca.key" -CAcreateserial -days 2 -extfile "$certs/san.ext" \
+  -out "$certs/server.pem" || fail "openssl: sign"
+rm -f "$certs/ca.key"
+chmod 755 "$certs"
+# The server runs as uid 10001 and must read its key (compose.tls.yaml's
+# header): its owner as root; a throwaway key in a private directory
+# otherwise (rootless engines map uid 10001 elsewhere).
+if [ "$(id -u)" = 0 ]; then chown 10001 "$certs/server.key"; else chmod 644 "$certs/server.key"; fi
+chmod 644 "$certs/server.pem" "$certs/ca.pem"
+start_container "$CONTAINER-tls" -v "$VOLUME:/data" -v "$certs:/certs:ro" \
+  -e MLP_TLS_CA=/certs/ca.pem -- \
+  --tls_cert_file=/certs/server.pem --tls_key_file=/certs/server.key
+MLP_TLS_CA=$certs/ca.pem wait_serving "$CONTAINER-tls"
+MLP_TLS_CA=$certs/ca.pem mlp predict "$MODEL" "${INPUTS[@]}" --json >"$WORK/tls.predict" 2>&1 \
+  || { cat "$WORK/tls.predict"; fail "Predict over TLS failed"; }
+if MLP_TIMEOUT=10 mlp list >"$WORK/out" 2>&1; then fail "a plaintext client was served by a TLS-only server"; fi
+run_quiet "$ENGINE" exec "$CONTAINER-tls" mlp health \
+  || fail "the container's own health check (mlp health with MLP_TLS_CA) failed"
+tls_http=$("$ENGINE" port "$CONTAINER-tls" 8000/tcp 2>/dev/null | grep -m1 '^127\.0\.0\.1:' || true)
+python3 - "${tls_http##*:}" "$certs/ca.pem" <<'PY' || fail "HTTPS /v2/health/ready did not answer 200 with the CA"
+import http.client, ssl, sys
+context = ssl.create_default_context(cafile=sys.argv[2])
+c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), timeout=30, context=context)
+c.request("GET", "/v2/health/ready")
+assert c.getresponse().status == 200
+PY
+run_quiet "$ENGINE" stop -t "$STOP_LIMIT_S" "$CONTAINER-tls" || fail "stop failed"
+log "ok: TLS with certificates mounted read-only: Predict, HTTPS, the health check inside, plaintext refused"
 
 STEP="done"

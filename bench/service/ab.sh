@@ -14,6 +14,7 @@
 # SERVER_CPU=0, LOAD_CPU=1. Cells: models seed and mnist, batch 1, 1 and 64
 # calls in flight.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 A_BIN=${A_BIN:-build/server/mlp-server}
 B_BIN=${B_BIN:-build/server/mlp-server}
@@ -61,7 +62,7 @@ round() {
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $(uptime | sed 's/.*load average/load average/')"
+machine_line
 echo "A ($A_NAME): $A_BIN $A_FLAGS"
 echo "B ($B_NAME): $B_BIN $B_FLAGS"
 for ((r = 1; r <= ROUNDS; r++)); do round A; round B; done

@@ -14,6 +14,7 @@
 #   ROUNDS=3                  rounds per gRPC cell (medians)
 #   HTTP_SECONDS=5            wrk's duration per HTTP row
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 BUILD=${1:-build}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -39,17 +40,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for_file() {  # wait_for_file FILE PID
-  for _ in $(seq 1 100); do
-    [[ -s $1 ]] && return 0
-    kill -0 "$2" 2>/dev/null || { echo "mlp-server exited early" >&2; cat "$tmp/server.log" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "timed out waiting for $1" >&2
-  return 1
-}
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+machine_line
 echo "server on core $SERVER_CPU, load on core $LOAD_CPU; $(uptime | sed 's/.*load average/load average/')"
 
 # --compute_threads=1: the server has one core. Request lines at warning:
@@ -59,8 +51,8 @@ taskset -c "$SERVER_CPU" "$SERVER_BIN" --compute_threads=1 --log_level=warning \
   --http_address=127.0.0.1:0 --http_port_file="$tmp/http_port" \
   --data_dir="$tmp/data" 2>"$tmp/server.log" &
 server_pid=$!
-wait_for_file "$tmp/port" "$server_pid"
-wait_for_file "$tmp/http_port" "$server_pid"
+wait_for_file "$tmp/port" "$server_pid" 10
+wait_for_file "$tmp/http_port" "$server_pid" 10
 port=$(cat "$tmp/port")
 http_port=$(cat "$tmp/http_port")
 load() { taskset -c "$LOAD_CPU" "$LOAD_BIN" --server="127.0.0.1:$port" "$@"; }

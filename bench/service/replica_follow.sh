@@ -10,6 +10,7 @@
 #   POLL_SECONDS=2       the replica's --repository_poll_seconds
 #   IDLE_SECONDS=60      how long the idle replica is measured
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 BUILD=${1:-build}
 MODELS=${MODELS:-1000}
@@ -30,21 +31,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for_file() {  # wait_for_file FILE PID
-  for _ in $(seq 1 300); do
-    [[ -s $1 ]] && return 0
-    kill -0 "$2" 2>/dev/null || { echo "mlp-server exited early" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "timed out waiting for $1" >&2
-  return 1
-}
 
-# utime + stime of a process, in clock ticks.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ticks_per_second=$(getconf CLK_TCK)
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+machine_line
 echo "file system of the repository: $(stat -f -c %T "$tmp")"
 
 "$SERVER_BIN" --log_level=warning --address=127.0.0.1:0 --http_address= \

@@ -20,6 +20,7 @@
 # log level (service_load: Predict vs echo, same message sizes) and one h2load
 # table (unary calls, 1 connection, 64 streams in flight).
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 BUILD=${1:-build}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -53,15 +54,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for_file() {  # wait_for_file FILE PID
-  for _ in $(seq 1 100); do
-    [[ -s $1 ]] && return 0
-    kill -0 "$2" 2>/dev/null || { echo "process $2 exited early" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "timed out waiting for $1" >&2
-  return 1
-}
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
@@ -80,19 +72,19 @@ start_server() {  # start_server LOG_LEVEL
     --address=127.0.0.1:0 --data_dir="$tmp/data" --port_file="$tmp/port" \
     "${http_off[@]}" --log_level="$1" 2>>"$tmp/server-$1.log" &
   server_pid=$!
-  wait_for_file "$tmp/port" "$server_pid"
+  wait_for_file "$tmp/port" "$server_pid" 10
   server_port=$(cat "$tmp/port")
 }
 
 load() { taskset -c "$LOAD_CPU" "$LOAD_BIN" "$@"; }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+machine_line
 echo "servers on core $SERVER_CPU, load on core $LOAD_CPU; $(uptime | sed 's/.*load average/load average/')"
 
 taskset -c "$SERVER_CPU" "$ECHO_BIN" --address=127.0.0.1:0 \
   --port_file="$tmp/echo-port" 2>"$tmp/echo.log" &
 echo_pid=$!
-wait_for_file "$tmp/echo-port" "$echo_pid"
+wait_for_file "$tmp/echo-port" "$echo_pid" 10
 echo_port=$(cat "$tmp/echo-port")
 
 first_level=${LOG_LEVELS%% *}

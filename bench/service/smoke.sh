@@ -10,6 +10,7 @@
 # on any failed call, or when ModelInfer does not answer Predict's bytes) or
 # if mlp-server does not exit 0 on SIGTERM.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 if [[ $# != 3 ]]; then
   echo "usage: $0 MLP_SERVER ECHO_SERVER SERVICE_LOAD" >&2
@@ -29,15 +30,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for_file() {  # wait_for_file FILE PID: up to 20 s
-  for _ in $(seq 1 200); do
-    [[ -s $1 ]] && return 0
-    kill -0 "$2" 2>/dev/null || { echo "process $2 exited early" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "timed out waiting for $1" >&2
-  return 1
-}
 
 "$echo_bin" --address=127.0.0.1:0 --port_file="$tmp/echo-port" \
   2>"$tmp/echo.log" &
@@ -46,8 +38,8 @@ echo_pid=$!
   --port_file="$tmp/port" --http_address= --compute_threads=1 \
   --log_level=warning 2>"$tmp/server.log" &
 server_pid=$!
-wait_for_file "$tmp/echo-port" "$echo_pid"
-wait_for_file "$tmp/port" "$server_pid"
+wait_for_file "$tmp/echo-port" "$echo_pid" 20
+wait_for_file "$tmp/port" "$server_pid" 20
 server=127.0.0.1:$(cat "$tmp/port")
 echo=127.0.0.1:$(cat "$tmp/echo-port")
 
