@@ -19,6 +19,7 @@ test_packages=(
   python3 python3-grpcio python3-protobuf python3-numpy python3-yaml
   clang libclang-rt-14-dev clang-format
   dataset-fashion-mnist openssl prometheus
+  nginx
 )
 
 packages=("${build_packages[@]}")
@@ -36,6 +37,11 @@ done
 # them from elsewhere than Debian's packages, so only their absence counts.
 if [[ "${1:-}" != "--build" ]] && ! command -v npm >/dev/null; then
   missing+=(nodejs npm)
+fi
+# kubectl renders deploy/k8s (kubectl kustomize, offline). A newer one from
+# elsewhere is kept; Debian's kubernetes-client only when there is none.
+if [[ "${1:-}" != "--build" ]] && ! command -v kubectl >/dev/null; then
+  missing+=(kubernetes-client)
 fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
