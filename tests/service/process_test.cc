@@ -35,35 +35,52 @@ using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using ::testing::Not;
 
+// One reflection request on a stream of its own: the answer.
+grpc::reflection::v1alpha::ServerReflectionResponse Reflect(
+    const std::shared_ptr<grpc::Channel>& channel,
+    const grpc::reflection::v1alpha::ServerReflectionRequest& request) {
+  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
+  auto context = ContextWithDeadline(10);
+  auto stream = stub->ServerReflectionInfo(context.get());
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  EXPECT_TRUE(stream->Write(request));
+  EXPECT_TRUE(stream->Read(&response));
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  return response;
+}
+
+// The services reflection lists, without credentials.
+std::vector<std::string> ReflectedServices(
+    const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_list_services("");
+  const grpc::reflection::v1alpha::ServerReflectionResponse response =
+      Reflect(channel, request);
+  std::vector<std::string> names;
+  for (const auto& s : response.list_services_response().service()) {
+    names.push_back(s.name());
+  }
+  return names;
+}
+
 TEST(ProcessTest, ReflectionListsTheModelServiceAndHealth) {
   TempDir dir;
   auto server = ServerProcess::Start(dir.path() + "/data");
   ASSERT_TRUE(server.ok()) << server.status();
   auto channel = grpc::CreateChannel((*server)->address(),
                                      grpc::InsecureChannelCredentials());
-  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
-  auto context = ContextWithDeadline(10);
-  auto stream = stub->ServerReflectionInfo(context.get());
-  grpc::reflection::v1alpha::ServerReflectionRequest request;
-  request.set_list_services("");
-  ASSERT_TRUE(stream->Write(request));
-  grpc::reflection::v1alpha::ServerReflectionResponse response;
-  ASSERT_TRUE(stream->Read(&response));
-  std::vector<std::string> names;
-  for (const auto& s : response.list_services_response().service()) {
-    names.push_back(s.name());
-  }
+  const std::vector<std::string> names = ReflectedServices(channel);
   EXPECT_THAT(names, Contains("mlp.v1.ModelService"));
   EXPECT_THAT(names, Contains("grpc.health.v1.Health"));
 
   // The service's descriptor is served too, so generic tools can call it.
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
   request.set_file_containing_symbol("mlp.v1.ModelService");
-  ASSERT_TRUE(stream->Write(request));
-  ASSERT_TRUE(stream->Read(&response));
-  EXPECT_GT(response.file_descriptor_response().file_descriptor_proto_size(),
+  EXPECT_GT(Reflect(channel, request)
+                .file_descriptor_response()
+                .file_descriptor_proto_size(),
             0);
-  stream->WritesDone();
-  EXPECT_TRUE(stream->Finish().ok());
 }
 
 // With --auth_token_file, health and reflection answer without a token
@@ -92,22 +109,7 @@ TEST(ProcessTest, HealthAndReflectionStayOpenWithATokenConfigured) {
         << service;
   }
 
-  auto reflection =
-      grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
-  auto context = ContextWithDeadline(10);
-  auto stream = reflection->ServerReflectionInfo(context.get());
-  grpc::reflection::v1alpha::ServerReflectionRequest request;
-  request.set_list_services("");
-  ASSERT_TRUE(stream->Write(request));
-  grpc::reflection::v1alpha::ServerReflectionResponse response;
-  ASSERT_TRUE(stream->Read(&response));
-  std::vector<std::string> names;
-  for (const auto& s : response.list_services_response().service()) {
-    names.push_back(s.name());
-  }
-  EXPECT_THAT(names, Contains("mlp.v1.ModelService"));
-  stream->WritesDone();
-  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_THAT(ReflectedServices(channel), Contains("mlp.v1.ModelService"));
 
   auto stub = v1::ModelService::NewStub(channel);
   v1::ListModelsResponse list;
