@@ -12,55 +12,16 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/stderr_capture.h"
 
 namespace mlp {
 namespace {
 
+using ::mlp::testing::StderrCapture;
+
 using ::testing::ContainsRegex;
 using ::testing::IsEmpty;
 using ::testing::MatchesRegex;
-
-// Captures what is written to stderr between construction and Text(), in an
-// unlinked temporary file: no size limit, and a writer never blocks.
-class StderrCapture {
- public:
-  StderrCapture() {
-    fflush(stderr);
-    char path[] = "/tmp/mlp-log-test-XXXXXX";
-    fd_ = mkstemp(path);
-    EXPECT_GE(fd_, 0);
-    unlink(path);
-    saved_ = dup(STDERR_FILENO);
-    dup2(fd_, STDERR_FILENO);
-  }
-  ~StderrCapture() {
-    Restore();
-    close(fd_);
-  }
-
-  std::string Text() {
-    Restore();
-    std::string text;
-    char buffer[4096];
-    ssize_t n;
-    off_t offset = 0;
-    while ((n = pread(fd_, buffer, sizeof(buffer), offset)) > 0) {
-      text.append(buffer, static_cast<size_t>(n));
-      offset += n;
-    }
-    return text;
-  }
-
- private:
-  void Restore() {
-    if (saved_ < 0) return;
-    dup2(saved_, STDERR_FILENO);
-    close(saved_);
-    saved_ = -1;
-  }
-  int fd_ = -1;
-  int saved_ = -1;
-};
 
 class LogTest : public ::testing::Test {
  protected:

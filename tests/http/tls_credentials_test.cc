@@ -22,9 +22,12 @@
 #include "tests/testing/https_client.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/stderr_capture.h"
 
 namespace mlp::http {
 namespace {
+
+using ::mlp::testing::StderrCapture;
 
 using ::mlp::testing::HttpsClientOptions;
 using ::mlp::testing::HttpsGet;
@@ -85,49 +88,6 @@ class FileSource {
   mutable absl::Mutex mu_;
   int reads_ ABSL_GUARDED_BY(mu_) = 0;
   int target_ ABSL_GUARDED_BY(mu_) = 0;
-};
-
-// What is written to stderr (the log) between construction and Text(), in
-// an unlinked temporary file.
-class StderrCapture {
- public:
-  StderrCapture() {
-    std::fflush(stderr);
-    char path[] = "/tmp/mlp-tls-test-XXXXXX";
-    fd_ = mkstemp(path);
-    EXPECT_GE(fd_, 0);
-    unlink(path);
-    saved_ = dup(STDERR_FILENO);
-    dup2(fd_, STDERR_FILENO);
-  }
-  ~StderrCapture() {
-    Restore();
-    close(fd_);
-  }
-  StderrCapture(const StderrCapture&) = delete;
-  StderrCapture& operator=(const StderrCapture&) = delete;
-
-  std::string Text() {
-    Restore();
-    std::string text;
-    char buffer[4096];
-    ssize_t n;
-    while ((n = pread(fd_, buffer, sizeof(buffer),
-                      static_cast<off_t>(text.size()))) > 0) {
-      text.append(buffer, static_cast<size_t>(n));
-    }
-    return text;
-  }
-
- private:
-  void Restore() {
-    if (saved_ < 0) return;
-    dup2(saved_, STDERR_FILENO);
-    close(saved_);
-    saved_ = -1;
-  }
-  int fd_ = -1;
-  int saved_ = -1;
 };
 
 int Count(const std::string& text, const std::string& part) {
