@@ -215,7 +215,7 @@ void Metrics::CallEnded(absl::string_view method, absl::string_view subject,
   // Only a call that succeeded names a model that exists: the label stays
   // bounded by the models, whatever names callers send.
   if (code == absl::StatusCode::kOk && IsInference(method)) {
-    InferenceHistogram(http, method, subject).Observe(seconds);
+    ObserveInference(http, method, subject, seconds);
   }
 }
 
@@ -223,8 +223,15 @@ void Metrics::EpochTrained(const std::string& model,
                            const engine::EpochStats& stats) {
   epochs_.Increment();
   samples_.Increment(static_cast<double>(stats.samples));
-  last_loss_.Add({{"model", model}}).Set(stats.loss);
-  samples_per_second_.Add({{"model", model}}).Set(stats.samples_per_second);
+  // Under mu_: a scrape may remove a deleted model's series (ReadRegistry).
+  absl::MutexLock lock(&mu_);
+  TrainingSeries& series = training_series_[model];
+  if (series.last_loss == nullptr) {
+    series.last_loss = &last_loss_.Add({{"model", model}});
+    series.samples_per_second = &samples_per_second_.Add({{"model", model}});
+  }
+  series.last_loss->Set(stats.loss);
+  series.samples_per_second->Set(stats.samples_per_second);
 }
 
 prometheus::Counter& Metrics::RequestCounter(bool http,
@@ -241,19 +248,43 @@ prometheus::Counter& Metrics::RequestCounter(bool http,
   return *series;
 }
 
-prometheus::Histogram& Metrics::InferenceHistogram(bool http,
-                                                   absl::string_view method,
-                                                   absl::string_view model) {
+void Metrics::ObserveInference(bool http, absl::string_view method,
+                               absl::string_view model, double seconds) {
   const std::string key = absl::StrCat(http, method, "/", model);
+  // Observed under mu_: a scrape may remove the series of a model that was
+  // deleted meanwhile (ReadRegistry).
   absl::MutexLock lock(&mu_);
-  prometheus::Histogram*& series = inference_series_[key];
-  if (series == nullptr) {
-    series = &inference_seconds_.Add({{"protocol", http ? "http" : "grpc"},
-                                      {"method", std::string(method)},
-                                      {"model", std::string(model)}},
-                                     InferenceBuckets());
+  InferenceSeries& series = inference_series_[key];
+  if (series.histogram == nullptr) {
+    series.model = std::string(model);
+    series.histogram =
+        &inference_seconds_.Add({{"protocol", http ? "http" : "grpc"},
+                                 {"method", std::string(method)},
+                                 {"model", series.model}},
+                                InferenceBuckets());
   }
-  return *series;
+  series.histogram->Observe(seconds);
+}
+
+void Metrics::RemoveGoneModels(const absl::flat_hash_set<std::string>& models) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = inference_series_.begin(); it != inference_series_.end();) {
+    if (models.contains(it->second.model)) {
+      ++it;
+      continue;
+    }
+    inference_seconds_.Remove(it->second.histogram);
+    inference_series_.erase(it++);
+  }
+  for (auto it = training_series_.begin(); it != training_series_.end();) {
+    if (models.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    last_loss_.Remove(it->second.last_loss);
+    samples_per_second_.Remove(it->second.samples_per_second);
+    training_series_.erase(it++);
+  }
 }
 
 void Metrics::ReadRegistry() {
@@ -261,10 +292,15 @@ void Metrics::ReadRegistry() {
   size_t versions = 0;
   const std::vector<registry::ModelSnapshot> models =
       registry_->models().ListModels();
+  absl::flat_hash_set<std::string> names;
   for (const registry::ModelSnapshot& m : models) {
     running += m.training ? 1 : 0;
     versions += m.available_versions.size();
+    names.insert(m.name);
   }
+  // A deleted model's series go, so that the figures stay bounded by the
+  // models that exist however many come and go.
+  RemoveGoneModels(names);
   trainings_running_.Set(running);
   models_.Set(static_cast<double>(models.size()));
   versions_.Set(static_cast<double>(versions));

@@ -23,7 +23,8 @@
 //
 // Labels stay bounded whatever a caller sends: `method` and `code` come from
 // fixed sets, and `model` is only ever a model that exists (a call on an
-// unknown name is counted, but under no model label).
+// unknown name is counted, but under no model label); a deleted model's
+// series are removed at the next scrape.
 //
 // Thread-safety: every method may be called from any thread.
 #ifndef MLP_SERVER_SERVICE_METRICS_H_
@@ -40,6 +41,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "server/engine/train_options.h"
 #include "server/registry/registry.h"
@@ -68,8 +70,10 @@ class Metrics final : public CallObserver {
   // Series are created on first use and kept; a lookup takes mu_.
   prometheus::Counter& RequestCounter(bool http, absl::string_view method,
                                       absl::StatusCode code);
-  prometheus::Histogram& InferenceHistogram(bool http, absl::string_view method,
-                                            absl::string_view model);
+  void ObserveInference(bool http, absl::string_view method,
+                        absl::string_view model, double seconds);
+  // Drops the per-model series of every model not in `models`.
+  void RemoveGoneModels(const absl::flat_hash_set<std::string>& models);
   void ReadRegistry() ABSL_EXCLUSIVE_LOCKS_REQUIRED(scrape_mu_);
   void ReadProcess() ABSL_EXCLUSIVE_LOCKS_REQUIRED(scrape_mu_);
   void ReadFollower() ABSL_EXCLUSIVE_LOCKS_REQUIRED(scrape_mu_);
@@ -109,7 +113,18 @@ class Metrics final : public CallObserver {
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, prometheus::Counter*> request_series_
       ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, prometheus::Histogram*> inference_series_
+  struct InferenceSeries {
+    std::string model;
+    prometheus::Histogram* histogram = nullptr;
+  };
+  struct TrainingSeries {
+    prometheus::Gauge* last_loss = nullptr;
+    prometheus::Gauge* samples_per_second = nullptr;
+  };
+  // By protocol, method and model; by model.
+  absl::flat_hash_map<std::string, InferenceSeries> inference_series_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, TrainingSeries> training_series_
       ABSL_GUARDED_BY(mu_);
 };
 

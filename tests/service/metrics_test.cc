@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "server/registry/registry.h"
 #include "server/service/request_log.h"
+#include "tests/testing/engine_specs.h"
 #include "tests/testing/server_process.h"
 
 namespace mlp::service {
@@ -28,6 +29,12 @@ class MetricsTest : public ::testing::Test {
   }
 
   std::string Scrape() { return metrics_->Scrape(); }
+  // Series named after a model exist only while it does.
+  void CreateModel(const std::string& name) {
+    ASSERT_TRUE(registry_->models()
+                    .CreateModel(name, testing::SeedNetworkSpec(1))
+                    .ok());
+  }
 
   testing::TempDir dir_;
   std::unique_ptr<registry::Registry> registry_;
@@ -35,6 +42,7 @@ class MetricsTest : public ::testing::Test {
 };
 
 TEST_F(MetricsTest, EveryEndedCallIsCountedByProtocolMethodAndCode) {
+  CreateModel("m");
   RequestLog("Predict", "m", &*metrics_).Done(absl::OkStatus());
   RequestLog("Predict", "m", &*metrics_).Done(absl::OkStatus());
   RequestLog("HTTP ModelInfer", "m", &*metrics_)
@@ -76,6 +84,7 @@ TEST_F(MetricsTest, InFlightCountsACallUntilItsLastLogCopyGoes) {
 }
 
 TEST_F(MetricsTest, EpochsAddUpAndTheLastLossIsKeptPerModel) {
+  CreateModel("fashion");
   engine::EpochStats stats;
   stats.samples = 60000;
   stats.loss = 0.5;
@@ -89,8 +98,37 @@ TEST_F(MetricsTest, EpochsAddUpAndTheLastLossIsKeptPerModel) {
   EXPECT_THAT(text, HasSubstr("mlp_training_last_loss{model=\"fashion\"} "
                               "0.25\n"));
   EXPECT_THAT(text, HasSubstr("mlp_build_info{revision="));
-  EXPECT_THAT(text, HasSubstr("mlp_models 0\n"));
+  EXPECT_THAT(text, HasSubstr("mlp_models 1\n"));
   EXPECT_THAT(text, HasSubstr("# TYPE process_cpu_seconds_total counter"));
+}
+
+TEST_F(MetricsTest, ADeletedModelsSeriesGoAtTheNextScrape) {
+  // Models that come and go (a trainer's token can create and delete any
+  // number) must not grow the figures without bound.
+  CreateModel("gone");
+  CreateModel("kept");
+  engine::EpochStats stats;
+  stats.samples = 4;
+  stats.loss = 0.5;
+  for (const char* model : {"gone", "kept"}) {
+    RequestLog("Predict", model, &*metrics_).Done(absl::OkStatus());
+    RequestLog("HTTP ModelInfer", model, &*metrics_).Done(absl::OkStatus());
+    metrics_->EpochTrained(model, stats);
+  }
+  EXPECT_THAT(Scrape(), HasSubstr("model=\"gone\""));
+  ASSERT_TRUE(registry_->models().DeleteModel("gone").ok());
+  const std::string text = Scrape();
+  EXPECT_THAT(text, Not(HasSubstr("\"gone\"")));
+  EXPECT_THAT(text, HasSubstr("mlp_training_last_loss{model=\"kept\"} 0.5"));
+  EXPECT_THAT(text, HasSubstr("mlp_inference_duration_seconds_count{method="
+                              "\"ModelInfer\",model=\"kept\",protocol="
+                              "\"http\"} 1"));
+  // A model created again under the name starts new series.
+  CreateModel("gone");
+  RequestLog("Predict", "gone", &*metrics_).Done(absl::OkStatus());
+  EXPECT_THAT(Scrape(), HasSubstr("mlp_inference_duration_seconds_count{method="
+                                  "\"Predict\",model=\"gone\",protocol="
+                                  "\"grpc\"} 1"));
 }
 
 }  // namespace
