@@ -28,6 +28,14 @@ namespace {
 
 constexpr int kTrainings = 50;
 
+#if defined(__SANITIZE_ADDRESS__)
+#define MLP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MLP_ASAN 1
+#endif
+#endif
+
 // Pins every thread of process `pid` to `cpu` (threads it starts later
 // inherit it from their creator). False if a thread could not be pinned.
 bool PinProcess(pid_t pid, int cpu) {
@@ -83,6 +91,12 @@ v1::TrainRequest EndlessTraining(const std::string& model) {
 }
 
 TEST(ServingFirstTest, FiftyTrainingsOnOneCoreDoNotStarveANewClient) {
+#ifdef MLP_ASAN
+  // The release and image-engine stages run it; instrumented, every call
+  // costs several times its CPU and the 1 s bound would measure the
+  // sanitizer (a first call took 1002 ms once).
+  GTEST_SKIP() << "a latency bound: not measured under AddressSanitizer";
+#endif
   testing::TempDir dir;
   auto server = testing::ServerProcess::Start(
       dir.path(), {absl::StrCat("--max_concurrent_trainings=", 64),
