@@ -93,12 +93,6 @@ void DatasetCatalog::EndUpload(const std::string& name,
   if (committed.has_value()) datasets_[name] = *std::move(committed);
 }
 
-absl::Status DatasetCatalog::CheckWritable(absl::string_view what) const {
-  if (!store_->read_only()) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      absl::StrCat("this server is a read-only replica: it cannot ", what));
-}
-
 void DatasetCatalog::Mirror(std::vector<DatasetInfo> datasets) {
   std::map<std::string, DatasetInfo> fresh;
   for (DatasetInfo& info : datasets) {
@@ -111,7 +105,7 @@ void DatasetCatalog::Mirror(std::vector<DatasetInfo> datasets) {
 
 absl::StatusOr<std::unique_ptr<DatasetUpload>> DatasetCatalog::BeginUpload(
     const std::string& name, uint32_t input_size, uint32_t target_size) {
-  MLP_RETURN_IF_ERROR(CheckWritable("store datasets"));
+  MLP_RETURN_IF_ERROR(CheckWritable(store_->read_only(), "store datasets"));
   MLP_RETURN_IF_ERROR(ValidateName(name, "header.name"));
   // No model takes rows wider than kMaxLayerWidth, and the writer allocates
   // one row up front: refuse absurd widths before any allocation.
@@ -189,7 +183,7 @@ DatasetCatalog::LoadDataset(const std::string& name) {
 }
 
 absl::Status DatasetCatalog::DeleteDataset(const std::string& name) {
-  MLP_RETURN_IF_ERROR(CheckWritable("delete datasets"));
+  MLP_RETURN_IF_ERROR(CheckWritable(store_->read_only(), "delete datasets"));
   DatasetInfo info;
   {
     absl::MutexLock lock(&mu_);

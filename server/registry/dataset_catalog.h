@@ -97,8 +97,6 @@ class DatasetCatalog {
  private:
   friend class DatasetUpload;
   void EndUpload(const std::string& name, std::optional<DatasetInfo> committed);
-  // FAILED_PRECONDITION naming `what` on a replica.
-  absl::Status CheckWritable(absl::string_view what) const;
 
   // Constant after construction.
   const uint64_t max_rows_;

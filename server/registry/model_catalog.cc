@@ -102,15 +102,9 @@ absl::StatusOr<std::shared_ptr<ModelEntry>> ModelCatalog::Find(
   return it->second;
 }
 
-absl::Status ModelCatalog::CheckWritable(absl::string_view what) const {
-  if (!store_->read_only()) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      absl::StrCat("this server is a read-only replica: it cannot ", what));
-}
-
 absl::StatusOr<ModelSnapshot> ModelCatalog::CreateModel(
     const std::string& name, engine::NetworkSpec spec) {
-  MLP_RETURN_IF_ERROR(CheckWritable("create models"));
+  MLP_RETURN_IF_ERROR(CheckWritable(store_->read_only(), "create models"));
   MLP_RETURN_IF_ERROR(ValidateName(name, "name"));
   MLP_RETURN_IF_ERROR(engine::ValidateSpec(spec));
   const int64_t parameters = engine::ParameterCount(spec);
@@ -179,7 +173,7 @@ std::vector<ModelSnapshot> ModelCatalog::ListModels() const {
 }
 
 absl::Status ModelCatalog::DeleteModel(const std::string& name) {
-  MLP_RETURN_IF_ERROR(CheckWritable("delete models"));
+  MLP_RETURN_IF_ERROR(CheckWritable(store_->read_only(), "delete models"));
   std::shared_ptr<ModelEntry> entry;
   {
     absl::MutexLock lock(&mu_);
@@ -227,7 +221,7 @@ absl::StatusOr<std::shared_ptr<const ModelVersion>> ModelCatalog::GetVersion(
 
 absl::StatusOr<std::unique_ptr<TrainingLease>> ModelCatalog::BeginTraining(
     const std::string& name) {
-  MLP_RETURN_IF_ERROR(CheckWritable("train"));
+  MLP_RETURN_IF_ERROR(CheckWritable(store_->read_only(), "train"));
   absl::MutexLock lock(&mu_);
   if (shutting_down_) {
     return absl::UnavailableError("server is shutting down");

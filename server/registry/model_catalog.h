@@ -95,8 +95,6 @@ class ModelCatalog {
                                   const TrainingSummary& summary,
                                   const std::atomic<bool>* abandoned);
   void EndTraining(ModelEntry& entry);
-  // FAILED_PRECONDITION naming `what` on a replica.
-  absl::Status CheckWritable(absl::string_view what) const;
 
   // Constant after construction.
   const Limits limits_;

@@ -34,8 +34,6 @@ absl::Status ValidateLimits(const Limits& limits) {
 
 }  // namespace
 
-Registry::~Registry() { follower_.reset(); }
-
 absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(
     const std::string& data_dir, const Limits& limits) {
   MLP_RETURN_IF_ERROR(ValidateLimits(limits));

@@ -37,8 +37,6 @@ class Registry {
   // system's.
   static absl::StatusOr<std::unique_ptr<Registry>> Open(
       const std::string& data_dir, const Limits& limits);
-  // ~Registry stops the follower before the catalogs go.
-  ~Registry();
 
   // A replica's: the directory need not exist yet (it is followed into
   // being); the first pass runs on the follower's thread, which starts here
@@ -51,7 +49,6 @@ class Registry {
   // A replica's follower; null for a primary.
   RepositoryFollower* follower() { return follower_.get(); }
   const RepositoryFollower* follower() const { return follower_.get(); }
-  bool read_only() const { return follower_ != nullptr; }
 
   ModelCatalog& models() { return models_; }
   const ModelCatalog& models() const { return models_; }
@@ -70,7 +67,9 @@ class Registry {
   const std::unique_ptr<store::DatasetStore> dataset_store_;
   ModelCatalog models_;
   DatasetCatalog datasets_;
-  std::unique_ptr<RepositoryFollower> follower_;  // replicas only; last
+  // Replicas only. Declared last, so destroyed first: the follower's thread
+  // stops before the catalogs it writes go.
+  std::unique_ptr<RepositoryFollower> follower_;
 };
 
 }  // namespace mlp::registry

@@ -43,10 +43,6 @@ RepositoryFollower::RepositoryFollower(const store::ModelStore* model_store,
     MLP_LOG(WARNING) << "no change notification (" << watch.status().message()
                      << "): following the repository by polling only";
   }
-  {
-    absl::MutexLock lock(&mu_);
-    stats_.notification = watch_ != nullptr;
-  }
   if (start_thread) thread_ = std::thread([this] { Run(); });
 }
 
@@ -114,8 +110,7 @@ absl::Status RepositoryFollower::SyncOnce() {
       ++stats_.passes;
       stats_.last_pass = absl::Now();
       stats_.unreadable_files = static_cast<int>(reported_.size());
-      if (!stats_.loaded) {
-        stats_.loaded = true;
+      if (!loaded_.load(std::memory_order_relaxed)) {
         loaded_.store(true, std::memory_order_release);
         callbacks.swap(on_loaded_);
         MLP_LOG(INFO) << "repository loaded: " << known_models_.size()
@@ -136,7 +131,7 @@ absl::Status RepositoryFollower::SyncOnce() {
 void RepositoryFollower::OnLoaded(std::function<void()> callback) {
   {
     absl::MutexLock lock(&mu_);
-    if (!stats_.loaded) {
+    if (!loaded_.load(std::memory_order_relaxed)) {
       on_loaded_.push_back(std::move(callback));
       return;
     }
@@ -146,7 +141,10 @@ void RepositoryFollower::OnLoaded(std::function<void()> callback) {
 
 FollowerStats RepositoryFollower::stats() const {
   absl::MutexLock lock(&mu_);
-  return stats_;
+  FollowerStats out = stats_;
+  out.loaded = loaded();
+  out.notification = watch_ != nullptr;
+  return out;
 }
 
 void RepositoryFollower::Report(

@@ -129,9 +129,13 @@ class RepositoryFollower {
   std::string last_failure_ ABSL_GUARDED_BY(sync_mu_);
 
   mutable absl::Mutex mu_;
+  // The counts; stats() adds `loaded` and `notification`, read from loaded_
+  // and watch_.
   FollowerStats stats_ ABSL_GUARDED_BY(mu_);
   std::vector<std::function<void()>> on_loaded_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Set once, under mu_ (so OnLoaded and the first pass agree); read
+  // without it by every call (loaded()).
   std::atomic<bool> loaded_{false};
 
   absl::Mutex join_mu_;  // Stop from several threads

@@ -38,4 +38,10 @@ absl::Status StoreErrorForCaller(const absl::Status& error,
                                          "; the server log has the details"));
 }
 
+absl::Status CheckWritable(bool store_read_only, absl::string_view what) {
+  if (!store_read_only) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("this server is a read-only replica: it cannot ", what));
+}
+
 }  // namespace mlp::registry

@@ -29,6 +29,11 @@ namespace mlp::registry {
 absl::Status StoreErrorForCaller(const absl::Status& error,
                                  absl::string_view what);
 
+// OK over a store that may be written; FAILED_PRECONDITION "this server is a
+// read-only replica: it cannot <what>" over a replica's read-only one. The
+// catalogs check it before any work, so a write never reaches the store.
+absl::Status CheckWritable(bool store_read_only, absl::string_view what);
+
 }  // namespace mlp::registry
 
 #endif  // MLP_SERVER_REGISTRY_STORE_ERRORS_H_

@@ -25,6 +25,15 @@ namespace {
 // The memory trimmer returns free heap to the system past this much.
 constexpr size_t kMemoryTrimMinFreeBytes = size_t{16} << 20;
 
+// grpc.health.v1 for the whole server and each of its services.
+void SetHealth(grpc::Server& server, bool serving) {
+  grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
+  health->SetServingStatus("", serving);
+  health->SetServingStatus(v1::ModelService::service_full_name(), serving);
+  health->SetServingStatus(inference::GRPCInferenceService::service_full_name(),
+                           serving);
+}
+
 // The TLS files' texts, read afresh at every call; errors name the flag.
 absl::StatusOr<http::TlsPem> ReadTlsFiles(const std::string& cert_file,
                                           const std::string& key_file,
@@ -168,7 +177,8 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
                           kMemoryTrimMinFreeBytes);
   }
   if (registry::RepositoryFollower* follower = out->registry_->follower()) {
-    out->SetServing(false);
+    // Everything said "not serving" from its creation (a replica); the
+    // first complete pass turns it on.
     MlpServer* server = out.get();
     // Runs on the follower's thread, which Shutdown stops first.
     follower->OnLoaded([server] { server->SetServing(true); });
@@ -179,11 +189,7 @@ absl::StatusOr<std::unique_ptr<MlpServer>> MlpServer::Start(
 void MlpServer::SetServing(bool serving) {
   absl::MutexLock lock(&mu_);
   if (shut_down_) return;
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  health->SetServingStatus("", serving);
-  health->SetServingStatus(v1::ModelService::service_full_name(), serving);
-  health->SetServingStatus(inference::GRPCInferenceService::service_full_name(),
-                           serving);
+  SetHealth(*server_, serving);
   inference_->SetServing(serving);
   if (http_handler_ != nullptr) http_handler_->SetServing(serving);
 }
@@ -258,13 +264,8 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> MlpServer::Listen(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on '", options.address, "'"));
   }
-  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   // A replica says NOT_SERVING until its repository is loaded (Start).
-  const bool serving = !options.replica();
-  health->SetServingStatus("", serving);
-  health->SetServingStatus(v1::ModelService::service_full_name(), serving);
-  health->SetServingStatus(inference::GRPCInferenceService::service_full_name(),
-                           serving);
+  SetHealth(*server, !options.replica());
   return server;
 }
 

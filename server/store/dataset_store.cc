@@ -257,13 +257,17 @@ std::string DatasetStore::PathOf(const std::string& name) const {
 
 namespace {
 
+// "rows.mlpd" -> "rows".
+std::string NameOf(const std::string& file) {
+  return file.substr(0, file.size() - std::string(kExtension).size());
+}
+
 // The dataset at `path`, the whole file verified.
 absl::StatusOr<DatasetMeta> MetaOf(const std::string& path) {
   uint64_t size = 0;
   MLP_ASSIGN_OR_RETURN(Trailer trailer, ScanFile(path, &size, {}, {}));
   DatasetMeta meta;
-  const std::string file = fs::path(path).filename().string();
-  meta.name = file.substr(0, file.size() - std::string(kExtension).size());
+  meta.name = NameOf(fs::path(path).filename().string());
   meta.rows = trailer.rows;
   meta.input_size = trailer.input_size;
   meta.target_size = trailer.target_size;
@@ -313,7 +317,7 @@ absl::StatusOr<std::vector<DatasetFile>> DatasetStore::List() const {
     const std::string path = (fs::path(dir_) / file).string();
     if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;
     DatasetFile listed;
-    listed.name = file.substr(0, file.size() - std::string(kExtension).size());
+    listed.name = NameOf(file);
     listed.file_id = static_cast<uint64_t>(info.st_ino);
     listed.size_bytes = static_cast<uint64_t>(info.st_size);
     out.push_back(std::move(listed));
