@@ -8,17 +8,10 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/sanitizers.h"
 
 namespace mlp {
 namespace {
-
-#if defined(__SANITIZE_ADDRESS__)
-#define MLP_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MLP_ASAN 1
-#endif
-#endif
 
 // Under AddressSanitizer malloc is ASan's, not glibc's: nothing to trim.
 #if defined(__GLIBC__) && !defined(MLP_ASAN)

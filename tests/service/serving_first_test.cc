@@ -21,20 +21,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "tests/testing/api.h"
+#include "tests/testing/sanitizers.h"
 #include "tests/testing/server_process.h"
 
 namespace mlp {
 namespace {
 
 constexpr int kTrainings = 50;
-
-#if defined(__SANITIZE_ADDRESS__)
-#define MLP_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MLP_ASAN 1
-#endif
-#endif
 
 // Pins every thread of process `pid` to `cpu` (threads it starts later
 // inherit it from their creator). False if a thread could not be pinned.
